@@ -1,0 +1,105 @@
+{#- Dialect-specific expressions (STYLE §4): a default__ (ANSI-ish / Spark) and a duckdb__ each. -#}
+
+{#- Text value of a top-level key of a JSON object column; the key may be a column. -#}
+{% macro json_value_text(json_column, key) -%}
+    {{ return(adapter.dispatch('json_value_text', 'meterhouse')(json_column, key)) }}
+{%- endmacro %}
+{% macro default__json_value_text(json_column, key) -%}
+    get_json_object({{ json_column }}, concat('$.', {{ key }}))
+{%- endmacro %}
+{% macro duckdb__json_value_text(json_column, key) -%}
+    json_extract_string({{ json_column }}, '$."' || {{ key }} || '"')
+{%- endmacro %}
+
+{#- Stable text key from several columns. -#}
+{% macro hash_key(columns) -%}
+    {{ return(adapter.dispatch('hash_key', 'meterhouse')(columns)) }}
+{%- endmacro %}
+{% macro default__hash_key(columns) -%}
+    md5(concat_ws('|'{% for column in columns %}, coalesce(cast({{ column }} as varchar), '\\N'){% endfor %}))
+{%- endmacro %}
+
+{#- Date arithmetic on local calendar dates. -#}
+{% macro add_days(date_expression, days) -%}
+    {{ return(adapter.dispatch('add_days', 'meterhouse')(date_expression, days)) }}
+{%- endmacro %}
+{% macro default__add_days(date_expression, days) -%}
+    date_add({{ date_expression }}, {{ days }})
+{%- endmacro %}
+{% macro duckdb__add_days(date_expression, days) -%}
+    cast({{ date_expression }} + to_days(cast({{ days }} as integer)) as date)
+{%- endmacro %}
+
+{% macro add_months(date_expression, months) -%}
+    {{ return(adapter.dispatch('add_months', 'meterhouse')(date_expression, months)) }}
+{%- endmacro %}
+{% macro default__add_months(date_expression, months) -%}
+    add_months({{ date_expression }}, {{ months }})
+{%- endmacro %}
+{% macro duckdb__add_months(date_expression, months) -%}
+    cast({{ date_expression }} + to_months(cast({{ months }} as integer)) as date)
+{%- endmacro %}
+
+{#- Whole days from a to b (b - a). -#}
+{% macro days_between(start_date, end_date) -%}
+    {{ return(adapter.dispatch('days_between', 'meterhouse')(start_date, end_date)) }}
+{%- endmacro %}
+{% macro default__days_between(start_date, end_date) -%}
+    datediff({{ end_date }}, {{ start_date }})
+{%- endmacro %}
+{% macro duckdb__days_between(start_date, end_date) -%}
+    date_diff('day', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+
+{% macro trunc_date(part, date_expression) -%}
+    cast(date_trunc('{{ part }}', {{ date_expression }}) as date)
+{%- endmacro %}
+
+{#- Instants and local dates (rule book §8: boundaries at local midnight, stored in UTC). -#}
+{% macro local_midnight_to_utc(date_expression, timezone) -%}
+    {{ return(adapter.dispatch('local_midnight_to_utc', 'meterhouse')(date_expression, timezone)) }}
+{%- endmacro %}
+{% macro default__local_midnight_to_utc(date_expression, timezone) -%}
+    to_utc_timestamp(cast({{ date_expression }} as timestamp), {{ timezone }})
+{%- endmacro %}
+{% macro duckdb__local_midnight_to_utc(date_expression, timezone) -%}
+    cast(timezone({{ timezone }}, cast({{ date_expression }} as timestamp)) as timestamp)
+{%- endmacro %}
+
+{% macro utc_to_local_date(timestamp_expression, timezone) -%}
+    {{ return(adapter.dispatch('utc_to_local_date', 'meterhouse')(timestamp_expression, timezone)) }}
+{%- endmacro %}
+{% macro default__utc_to_local_date(timestamp_expression, timezone) -%}
+    cast(from_utc_timestamp({{ timestamp_expression }}, {{ timezone }}) as date)
+{%- endmacro %}
+{% macro duckdb__utc_to_local_date(timestamp_expression, timezone) -%}
+    cast(timezone({{ timezone }}, cast({{ timestamp_expression }} as timestamptz)) as date)
+{%- endmacro %}
+
+{#- Sorted, separator-joined list of a column's values within a group. -#}
+{% macro string_agg_sorted(column, separator) -%}
+    {{ return(adapter.dispatch('string_agg_sorted', 'meterhouse')(column, separator)) }}
+{%- endmacro %}
+{% macro default__string_agg_sorted(column, separator) -%}
+    concat_ws({{ separator }}, sort_array(collect_list({{ column }})))
+{%- endmacro %}
+{% macro duckdb__string_agg_sorted(column, separator) -%}
+    string_agg({{ column }}, {{ separator }} order by {{ column }})
+{%- endmacro %}
+
+{#- Zero-pad a whole number to at least `width` digits, never truncating (rule book §17). -#}
+{% macro zero_pad(expression, width) -%}
+    case when length(cast({{ expression }} as varchar)) >= {{ width }} then cast({{ expression }} as varchar)
+        else lpad(cast({{ expression }} as varchar), {{ width }}, '0') end
+{%- endmacro %}
+
+{#- A JSON object (as text) from alternating key / value expressions. -#}
+{% macro json_object_text(pairs) -%}
+    {{ return(adapter.dispatch('json_object_text', 'meterhouse')(pairs)) }}
+{%- endmacro %}
+{% macro default__json_object_text(pairs) -%}
+    to_json(named_struct({{ pairs | join(', ') }}))
+{%- endmacro %}
+{% macro duckdb__json_object_text(pairs) -%}
+    cast(json_object({{ pairs | join(', ') }}) as varchar)
+{%- endmacro %}

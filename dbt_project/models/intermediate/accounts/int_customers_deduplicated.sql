@@ -1,0 +1,62 @@
+{#- The latest row of each customer (CONTRACT §3.2), with the timezone its periods use. -#}
+with
+
+customers as (
+    select
+        external_customer_id,
+        customer_name,
+        legal_name,
+        email,
+        address_line1,
+        address_line2,
+        city,
+        zipcode,
+        state,
+        country,
+        currency,
+        timezone,
+        tax_codes,
+        tax_identification_number,
+        updated_at,
+        loaded_at,
+        line_number
+    from {{ ref('stg_landing__customers') }}
+),
+
+billing_entities as (
+    select timezone from {{ ref('stg_catalog__billing_entities') }}
+),
+
+ranked as (
+    select
+        customers.*,
+        row_number() over (
+            partition by external_customer_id
+            order by updated_at desc nulls last, loaded_at desc, line_number desc
+        ) as recency_rank,
+        min(coalesce(updated_at, loaded_at)) over (partition by external_customer_id)
+            as first_seen_at
+    from customers
+)
+
+select
+    ranked.external_customer_id,
+    ranked.customer_name,
+    ranked.legal_name,
+    ranked.email,
+    ranked.address_line1,
+    ranked.address_line2,
+    ranked.city,
+    ranked.zipcode,
+    ranked.state,
+    ranked.country,
+    ranked.currency,
+    ranked.tax_codes,
+    ranked.tax_identification_number,
+    -- CONTRACT §7: empty timezone = the billing entity's; an empty one there = UTC.
+    coalesce(ranked.timezone, billing_entities.timezone, 'UTC') as timezone,
+    ranked.first_seen_at,
+    ranked.updated_at
+from ranked
+cross join billing_entities
+where ranked.recency_rank = 1

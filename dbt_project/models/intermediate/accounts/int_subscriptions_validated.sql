@@ -1,0 +1,116 @@
+{#- The latest row of each subscription phase, with its customer and plan structure, and why it
+    cannot be billed when it cannot (reported in billing.rejected_inputs). -#}
+with
+
+subscriptions as (
+    select
+        external_subscription_id,
+        external_customer_id,
+        plan_code,
+        billing_time,
+        source_file,
+        line_number,
+        subscription_at,
+        started_at,
+        terminated_at,
+        updated_at,
+        loaded_at
+    from {{ ref('stg_landing__subscriptions') }}
+),
+
+customers as (
+    select external_customer_id, currency, timezone
+    from {{ ref('int_customers_deduplicated') }}
+),
+
+plans as (
+    select plan_code, plan_interval, currency, is_pay_in_advance, bills_charges_monthly, valid_from, valid_to
+    from {{ ref('stg_catalog__plans') }}
+),
+
+latest_phases as (
+    select *
+    from (
+        select
+            subscriptions.*,
+            row_number() over (
+                partition by external_subscription_id, started_at
+                order by updated_at desc nulls last, loaded_at desc, line_number desc
+            ) as recency_rank
+        from subscriptions
+    ) as ranked
+    where recency_rank = 1
+),
+
+phased as (
+    select
+        *,
+        row_number() over (partition by external_subscription_id order by started_at) as phase_rank
+    from latest_phases
+),
+
+joined as (
+    select
+        phased.external_subscription_id,
+        phased.external_customer_id,
+        phased.plan_code,
+        phased.billing_time,
+        phased.source_file,
+        customers.currency as customer_currency,
+        customers.timezone,
+        plans.plan_interval,
+        plans.currency as plan_currency,
+        phased.line_number,
+        phased.phase_rank,
+        coalesce(plans.is_pay_in_advance, false) as is_pay_in_advance,
+        coalesce(plans.bills_charges_monthly, false) as bills_charges_monthly,
+        customers.external_customer_id is not null as has_customer,
+        plans.plan_code is not null as has_plan,
+        phased.subscription_at,
+        phased.started_at,
+        phased.terminated_at,
+        phased.loaded_at
+    from phased
+    left join customers on phased.external_customer_id = customers.external_customer_id
+    -- Structure (interval, currency, timing) comes from the plan version in force at the start;
+    -- changing it mid-subscription is a plan change, i.e. a new phase.
+    left join plans
+        on phased.plan_code = plans.plan_code
+        and {{ utc_to_local_date('phased.started_at', "coalesce(customers.timezone, 'UTC')") }} >= plans.valid_from
+        and {{ utc_to_local_date('phased.started_at', "coalesce(customers.timezone, 'UTC')") }} < plans.valid_to
+)
+
+select
+    external_subscription_id,
+    external_customer_id,
+    plan_code,
+    billing_time,
+    plan_currency as currency,
+    timezone,
+    plan_interval,
+    source_file,
+    case
+        when not has_customer then 'unknown_customer'
+        when not has_plan then 'unknown_plan'
+        when customer_currency <> plan_currency then 'currency_mismatch'
+        when billing_time = 'anniversary' then 'not_supported'
+        when phase_rank > 1 then 'not_supported'
+    end as rejection_reason,
+    case
+        when not has_customer then 'no customer ' || external_customer_id || ' in customers/'
+        when not has_plan then 'no plan ' || plan_code || ' in force at the start in plans.csv'
+        when customer_currency <> plan_currency
+            then 'plan currency ' || plan_currency || ' differs from customer currency ' || customer_currency
+        when billing_time = 'anniversary' then 'anniversary billing is not supported yet (issue #4)'
+        when phase_rank > 1 then 'plan changes (a second phase) are not supported yet (issue #4)'
+    end as rejection_detail,
+    line_number,
+    is_pay_in_advance,
+    bills_charges_monthly,
+    subscription_at,
+    started_at,
+    terminated_at,
+    {{ utc_to_local_date('started_at', "coalesce(timezone, 'UTC')") }} as started_on,
+    {{ utc_to_local_date('terminated_at', "coalesce(timezone, 'UTC')") }} as terminated_on,
+    loaded_at
+from joined

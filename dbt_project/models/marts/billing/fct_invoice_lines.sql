@@ -1,0 +1,48 @@
+{#- One row per invoice line (Lago's fee), frozen or draft like its invoice. -#}
+with
+
+finalized as (
+    select * from {{ ref('finalized_invoice_lines') }}
+),
+
+drafts as (
+    select * from {{ ref('int_invoice_lines_taxed') }}
+    where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
+),
+
+lines as (
+    select * from finalized
+    union all
+    select * from drafts
+)
+
+select
+    invoice_line_id,
+    invoice_id,
+    external_customer_id,
+    external_subscription_id,
+    plan_code,
+    line_type,
+    charge_code,
+    metric_code,
+    filter_code,
+    pricing_group,
+    description,
+    currency,
+    tax_codes,
+    units,
+    events_count,
+    unit_amount,
+    precise_amount,
+    amount,
+    precise_coupons_amount,
+    taxes_rate,
+    precise_taxes_amount,
+    taxes_amount,
+    billing_month,
+    issuing_date,
+    from_datetime,
+    to_datetime_exclusive as to_datetime,
+    first_event_at,
+    last_event_at
+from lines

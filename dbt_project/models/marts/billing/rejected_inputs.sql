@@ -1,0 +1,114 @@
+{#- Every input row that cannot be billed, with its reason (CONTRACT §3.3): rows quarantined at
+    load, plus events and subscriptions that only fail against the catalog or other inputs, which
+    are judged again at every close (a subscription that arrives later makes its events billable). -#}
+with
+
+loaded_rejections as (
+    select * from {{ ref('stg_landing__rejected_inputs') }}
+),
+
+events as (
+    select
+        external_subscription_id,
+        transaction_id,
+        metric_code,
+        event_at,
+        properties,
+        source_file,
+        line_number,
+        loaded_at
+    from {{ ref('stg_landing__events') }}
+),
+
+metrics as (
+    select distinct metric_code from {{ ref('stg_catalog__billable_metrics') }}
+),
+
+subscriptions as (
+    select * from {{ ref('int_subscriptions_validated') }}
+),
+
+billable_subscription_ids as (
+    select distinct external_subscription_id from subscriptions where rejection_reason is null
+),
+
+unbillable_events as (
+    select
+        'events' as input_kind,
+        events.source_file,
+        events.line_number,
+        {{ json_object_text([
+            "'transaction_id'", 'events.transaction_id',
+            "'external_subscription_id'", 'events.external_subscription_id',
+            "'code'", 'events.metric_code',
+            "'timestamp'", 'cast(events.event_at as varchar)',
+            "'properties'", 'events.properties',
+        ]) }} as raw,
+        case
+            when events.metric_code not in (select metric_code from metrics) then 'unknown_metric'
+            else 'unknown_subscription'
+        end as reason,
+        events.loaded_at
+    from events
+    where
+        events.metric_code not in (select metric_code from metrics)
+        or events.external_subscription_id not in (select external_subscription_id from billable_subscription_ids)
+),
+
+unbillable_subscriptions as (
+    select
+        'subscriptions' as input_kind,
+        source_file,
+        line_number,
+        {{ json_object_text([
+            "'external_subscription_id'", 'external_subscription_id',
+            "'external_customer_id'", 'external_customer_id',
+            "'plan_code'", 'plan_code',
+            "'started_at'", 'cast(started_at as varchar)',
+        ]) }} as raw,
+        rejection_reason as reason,
+        rejection_detail as detail,
+        loaded_at
+    from subscriptions
+    where rejection_reason is not null
+),
+
+judged_at_close as (
+    select
+        input_kind,
+        source_file,
+        line_number,
+        raw,
+        reason,
+        case reason
+            when 'unknown_metric' then 'the event code is not a billable metric of the catalog'
+            else 'no billable subscription has this external_subscription_id'
+        end as detail,
+        loaded_at
+    from unbillable_events
+    union all
+    select input_kind, source_file, line_number, raw, reason, detail, loaded_at
+    from unbillable_subscriptions
+)
+
+select
+    rejected_input_id,
+    input_kind,
+    source_file,
+    line_number,
+    raw,
+    reason,
+    detail,
+    loaded_at
+from loaded_rejections
+union all
+select
+    {{ hash_key(['input_kind', 'source_file', 'line_number', 'reason']) }} as rejected_input_id,
+    input_kind,
+    source_file,
+    line_number,
+    raw,
+    reason,
+    detail,
+    loaded_at
+from judged_at_close

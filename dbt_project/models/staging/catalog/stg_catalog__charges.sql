@@ -1,0 +1,34 @@
+with
+
+source as (
+    select * from {{ source('catalog', 'catalog_charges') }}
+),
+
+typed as (
+    select
+        charge_code,
+        plan_code,
+        metric_code,
+        charge_model,
+        tax_codes,
+        pricing_group_keys,
+        {{ as_decimal('amount') }} as amount,
+        {{ as_decimal('package_size') }} as package_size,
+        {{ as_decimal('coalesce(free_units, \'0\')') }} as free_units,
+        {{ as_decimal('rate') }} as rate,
+        {{ as_decimal('fixed_amount') }} as fixed_amount,
+        {{ as_decimal('min_amount') }} as min_amount,
+        coalesce(lower(pay_in_advance) = 'true', false) as is_pay_in_advance,
+        coalesce(lower(invoiceable) = 'true', invoiceable is null) as is_invoiceable,
+        coalesce(lower(prorated) = 'true', false) as is_prorated,
+        coalesce(cast(valid_from as date), cast('1900-01-01' as date)) as valid_from
+    from source
+)
+
+select
+    *,
+    coalesce(
+        lead(valid_from) over (partition by charge_code order by valid_from),
+        cast('9999-12-31' as date)
+    ) as valid_to
+from typed

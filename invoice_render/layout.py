@@ -1,0 +1,261 @@
+"""Fonts, colours, paragraph styles and the one text-escaping helper of the renderer.
+
+Fonts: DejaVu Sans (regular and bold) ships in `invoice_render/fonts/` and is embedded (subset)
+in every PDF, so Latin, Greek and Cyrillic text and the usual currency signs (€ £ ¥ ₹ ₩ ...)
+render on any viewer.
+
+Limitations:
+- Chinese/Japanese characters fall back to reportlab's built-in CID font `HeiseiKakuGo-W5`
+  (Adobe-Japan1). CID fonts are *not embedded*: the viewer supplies the glyphs (Acrobat with its
+  Asian font pack, macOS Preview, browsers and poppler with a Japanese font installed do). Text
+  extraction works everywhere. Korean Hangul is not covered by that font.
+- Half- and full-width compatibility forms (U+FF01-U+FFEE, e.g. the ja_JP yen sign "￥") are
+  drawn as their NFKC equivalent ("¥") in the embedded font, so they never depend on the viewer;
+  text extracted from the PDF therefore shows "¥" where `format_money` returned "￥".
+- Right-to-left scripts (Arabic, Hebrew) are neither shaped nor reordered by reportlab.
+"""
+
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Flowable, Paragraph
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT_REGULAR = "MeterhouseSans"
+FONT_BOLD = "MeterhouseSans-Bold"
+FONT_CJK = "HeiseiKakuGo-W5"
+
+INK = colors.HexColor("#1F2933")
+MUTED = colors.HexColor("#616E7C")
+RULE = colors.HexColor("#CBD2D9")
+HEADER_FILL = colors.HexColor("#F0F4F8")
+DRAFT_RED = colors.HexColor("#C62828")
+WATERMARK = colors.HexColor("#F3D4D4")
+
+MARGIN = 16 * mm
+FOOTER_Y = 9 * mm
+
+# Letter where it is the paper standard; A4 everywhere else.
+_LETTER_TERRITORIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE"})
+
+_CJK_RANGES = (
+    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
+    (0x3000, 0x30FF),  # CJK symbols and punctuation, Hiragana, Katakana
+    (0x3190, 0x31FF),  # Kanbun, Katakana phonetic extensions
+    (0x3200, 0x33FF),  # enclosed CJK letters, CJK compatibility
+    (0x3400, 0x4DBF),  # CJK unified ideographs extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFE30, 0xFE4F),  # CJK compatibility forms
+    (0xFF00, 0xFFEF),  # half-width and full-width forms (those NFKC cannot map)
+)
+
+_register_lock = threading.Lock()
+_registered = False
+_regular_cmap: frozenset[int] = frozenset()
+
+
+def register_fonts() -> None:
+    """Register the shipped fonts with reportlab once per process (idempotent, thread-safe)."""
+    global _registered, _regular_cmap
+    with _register_lock:
+        if _registered:
+            return
+        regular = TTFont(FONT_REGULAR, str(FONT_DIR / "DejaVuSans.ttf"))
+        bold = TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        pdfmetrics.registerFont(regular)
+        pdfmetrics.registerFont(bold)
+        pdfmetrics.registerFontFamily(
+            FONT_REGULAR,
+            normal=FONT_REGULAR,
+            bold=FONT_BOLD,
+            italic=FONT_REGULAR,
+            boldItalic=FONT_BOLD,
+        )
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT_CJK))
+        # The faces differ only in rare symbols (math alphanumerics), so the regular cmap
+        # decides which characters need the CJK fallback for both.
+        _regular_cmap = frozenset(regular.face.charToGlyph)
+        _registered = True
+
+
+def safe_markup(text: str | None) -> str:
+    """Turn untrusted text into Paragraph markup that renders literally.
+
+    This is the only place text enters a Paragraph. It escapes `& < >` (so `<font size=40>` or
+    `<img src=...>` print as text), blanks control characters, maps compatibility forms the
+    embedded font lacks to their NFKC equivalent, and wraps CJK runs in the CJK fallback font.
+    """
+    return "".join(
+        escape(run) if font is None else f'<font name="{font}">{escape(run)}</font>'
+        for font, run in _font_runs(text)
+    )
+
+
+def para(text: str | None, style: ParagraphStyle) -> Paragraph:
+    """A Paragraph of literal (escaped) text."""
+    return Paragraph(safe_markup(text), style)
+
+
+def para_lines(lines: Iterable[str | None], style: ParagraphStyle) -> Paragraph:
+    """One Paragraph showing each non-empty text on its own line, every one escaped."""
+    return Paragraph("<br/>".join(safe_markup(line) for line in lines if line), style)
+
+
+def text_width(text: str, font_name: str, font_size: float) -> float:
+    """Width in points of `text` on one line, as `safe_markup` or `Figure` would draw it."""
+    return sum(
+        pdfmetrics.stringWidth(run, font or font_name, font_size) for font, run in _font_runs(text)
+    )
+
+
+class Figure(Flowable):
+    """One line of literal text that never wraps: amounts, quantities, unit prices.
+
+    Paragraph would break "12 345,00 €" at U+202F (fr_FR's group separator, which reportlab
+    treats as a break opportunity) and redraw it as a plain space. This draws the string as is,
+    aligned like its style, and shrinks it only if it cannot fit its cell at all.
+    """
+
+    def __init__(self, text: str, style: ParagraphStyle) -> None:
+        super().__init__()
+        self.text = text
+        self.style = style
+        self._runs = _font_runs(text)
+        self._natural = text_width(text, style.fontName, style.fontSize)
+        self._avail = 0.0
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self._avail = avail_width
+        return avail_width, self.style.leading
+
+    def draw(self) -> None:
+        style = self.style
+        scale = min(1.0, self._avail / self._natural) if self._natural else 1.0
+        size = style.fontSize * scale
+        x = self._avail - self._natural * scale if style.alignment == TA_RIGHT else 0.0
+        # Same first baseline as a one-line Paragraph of this style.
+        y = style.leading - style.fontSize
+        self.canv.setFillColor(style.textColor)
+        for font, run in self._runs:
+            font_name = font or style.fontName
+            self.canv.setFont(font_name, size)
+            self.canv.drawString(x, y, run)
+            x += pdfmetrics.stringWidth(run, font_name, size)
+
+
+def page_size_for(locale: str) -> tuple[float, float]:
+    """US Letter for locales of Letter countries ("en_US", "fr_CA"), A4 otherwise."""
+    territory = locale.replace("-", "_").rpartition("_")[2].upper()
+    return LETTER if territory in _LETTER_TERRITORIES else A4
+
+
+def _printable_chars(text: str) -> Iterator[str]:
+    for char in text:
+        if unicodedata.category(char) == "Cc":
+            # Newlines and tabs collapse to spaces in a Paragraph anyway; other control
+            # characters have no glyph and could upset PDF viewers.
+            yield " "
+        elif ord(char) not in _regular_cmap and 0xFF01 <= ord(char) <= 0xFFEE:
+            mapped = unicodedata.normalize("NFKC", char)
+            yield mapped if all(ord(c) in _regular_cmap for c in mapped) else char
+        else:
+            yield char
+
+
+def _font_runs(text: str | None) -> list[tuple[str | None, str]]:
+    """Split text into (font, run) pairs; font None means the style's own (DejaVu) font."""
+    register_fonts()
+    if not text:
+        return []
+    return [
+        (FONT_CJK if is_cjk else None, "".join(run))
+        for is_cjk, run in groupby(_printable_chars(text), key=_needs_cjk_font)
+    ]
+
+
+def _needs_cjk_font(char: str) -> bool:
+    code = ord(char)
+    if code in _regular_cmap:
+        return False
+    return any(low <= code <= high for low, high in _CJK_RANGES)
+
+
+def _style(name: str, **kwargs: object) -> ParagraphStyle:
+    base: dict[str, object] = {
+        "fontName": FONT_REGULAR,
+        "fontSize": 8.5,
+        "leading": 11,
+        "textColor": INK,
+        "alignment": TA_LEFT,
+    }
+    base.update(kwargs)
+    return ParagraphStyle(name, **base)  # type: ignore[arg-type]
+
+
+class Styles:
+    """The paragraph styles of one invoice."""
+
+    def __init__(self) -> None:
+        register_fonts()
+        self.body = _style("body")
+        self.section = _style(
+            "section", fontName=FONT_BOLD, fontSize=7.5, leading=10, textColor=MUTED
+        )
+        self.party_name = _style("party_name", fontName=FONT_BOLD, fontSize=10, leading=13)
+        self.seller_name = _style("seller_name", fontName=FONT_BOLD, fontSize=13, leading=16)
+        self.title = _style(
+            "title", fontName=FONT_BOLD, fontSize=20, leading=24, alignment=TA_RIGHT
+        )
+        self.draft_badge = _style(
+            "draft_badge",
+            fontName=FONT_BOLD,
+            fontSize=10,
+            leading=13,
+            textColor=DRAFT_RED,
+            alignment=TA_RIGHT,
+        )
+        self.meta_label = _style("meta_label", textColor=MUTED, alignment=TA_RIGHT)
+        self.meta_value = _style("meta_value", fontName=FONT_BOLD, alignment=TA_RIGHT)
+        self.table_header = _style(
+            "table_header", fontName=FONT_BOLD, fontSize=7.5, leading=9.5, textColor=MUTED
+        )
+        self.table_header_right = _style(
+            "table_header_right",
+            fontName=FONT_BOLD,
+            fontSize=7.5,
+            leading=9.5,
+            textColor=MUTED,
+            alignment=TA_RIGHT,
+        )
+        self.cell = _style("cell")
+        self.cell_right = _style("cell_right", alignment=TA_RIGHT)
+        self.cell_muted = _style("cell_muted", fontSize=7.5, leading=9.5, textColor=MUTED)
+        self.total_label = _style("total_label", alignment=TA_RIGHT)
+        self.total_value = _style("total_value", alignment=TA_RIGHT)
+        self.grand_label = _style(
+            "grand_label", fontName=FONT_BOLD, fontSize=11, leading=14, alignment=TA_RIGHT
+        )
+        self.grand_value = _style(
+            "grand_value", fontName=FONT_BOLD, fontSize=11, leading=14, alignment=TA_RIGHT
+        )
+        self.footer = _style("footer", fontSize=7, leading=9, textColor=MUTED)
+        self.footer_right = _style(
+            "footer_right", fontSize=7, leading=9, textColor=MUTED, alignment=TA_RIGHT
+        )
+        self.due_label = _style("due_label", textColor=MUTED, alignment=TA_RIGHT)
+        self.due_value = _style(
+            "due_value", fontName=FONT_BOLD, fontSize=16, leading=20, alignment=TA_RIGHT
+        )

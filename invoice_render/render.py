@@ -1,0 +1,545 @@
+"""Render an `Invoice` to a reproducible PDF.
+
+The output is byte-identical for identical input (`invariant=1`: no timestamps or random ids),
+and the file is replaced atomically, so a reader never sees a half-written invoice.
+"""
+
+import io
+import os
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from invoice_render.layout import (
+    FONT_BOLD,
+    FOOTER_Y,
+    HEADER_FILL,
+    INK,
+    MARGIN,
+    RULE,
+    WATERMARK,
+    Figure,
+    Styles,
+    page_size_for,
+    para,
+    para_lines,
+    text_width,
+)
+from invoice_render.models import Invoice, InvoiceLine, Party, TaxLine
+from invoice_render.money import (
+    format_country,
+    format_day,
+    format_money,
+    format_quantity,
+    format_rate,
+    format_unit_amount,
+)
+
+__all__ = ["render_invoice_pdf", "render_invoice_pdf_bytes"]
+
+EN_DASH = "\u2013"
+LINE_HEADERS = ("Description", "Period", "Units", "Unit price", "Amount")
+_CELL_PADDING = 5
+_MIN_DESCRIPTION_SHARE = 0.28
+_INVOICE_TYPES = {
+    "subscription": "Subscription",
+    "pay_in_advance": "Pay in advance",
+    "progressive_billing": "Progressive billing",
+    "credit": "Credit purchase",
+    "one_off": "One-off",
+}
+# Countries whose postal convention is "City, STATE ZIP" on one line.
+_CITY_STATE_ZIP = frozenset({"US", "CA", "AU"})
+
+
+def render_invoice_pdf(invoice: Invoice, path: Path) -> Path:
+    """Render `invoice` to `path` (parent directories created) and return the path.
+
+    Raises:
+        ValueError: if an amount is not rounded to the currency exponent, or the currency,
+            exponent or locale is invalid. Nothing is written in that case.
+    """
+    target = Path(path)
+    data = render_invoice_pdf_bytes(invoice)
+    _write_atomically(target, data)
+    return target
+
+
+def render_invoice_pdf_bytes(invoice: Invoice) -> bytes:
+    """Render `invoice` and return the PDF bytes (same input, same bytes)."""
+    styles = Styles()
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=page_size_for(invoice.locale),
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 6,
+        title=f"Invoice {invoice.invoice_number}",
+        author=invoice.seller.name,
+        subject=f"Invoice {invoice.invoice_number} for {invoice.customer.name}",
+        creator="Meterhouse invoice_render",
+        invariant=1,
+    )
+    story = _story(invoice, styles, doc.width)
+    decorate = partial(_decorate_page, invoice=invoice, styles=styles)
+    doc.build(
+        story,
+        onFirstPage=decorate,
+        onLaterPages=decorate,
+        canvasmaker=partial(
+            _NumberedCanvas,
+            footer=partial(_draw_footer, invoice=invoice, styles=styles, page_size=doc.pagesize),
+        ),
+    )
+    return buffer.getvalue()
+
+
+class _Formats:
+    """Formatting bound to one invoice's currency, exponent and locale."""
+
+    def __init__(self, invoice: Invoice) -> None:
+        self._currency = invoice.currency
+        self._exponent = invoice.currency_exponent
+        self.locale = invoice.locale
+
+    def money(self, amount: Decimal) -> str:
+        return format_money(amount, self._currency, self._exponent, self.locale)
+
+    def deduction(self, amount: Decimal) -> str:
+        # Printed negative whatever sign upstream used; copy_negate is exact, not arithmetic.
+        return self.money(amount.copy_abs().copy_negate())
+
+    def unit_price(self, amount: Decimal) -> str:
+        return format_unit_amount(amount, self._currency, self._exponent, self.locale)
+
+
+def _story(invoice: Invoice, styles: Styles, width: float) -> list[Flowable]:
+    formats = _Formats(invoice)
+    return [
+        _header(invoice, styles, width, formats),
+        Spacer(1, 22),
+        _bill_to(invoice, styles, width, formats),
+        Spacer(1, 16),
+        _lines_table(invoice.lines, styles, width, formats),
+        Spacer(1, 10),
+        KeepTogether([_totals(invoice, styles, width, formats)]),
+    ]
+
+
+def _header(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -> Table:
+    seller = invoice.seller
+    seller_block = [
+        para(seller.name, styles.seller_name),
+        para_lines(
+            [
+                seller.legal_name if seller.legal_name != seller.name else None,
+                *_address_lines(seller, formats.locale),
+                seller.email,
+                _tax_id(seller),
+            ],
+            styles.body,
+        ),
+    ]
+    period = (
+        f"{format_day(invoice.billing_period_start, formats.locale)} {EN_DASH} "
+        f"{format_day(invoice.billing_period_end, formats.locale)}"
+    )
+    meta_rows = [
+        ("Invoice number", invoice.invoice_number),
+        ("Issue date", format_day(invoice.issuing_date, formats.locale)),
+        ("Billing period", period),
+        ("Currency", invoice.currency),
+        ("Invoice type", _INVOICE_TYPES.get(invoice.invoice_type, _humanize(invoice.invoice_type))),
+    ]
+    meta = Table(
+        [
+            [para(label, styles.meta_label), para(value, styles.meta_value)]
+            for label, value in meta_rows
+        ],
+        colWidths=[width * 0.17, width * 0.28],
+        hAlign="RIGHT",
+        style=_compact(),
+    )
+    title_block: list[Flowable] = [para("Invoice", styles.title)]
+    if invoice.is_draft:
+        title_block.append(para(f"DRAFT {EN_DASH} not a valid tax invoice", styles.draft_badge))
+    title_block += [Spacer(1, 6), meta]
+    return Table(
+        [[seller_block, title_block]],
+        colWidths=[width * 0.55, width * 0.45],
+        style=_compact(),
+    )
+
+
+def _bill_to(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -> Table:
+    customer = invoice.customer
+    customer_block = [
+        para("BILL TO", styles.section),
+        Spacer(1, 2),
+        para(customer.name, styles.party_name),
+        para_lines(
+            [
+                customer.legal_name if customer.legal_name != customer.name else None,
+                *_address_lines(customer, formats.locale),
+                customer.email,
+                _tax_id(customer),
+            ],
+            styles.body,
+        ),
+    ]
+    due_block = [
+        para("Total due", styles.due_label),
+        Figure(formats.money(invoice.total_amount), styles.due_value),
+    ]
+    table = Table(
+        [[customer_block, due_block]],
+        colWidths=[width * 0.6, width * 0.4],
+        style=_compact(),
+    )
+    return table
+
+
+def _lines_table(
+    lines: Sequence[InvoiceLine], styles: Styles, width: float, formats: _Formats
+) -> Table:
+    header: list[Flowable | str] = [
+        para(text, styles.table_header if index < 2 else styles.table_header_right)
+        for index, text in enumerate(LINE_HEADERS)
+    ]
+    texts = [
+        (
+            line.description,
+            _line_period(line, formats.locale),
+            format_quantity(line.units, formats.locale),
+            formats.unit_price(line.unit_amount),
+            formats.money(line.amount),
+        )
+        for line in lines
+    ]
+    rows: list[list[Flowable | str]] = [header]
+    rows += [
+        [
+            para(description, styles.cell),
+            para_lines(period, styles.cell_muted),
+            Figure(units, styles.cell_right),
+            Figure(unit_price, styles.cell_right),
+            Figure(amount, styles.cell_right),
+        ]
+        for description, period, units, unit_price, amount in texts
+    ]
+    commands: list[tuple[Any, ...]] = [
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.75, INK),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+    ]
+    if not lines:
+        rows.append([para("No line items.", styles.cell_muted), "", "", "", ""])
+        commands.append(("SPAN", (0, 1), (-1, 1)))
+    return Table(
+        rows,
+        colWidths=_line_column_widths(texts, styles, width),
+        repeatRows=1,
+        # A description taller than a page must split inside its row instead of failing.
+        splitInRow=1,
+        style=TableStyle(commands),
+    )
+
+
+def _line_column_widths(
+    texts: Sequence[tuple[str, list[str | None], str, str, str]], styles: Styles, width: float
+) -> list[float]:
+    """Size the period and figure columns to their widest text; the description gets the rest."""
+
+    def widest(values: Iterable[str | None], style: ParagraphStyle, header: str) -> float:
+        return max(
+            [_figure_width(value, style) for value in values if value]
+            + [_figure_width(header, styles.table_header)]
+        )
+
+    fixed = [
+        max(
+            width * 0.15, widest((p for row in texts for p in row[1]), styles.cell_muted, "Period")
+        ),
+        max(width * 0.09, widest((row[2] for row in texts), styles.cell_right, "Units")),
+        max(width * 0.13, widest((row[3] for row in texts), styles.cell_right, "Unit price")),
+        max(width * 0.14, widest((row[4] for row in texts), styles.cell_right, "Amount")),
+    ]
+    description = width - sum(fixed)
+    minimum_description = width * _MIN_DESCRIPTION_SHARE
+    if description < minimum_description:
+        # Absurdly long figures: the description keeps its minimum and figures shrink to fit.
+        squeeze = (width - minimum_description) / sum(fixed)
+        fixed = [column * squeeze for column in fixed]
+        description = minimum_description
+    return [description, *fixed]
+
+
+def _totals(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -> Table:
+    rows: list[tuple[str, str]] = []
+    # Fees equal the subtotal unless something is deducted before tax; only then is the row
+    # needed to show what the deductions start from.
+    has_pre_tax_deductions = bool(
+        invoice.progressive_billing_credit_amount or invoice.coupons_amount
+    )
+    if has_pre_tax_deductions:
+        rows.append(("Fees", formats.money(invoice.fees_amount)))
+    if invoice.progressive_billing_credit_amount:
+        rows.append(
+            (
+                "Progressive billing credit",
+                formats.deduction(invoice.progressive_billing_credit_amount),
+            )
+        )
+    if invoice.coupons_amount:
+        rows.append(("Coupons", formats.deduction(invoice.coupons_amount)))
+    subtotal_excl_row = len(rows)
+    rows.append(("Subtotal excl. tax", formats.money(invoice.sub_total_excluding_taxes_amount)))
+    rows += [(_tax_label(tax, formats), formats.money(tax.tax_amount)) for tax in invoice.taxes]
+    if not invoice.taxes:
+        rows.append(("Tax", formats.money(invoice.taxes_amount)))
+    subtotal_incl_row = len(rows)
+    rows.append(("Subtotal incl. tax", formats.money(invoice.sub_total_including_taxes_amount)))
+    if invoice.credit_notes_amount:
+        rows.append(("Credit notes", formats.deduction(invoice.credit_notes_amount)))
+    if invoice.prepaid_credit_amount:
+        rows.append(("Prepaid credits", formats.deduction(invoice.prepaid_credit_amount)))
+    total_row = len(rows)
+
+    cells: list[list[Flowable | str]] = [
+        [para(label, styles.total_label), Figure(value, styles.total_value)]
+        for label, value in rows
+    ]
+    total = formats.money(invoice.total_amount)
+    cells.append([para("Total due", styles.grand_label), Figure(total, styles.grand_value)])
+    # The value column fits the widest figure (usually the bold grand total); labels wrap.
+    value_width = min(
+        width * 0.45,
+        max(
+            width * 0.2,
+            *(_figure_width(value, styles.total_value) for _, value in rows),
+            _figure_width(total, styles.grand_value),
+        ),
+    )
+    return Table(
+        cells,
+        colWidths=[max(width * 0.3, width * 0.6 - value_width), value_width],
+        hAlign="RIGHT",
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                ("LINEABOVE", (0, subtotal_excl_row), (-1, subtotal_excl_row), 0.25, RULE),
+                ("LINEABOVE", (0, subtotal_incl_row), (-1, subtotal_incl_row), 0.25, RULE),
+                ("LINEABOVE", (0, total_row), (-1, total_row), 1, INK),
+                ("TOPPADDING", (0, total_row), (-1, total_row), 5),
+            ]
+        ),
+    )
+
+
+def _figure_width(text: str, style: ParagraphStyle) -> float:
+    """Cell width that fits `text` on one line with the standard cell padding."""
+    return text_width(text, style.fontName, style.fontSize) + 2 * _CELL_PADDING + 1
+
+
+def _tax_label(tax: TaxLine, formats: _Formats) -> str:
+    rate = format_rate(tax.rate, formats.locale)
+    return f"{tax.name} {rate} on {formats.money(tax.taxable_base_amount)}"
+
+
+def _line_period(line: InvoiceLine, locale: str) -> list[str | None]:
+    start = format_day(line.from_date, locale) if line.from_date else None
+    end = format_day(line.to_date, locale) if line.to_date else None
+    if start and end:
+        return [f"{start} {EN_DASH}", end]
+    return [start or end]
+
+
+def _address_lines(party: Party, locale: str) -> list[str | None]:
+    country = party.country.strip().upper() if party.country else None
+    city_line: list[str | None]
+    if country in _CITY_STATE_ZIP:
+        region = " ".join(part for part in (party.state, party.zipcode) if part)
+        city_line = [", ".join(part for part in (party.city, region) if part)]
+    elif country == "GB":
+        city_line = [party.city, party.state, party.zipcode]
+    else:
+        city_line = [" ".join(part for part in (party.zipcode, party.city) if part), party.state]
+    return [
+        party.address_line1,
+        party.address_line2,
+        *city_line,
+        format_country(country, locale) if country else None,
+    ]
+
+
+def _tax_id(party: Party) -> str | None:
+    if not party.tax_identification_number:
+        return None
+    return f"Tax ID: {party.tax_identification_number}"
+
+
+def _humanize(code: str) -> str:
+    return code.replace("_", " ").strip().capitalize()
+
+
+def _compact() -> TableStyle:
+    """A borderless layout grid: no padding on the outside, top-aligned cells."""
+    return TableStyle(
+        [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+        ]
+    )
+
+
+def _decorate_page(
+    canvas: Canvas, doc: SimpleDocTemplate, *, invoice: Invoice, styles: Styles
+) -> None:
+    """Draw the DRAFT watermark and, after page 1, a running header; content prints over both."""
+    width, height = doc.pagesize
+    if invoice.is_draft:
+        canvas.saveState()
+        canvas.setFillColor(WATERMARK)
+        canvas.setFont(FONT_BOLD, 120)
+        canvas.translate(width / 2, height / 2)
+        canvas.rotate(40)
+        canvas.drawCentredString(0, -40, "DRAFT")
+        canvas.restoreState()
+    if doc.page > 1:
+        # Continuation pages carry who and which invoice at the top as well as in the footer.
+        frame_width = width - 2 * MARGIN
+        _draw_line_of_text(
+            canvas,
+            [
+                (para(invoice.seller.name, styles.footer), 0.5),
+                (para(f"Invoice {invoice.invoice_number} (continued)", styles.footer_right), 0.5),
+            ],
+            x=MARGIN,
+            top=height - MARGIN + 12,
+            width=frame_width,
+        )
+
+
+def _draw_line_of_text(
+    canvas: Canvas,
+    cells: Sequence[tuple[Paragraph, float]],
+    *,
+    x: float,
+    top: float,
+    width: float,
+) -> None:
+    """Draw paragraphs side by side below `top`, each taking its share of `width`."""
+    for paragraph, share in cells:
+        _, used_height = paragraph.wrapOn(canvas, width * share, top)
+        paragraph.drawOn(canvas, x, top - used_height)
+        x += width * share
+
+
+def _draw_footer(
+    canvas: Canvas,
+    page: int,
+    page_count: int,
+    *,
+    invoice: Invoice,
+    styles: Styles,
+    page_size: tuple[float, float],
+) -> None:
+    """Footer with the seller, the invoice number and "Page X of Y" on every page."""
+    width, _ = page_size
+    frame_width = width - 2 * MARGIN
+    canvas.saveState()
+    canvas.setStrokeColor(RULE)
+    canvas.setLineWidth(0.5)
+    canvas.line(MARGIN, FOOTER_Y + 11, width - MARGIN, FOOTER_Y + 11)
+    canvas.restoreState()
+    draft = " · DRAFT" if invoice.is_draft else ""
+    _draw_line_of_text(
+        canvas,
+        [
+            (
+                para(
+                    f"{invoice.seller.name} · Invoice {invoice.invoice_number}{draft}",
+                    styles.footer,
+                ),
+                0.8,
+            ),
+            (para(f"Page {page} of {page_count}", styles.footer_right), 0.2),
+        ],
+        x=MARGIN,
+        top=FOOTER_Y + 9,
+        width=frame_width,
+    )
+
+
+class _NumberedCanvas(Canvas):
+    """A canvas that holds pages back until the end so each footer can say "of Y"."""
+
+    def __init__(
+        self,
+        *args: Any,
+        footer: Callable[[Canvas, int, int], None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._footer = footer
+        self._page_states: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # overrides reportlab's camelCase method
+        self._page_states.append(dict(self.__dict__))
+        # reportlab's own showPage ends with _startPage(); we only defer the page output.
+        self._startPage()  # type: ignore[attr-defined]
+
+    def save(self) -> None:
+        page_count = len(self._page_states)
+        for state in self._page_states:
+            self.__dict__.update(state)
+            self._footer(self, self.getPageNumber(), page_count)
+            super().showPage()
+        super().save()
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write to a temp file beside `target`, fsync, then rename over it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Unique per writer, and short enough to stay under NAME_MAX for long target names.
+    temp = target.with_name(f".{target.name[:200]}.{uuid.uuid4().hex[:16]}.tmp")
+    # os.open with 0o666 honours the umask, unlike mkstemp's 0o600.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

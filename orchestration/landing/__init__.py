@@ -1,0 +1,1 @@
+"""Landing inputs: read files, validate rows against pandera schemas, deduplicate, quarantine."""

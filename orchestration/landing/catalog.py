@@ -1,0 +1,391 @@
+"""Load the pricing catalog (CONTRACT §3.1) into `raw.catalog_*` and refuse an invalid one.
+
+The catalog is code: a file that breaks a rule stops the close with an error naming the file, the
+line and the rule (CONTRACT §3.3, rule book §17b). Every rule is one SQL query in `RULES`, over the
+raw text, so the message can point at the line a person has to fix.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.landing.schemas import known_currencies, known_timezones
+
+PROPERTY_COLUMNS = (
+    "amount",
+    "package_size",
+    "free_units",
+    "rate",
+    "fixed_amount",
+    "free_units_per_events",
+    "free_units_per_total_aggregation",
+    "per_transaction_min_amount",
+    "per_transaction_max_amount",
+)
+
+CATALOG_FILES: dict[str, tuple[str, ...]] = {
+    "billing_entity": (
+        "name", "legal_name", "address_line1", "address_line2", "city", "zipcode", "country",
+        "email", "tax_identification_number", "timezone", "invoice_prefix", "document_numbering",
+    ),
+    "billable_metrics": (
+        "metric_code", "name", "aggregation", "field_name", "recurring", "rounding_function",
+        "rounding_precision", "valid_from",
+    ),
+    "metric_filters": ("metric_code", "key", "values"),
+    "plans": (
+        "plan_code", "name", "interval", "currency", "amount", "pay_in_advance", "trial_days",
+        "bill_charges_monthly", "minimum_commitment", "tax_codes", "valid_from",
+    ),
+    "charges": (
+        "charge_code", "plan_code", "metric_code", "charge_model", "pay_in_advance", "invoiceable",
+        "prorated", "min_amount", "pricing_group_keys", "tax_codes", *PROPERTY_COLUMNS,
+        "valid_from",
+    ),
+    "charge_filters": (
+        "charge_code", "filter_code", "conditions", "pricing_group_keys", *PROPERTY_COLUMNS,
+        "valid_from",
+    ),
+    "charge_tiers": (
+        "charge_code", "filter_code", "from_value", "to_value", "per_unit_amount", "flat_amount",
+        "rate", "valid_from",
+    ),
+    "usage_thresholds": ("plan_code", "amount", "recurring"),
+    "taxes": ("tax_code", "name", "rate", "applied_by_default"),
+    "coupons": (
+        "coupon_code", "coupon_type", "amount", "currency", "percentage_rate", "frequency",
+        "frequency_duration", "plan_codes", "metric_codes", "expires_at",
+    ),
+}
+REQUIRED_FILES = ("billing_entity", "billable_metrics", "plans", "charges", "taxes")
+KEY_COLUMNS = {
+    "billing_entity": ("name",),
+    "billable_metrics": ("metric_code", "aggregation"),
+    "metric_filters": ("metric_code", "key", "values"),
+    "plans": ("plan_code", "interval", "currency", "amount"),
+    "charges": ("charge_code", "plan_code", "metric_code", "charge_model"),
+    "charge_filters": ("charge_code", "filter_code", "conditions"),
+    "charge_tiers": ("charge_code", "from_value"),
+    "usage_thresholds": ("plan_code", "amount"),
+    "taxes": ("tax_code", "rate"),
+    "coupons": ("coupon_code", "coupon_type", "frequency"),
+}
+
+
+class CatalogError(ValueError):
+    """The catalog breaks a rule; the message lists every violation with file, line and rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule at one line of one catalog file."""
+
+    file: str
+    line: int | None
+    rule: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}.csv" + (f" line {self.line}" if self.line else "")
+        return f"{where}: {self.rule}"
+
+
+def _is_decimal(column: str) -> str:
+    return f"({column} is null or try_cast({column} as decimal(38, 9)) is not null)"
+
+
+def _is_bool(column: str) -> str:
+    return f"({column} is null or lower({column}) in ('true', 'false'))"
+
+
+def _is_date(column: str) -> str:
+    return f"({column} is null or try_cast({column} as date) is not null)"
+
+
+def _bool(column: str) -> str:
+    return f"coalesce(lower({column}) = 'true', false)"
+
+
+def _codes_exist(table: str, column: str, target: str, target_key: str) -> str:
+    return f"""
+        select line_number from raw.catalog_{table} as t
+        where exists (
+            select 1 from unnest(string_split(coalesce(t.{column}, ''), '|')) as s(code)
+            where trim(s.code) <> ''
+              and trim(s.code) not in (select {target_key} from raw.catalog_{target})
+        )
+    """
+
+
+# (file, rule text, SQL returning the offending line_numbers of that file)
+RULES: list[tuple[str, str, str]] = [
+    ("billing_entity", "exactly one billing entity row is required",
+     "select min(line_number) from raw.catalog_billing_entity having count(*) <> 1"),
+    ("billing_entity", "document_numbering must be per_customer or per_organization",
+     "select line_number from raw.catalog_billing_entity where document_numbering is not null "
+     "and document_numbering not in ('per_customer', 'per_organization')"),
+    ("billing_entity", "timezone must be an IANA name",
+     "select line_number from raw.catalog_billing_entity where timezone is not null "
+     "and timezone not in (select name from catalog_timezones)"),
+    ("billable_metrics", "aggregation must be count, sum, max, latest, unique_count or weighted_sum",
+     "select line_number from raw.catalog_billable_metrics where aggregation not in "
+     "('count', 'sum', 'max', 'latest', 'unique_count', 'weighted_sum')"),
+    ("billable_metrics", "field_name is required for every aggregation but count",
+     "select line_number from raw.catalog_billable_metrics "
+     "where aggregation <> 'count' and field_name is null"),
+    ("billable_metrics", "rounding_function must be round, ceil or floor; precision an integer",
+     "select line_number from raw.catalog_billable_metrics where "
+     "(rounding_function is not null and rounding_function not in ('round', 'ceil', 'floor')) "
+     "or (rounding_precision is not null and try_cast(rounding_precision as integer) is null)"),
+    ("billable_metrics", "recurring must be true or false; valid_from a date",
+     "select line_number from raw.catalog_billable_metrics "
+     f"where not {_is_bool('recurring')} or not {_is_date('valid_from')}"),
+    ("billable_metrics", "metric_code is defined twice with the same valid_from",
+     "select line_number from raw.catalog_billable_metrics qualify "
+     "count(*) over (partition by metric_code, coalesce(valid_from, '')) > 1"),
+    ("plans", "interval must be weekly, monthly, quarterly, semiannual or yearly",
+     "select line_number from raw.catalog_plans where interval not in "
+     "('weekly', 'monthly', 'quarterly', 'semiannual', 'yearly')"),
+    ("plans", "currency must be an ISO 4217 code shipped in seeds/reference/currencies.csv",
+     "select line_number from raw.catalog_plans "
+     "where currency not in (select currency from catalog_currencies)"),
+    ("plans", "amount and minimum_commitment must be non-negative decimals",
+     f"select line_number from raw.catalog_plans where not {_is_decimal('amount')} "
+     f"or not {_is_decimal('minimum_commitment')} or try_cast(amount as decimal(38, 9)) < 0"),
+    ("plans", "pay_in_advance and bill_charges_monthly must be true or false; valid_from a date",
+     f"select line_number from raw.catalog_plans where not {_is_bool('pay_in_advance')} "
+     f"or not {_is_bool('bill_charges_monthly')} or not {_is_date('valid_from')}"),
+    ("plans", "bill_charges_monthly is only for yearly and semiannual plans (rule book §8)",
+     f"select line_number from raw.catalog_plans where {_bool('bill_charges_monthly')} "
+     "and interval not in ('yearly', 'semiannual')"),
+    ("plans", "plan_code is defined twice with the same valid_from",
+     "select line_number from raw.catalog_plans qualify "
+     "count(*) over (partition by plan_code, coalesce(valid_from, '')) > 1"),
+    ("plans", "tax_codes must name taxes of taxes.csv", _codes_exist("plans", "tax_codes", "taxes", "tax_code")),
+    ("charges", "plan_code must name a plan of plans.csv",
+     "select line_number from raw.catalog_charges "
+     "where plan_code not in (select plan_code from raw.catalog_plans)"),
+    ("charges", "metric_code must name a metric of billable_metrics.csv",
+     "select line_number from raw.catalog_charges "
+     "where metric_code not in (select metric_code from raw.catalog_billable_metrics)"),
+    ("charges", "charge_model must be standard, package, graduated, volume, percentage, "
+     "graduated_percentage or dynamic",
+     "select line_number from raw.catalog_charges where charge_model not in ('standard', "
+     "'package', 'graduated', 'volume', 'percentage', 'graduated_percentage', 'dynamic')"),
+    ("charges", "pay_in_advance, invoiceable and prorated must be true or false",
+     f"select line_number from raw.catalog_charges where not {_is_bool('pay_in_advance')} "
+     f"or not {_is_bool('invoiceable')} or not {_is_bool('prorated')} "
+     f"or not {_is_date('valid_from')}"),
+    ("charges", "amounts and sizes must be non-negative decimals",
+     "select line_number from raw.catalog_charges where not ("
+     + " and ".join(_is_decimal(c) for c in (*PROPERTY_COLUMNS, "min_amount"))
+     + ") or least(" + ", ".join(
+         f"coalesce(try_cast({c} as decimal(38, 9)), 0)" for c in (*PROPERTY_COLUMNS, "min_amount")
+     ) + ") < 0"),
+    ("charges", "standard charges need an amount",
+     "select line_number from raw.catalog_charges where charge_model = 'standard' and amount is null"),
+    ("charges", "package charges need an amount and a whole package_size of at least 1",
+     "select line_number from raw.catalog_charges where charge_model = 'package' and ("
+     "amount is null or try_cast(package_size as integer) is null "
+     "or try_cast(package_size as decimal(38, 9)) <> try_cast(package_size as integer) "
+     "or try_cast(package_size as integer) < 1)"),
+    ("charges", "graduated and volume charges need tiers in charge_tiers.csv",
+     "select line_number from raw.catalog_charges where charge_model in ('graduated', 'volume') "
+     "and charge_code not in (select charge_code from raw.catalog_charge_tiers)"),
+    ("charges", "charge_code is defined twice with the same valid_from",
+     "select line_number from raw.catalog_charges qualify "
+     "count(*) over (partition by charge_code, coalesce(valid_from, '')) > 1"),
+    ("charges", "tax_codes must name taxes of taxes.csv", _codes_exist("charges", "tax_codes", "taxes", "tax_code")),
+    # Rule book §17b: combinations Lago refuses.
+    ("charges", "§17b: volume charges cannot be paid in advance",
+     f"select line_number from raw.catalog_charges where charge_model = 'volume' "
+     f"and {_bool('pay_in_advance')}"),
+    ("charges", "§17b: pay_in_advance needs a count, sum or unique_count metric",
+     f"select c.line_number from raw.catalog_charges as c inner join raw.catalog_billable_metrics "
+     f"as m on m.metric_code = c.metric_code where {_bool('c.pay_in_advance')} "
+     "and m.aggregation not in ('count', 'sum', 'unique_count')"),
+    ("charges", "§17b: prorated needs a recurring metric other than weighted_sum",
+     f"select c.line_number from raw.catalog_charges as c inner join raw.catalog_billable_metrics "
+     f"as m on m.metric_code = c.metric_code where {_bool('c.prorated')} "
+     f"and (not {_bool('m.recurring')} or m.aggregation = 'weighted_sum')"),
+    ("charges", "§17b: a spending minimum (min_amount) is not allowed on pay-in-advance charges",
+     f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
+     "and coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0"),
+    ("charges", "§17b: invoiceable false is only allowed on pay-in-advance charges",
+     "select line_number from raw.catalog_charges where lower(invoiceable) = 'false' "
+     f"and not {_bool('pay_in_advance')}"),
+    ("charges", "§17b: dynamic charges need a sum metric",
+     "select c.line_number from raw.catalog_charges as c inner join raw.catalog_billable_metrics "
+     "as m on m.metric_code = c.metric_code where c.charge_model = 'dynamic' "
+     "and m.aggregation <> 'sum'"),
+    ("charge_tiers", "charge_code must name a graduated, volume or graduated_percentage charge",
+     "select line_number from raw.catalog_charge_tiers where charge_code not in (select "
+     "charge_code from raw.catalog_charges where charge_model in "
+     "('graduated', 'volume', 'graduated_percentage'))"),
+    ("charge_tiers", "from_value, to_value, per_unit_amount, flat_amount and rate must be "
+     "non-negative decimals, valid_from a date",
+     "select line_number from raw.catalog_charge_tiers where not ("
+     + " and ".join(_is_decimal(c) for c in ("from_value", "to_value", "per_unit_amount",
+                                               "flat_amount", "rate"))
+     + f" and {_is_date('valid_from')}) or least(" + ", ".join(
+         f"coalesce(try_cast({c} as decimal(38, 9)), 0)"
+         for c in ("from_value", "to_value", "per_unit_amount", "flat_amount", "rate")
+     ) + ") < 0"),
+    ("charge_tiers", "the first tier of a charge must start at 0",
+     "select line_number from tier_sets where tier_rank = 1 and from_number <> 0"),
+    ("charge_tiers", "to_value must be above from_value",
+     "select line_number from tier_sets where to_number is not null and ("
+     "to_number < from_number or (to_number = from_number and not is_inclusive_set))"),
+    ("charge_tiers", "only the last tier may be unbounded (empty to_value)",
+     "select line_number from tier_sets where to_number is null and tier_rank < tier_count"),
+    ("charge_tiers", "tiers must be contiguous: each from_value equals the previous to_value "
+     "(adjacent) or the previous to_value + 1 (inclusive), one convention per charge; "
+     "anything else is a gap or an overlap",
+     "select line_number from tier_sets where tier_rank > 1 and not ("
+     "(is_adjacent_set and from_number = previous_to) "
+     "or (is_inclusive_set and from_number = previous_to + 1))"),
+    ("taxes", "rate must be a decimal percent between 0 and 100; applied_by_default true/false",
+     f"select line_number from raw.catalog_taxes where not {_is_decimal('rate')} "
+     "or try_cast(rate as decimal(38, 9)) not between 0 and 100 "
+     f"or not {_is_bool('applied_by_default')}"),
+    ("taxes", "tax_code is defined twice",
+     "select line_number from raw.catalog_taxes qualify count(*) over (partition by tax_code) > 1"),
+]
+
+# Catalog features whose billing rules are not built yet: refused rather than mispriced.
+NOT_YET_SUPPORTED: list[tuple[str, str, str]] = [
+    ("billable_metrics", "weighted_sum and recurring metrics are not supported yet (issue #3)",
+     f"select line_number from raw.catalog_billable_metrics "
+     f"where aggregation = 'weighted_sum' or {_bool('recurring')}"),
+    ("charges", "percentage, graduated_percentage and dynamic charges are not supported yet "
+     "(issue #3)",
+     "select line_number from raw.catalog_charges "
+     "where charge_model in ('percentage', 'graduated_percentage', 'dynamic')"),
+    ("charges", "pay-in-advance and prorated charges, spending minimums and pricing groups are "
+     "not supported yet (issue #3)",
+     f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
+     f"or {_bool('prorated')} or coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0 "
+     "or pricing_group_keys is not null"),
+    ("charge_filters", "charge filters are not supported yet (issue #3)",
+     "select line_number from raw.catalog_charge_filters"),
+    ("charge_tiers", "tiers of charge filters are not supported yet (issue #3)",
+     "select line_number from raw.catalog_charge_tiers where filter_code is not null"),
+    ("plans", "trials and minimum commitments are not supported yet (issue #4)",
+     "select line_number from raw.catalog_plans where "
+     "coalesce(try_cast(trial_days as integer), 0) > 0 "
+     "or coalesce(try_cast(minimum_commitment as decimal(38, 9)), 0) > 0"),
+    ("usage_thresholds", "progressive billing is not supported yet (issue #4)",
+     "select line_number from raw.catalog_usage_thresholds"),
+]
+
+TIER_SETS_SQL = """
+create or replace temp table tier_sets as
+with tiers as (
+    select
+        line_number,
+        charge_code,
+        coalesce(filter_code, '') as filter_code,
+        coalesce(valid_from, '') as valid_from,
+        try_cast(from_value as decimal(38, 9)) as from_number,
+        try_cast(to_value as decimal(38, 9)) as to_number
+    from raw.catalog_charge_tiers
+),
+ordered as (
+    select
+        *,
+        row_number() over tier_set as tier_rank,
+        count(*) over (partition by charge_code, filter_code, valid_from) as tier_count,
+        lag(to_number) over tier_set as previous_to
+    from tiers
+    window tier_set as (partition by charge_code, filter_code, valid_from
+                        order by from_number, line_number)
+)
+select
+    *,
+    -- Rule book §1.3: adjacent when every from_value equals the previous to_value (2+ tiers).
+    bool_and(tier_rank = 1 or from_number = previous_to)
+        over (partition by charge_code, filter_code, valid_from) and tier_count > 1
+        as is_adjacent_set,
+    not (bool_and(tier_rank = 1 or from_number = previous_to)
+        over (partition by charge_code, filter_code, valid_from) and tier_count > 1)
+        as is_inclusive_set
+from ordered
+"""
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) -> int:
+    columns = CATALOG_FILES[name]
+    path = catalog_dir / f"{name}.csv"
+    line = "cast(null as bigint) as line_number"
+    if not path.exists():
+        if name in REQUIRED_FILES:
+            raise CatalogError(f"{path}: required catalog file is missing")
+        select = ", ".join(f"cast(null as varchar) as {c}" for c in columns)
+        conn.execute(f"create or replace table raw.catalog_{name} as select {select}, {line} "
+                     "where false")
+        return 0
+    reader = (f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true, "
+              "parallel = false, auto_detect = true)")
+    try:
+        header = [row[0] for row in conn.execute(f"describe select * from {reader}").fetchall()]
+        missing = [c for c in KEY_COLUMNS[name] if c not in header]
+        if missing:
+            raise CatalogError(f"{name}.csv: required columns missing: {', '.join(missing)}")
+        select = ", ".join(
+            f"nullif(trim({c}), '') as {c}" if c in header else f"cast(null as varchar) as {c}"
+            for c in columns
+        )
+        conn.execute(
+            f"create or replace table raw.catalog_{name} as "
+            f"select {select}, row_number() over () + 1 as line_number from {reader}"
+        )
+    except duckdb.Error as error:
+        raise CatalogError(f"{name}.csv: cannot be read as CSV: {error}") from error
+    return conn.execute(f"select count(*) from raw.catalog_{name}").fetchone()[0]
+
+
+def catalog_violations(conn: duckdb.DuckDBPyConnection) -> list[Violation]:
+    """Every rule the loaded catalog breaks, in file and line order."""
+    conn.execute("create or replace temp table catalog_currencies (currency varchar)")
+    conn.executemany("insert into catalog_currencies values (?)", [[c] for c in known_currencies()])
+    conn.execute("create or replace temp table catalog_timezones (name varchar)")
+    conn.executemany("insert into catalog_timezones values (?)", [[t] for t in known_timezones()])
+    conn.execute(TIER_SETS_SQL)
+    violations = []
+    for file, rule, sql in RULES + NOT_YET_SUPPORTED:
+        for (line,) in conn.execute(sql).fetchall():
+            violations.append(Violation(file, line, rule))
+    # Required key cells, per file.
+    for name, keys in KEY_COLUMNS.items():
+        for key in keys:
+            for (line,) in conn.execute(
+                f"select line_number from raw.catalog_{name} where {key} is null"
+            ).fetchall():
+                violations.append(Violation(name, line, f"{key} is required"))
+    return sorted(violations, key=lambda v: (v.file, v.line or 0, v.rule))
+
+
+def load_catalog(conn: duckdb.DuckDBPyConnection, catalog_dir: Path) -> dict[str, int]:
+    """Replace `raw.catalog_*` with the catalog in `catalog_dir`; raise CatalogError if invalid.
+
+    Runs in one transaction, so an invalid catalog leaves the previous one in place.
+    """
+    if not catalog_dir.is_dir():
+        raise CatalogError(f"{catalog_dir}: catalog directory does not exist")
+    conn.execute("create schema if not exists raw")
+    conn.execute("begin transaction")
+    try:
+        counts = {name: _load_file(conn, catalog_dir, name) for name in CATALOG_FILES}
+        violations = catalog_violations(conn)
+        if violations:
+            listing = "\n".join(f"  {catalog_dir}/{v}" for v in violations)
+            raise CatalogError(f"the pricing catalog breaks {len(violations)} rule(s):\n{listing}")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return counts

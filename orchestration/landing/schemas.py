@@ -1,0 +1,181 @@
+"""What a valid landing row is: one pandera schema per landing folder (CONTRACT §3.2, §3.3).
+
+DuckDB parses and types each file (fast, set-based); these schemas then state, column by column,
+which typed rows are billable. Every check is named after the quarantine reason it produces, so a
+failing row lands in `rejected_inputs` with that reason. Checks are listed in priority order: a row
+failing several is quarantined for the first.
+"""
+
+import csv
+import zoneinfo
+from datetime import datetime
+from functools import cache
+
+import pandera.polars as pa
+import polars as pl
+
+from orchestration.settings import REPO_ROOT
+
+REASON_DETAILS = {
+    "malformed": "the row could not be parsed (broken JSON or CSV)",
+    "missing_field": "a required field is missing or empty",
+    "bad_timestamp": "a timestamp is not ISO 8601 / Unix seconds, or is before 1970",
+    "future_timestamp": "the timestamp is more than a day after the time it was loaded",
+    "bad_value": "a field has a value outside its allowed set or type",
+    "conflicting_duplicate": "the same key was loaded before with a different payload",
+    "unknown_metric": "the event code is not a billable metric of the catalog",
+    "unknown_subscription": "no subscription has this external_subscription_id",
+    "unknown_customer": "the subscription's customer is not in customers/",
+    "unknown_plan": "the subscription's plan_code is not in the catalog",
+    "currency_mismatch": "the plan's currency differs from the customer's currency",
+}
+# Priority order of the checks; a row failing several is reported under the first.
+REASON_PRIORITY = list(REASON_DETAILS)
+
+EARLIEST_TIMESTAMP = datetime(1970, 1, 2)
+
+
+@cache
+def known_currencies() -> frozenset[str]:
+    """ISO 4217 codes that ship with the project (seeds/reference/currencies.csv)."""
+    with (REPO_ROOT / "seeds" / "reference" / "currencies.csv").open(newline="") as handle:
+        return frozenset(row["currency"] for row in csv.DictReader(handle))
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    """IANA timezone names."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _present(*columns: str) -> pa.Check:
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        expr = pl.lit(True)
+        for column in columns:
+            expr = expr & pl.col(column).is_not_null() & (pl.col(column).str.strip_chars() != "")
+        return data.lazyframe.select(expr)
+
+    return pa.Check(check, name="missing_field", error="missing_field")
+
+
+def _row_check(reason: str, expr: pl.Expr) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(expr), name=reason, error=reason)
+
+
+def _parsed_when_given(text_column: str, typed_column: str) -> pl.Expr:
+    return pl.col(text_column).is_null() | pl.col(typed_column).is_not_null()
+
+
+def _not_before_1970(column: str) -> pl.Expr:
+    return pl.col(column).is_null() | (pl.col(column) >= EARLIEST_TIMESTAMP)
+
+
+def event_schema(latest_allowed: datetime) -> pa.DataFrameSchema:
+    """A usage event (CONTRACT §3.2 `events/`), typed by DuckDB as in `readers.EVENT_TYPING`."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "transaction_id": pa.Column(pl.Utf8, nullable=True),
+            "external_subscription_id": pa.Column(pl.Utf8, nullable=True),
+            "code": pa.Column(pl.Utf8, nullable=True),
+            "timestamp_text": pa.Column(pl.Utf8, nullable=True),
+            "event_timestamp": pa.Column(pl.Datetime("us"), nullable=True),
+            "properties_is_object": pa.Column(pl.Boolean),
+            "operation_type": pa.Column(pl.Utf8, nullable=True),
+            "precise_total_amount_text": pa.Column(pl.Utf8, nullable=True),
+            "precise_total_amount_is_number": pa.Column(pl.Boolean),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present("transaction_id", "external_subscription_id", "code", "timestamp_text"),
+            _row_check(
+                "bad_timestamp",
+                pl.col("event_timestamp").is_not_null() & _not_before_1970("event_timestamp"),
+            ),
+            _row_check(
+                "future_timestamp",
+                pl.col("event_timestamp").is_null() | (pl.col("event_timestamp") <= latest_allowed),
+            ),
+            _row_check(
+                "bad_value",
+                pl.col("properties_is_object")
+                & pl.col("precise_total_amount_is_number")
+                & (pl.col("operation_type").is_null() | pl.col("operation_type").is_in(["add", "remove"]))
+                & (pl.col("transaction_id").str.len_chars() <= 255),
+            ),
+        ],
+        strict=False,
+    )
+
+
+def customer_schema() -> pa.DataFrameSchema:
+    """A customer row (CONTRACT §3.2 `customers/`)."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "external_customer_id": pa.Column(pl.Utf8, nullable=True),
+            "currency": pa.Column(pl.Utf8, nullable=True),
+            "country": pa.Column(pl.Utf8, nullable=True),
+            "timezone": pa.Column(pl.Utf8, nullable=True),
+            "updated_at_text": pa.Column(pl.Utf8, nullable=True),
+            "updated_at": pa.Column(pl.Datetime("us"), nullable=True),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present("external_customer_id", "currency"),
+            _row_check(
+                "bad_timestamp",
+                _parsed_when_given("updated_at_text", "updated_at") & _not_before_1970("updated_at"),
+            ),
+            _row_check(
+                "bad_value",
+                pl.col("currency").is_in(sorted(known_currencies()))
+                & (pl.col("country").is_null() | pl.col("country").str.contains(r"^[A-Z]{2}$"))
+                & (pl.col("timezone").is_null() | pl.col("timezone").is_in(sorted(known_timezones()))),
+            ),
+        ],
+        strict=False,
+    )
+
+
+def subscription_schema() -> pa.DataFrameSchema:
+    """A subscription phase (CONTRACT §3.2 `subscriptions/`)."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "external_subscription_id": pa.Column(pl.Utf8, nullable=True),
+            "external_customer_id": pa.Column(pl.Utf8, nullable=True),
+            "plan_code": pa.Column(pl.Utf8, nullable=True),
+            "billing_time": pa.Column(pl.Utf8, nullable=True),
+            "started_at_text": pa.Column(pl.Utf8, nullable=True),
+            "started_at": pa.Column(pl.Datetime("us"), nullable=True),
+            "subscription_at_text": pa.Column(pl.Utf8, nullable=True),
+            "subscription_at": pa.Column(pl.Datetime("us"), nullable=True),
+            "terminated_at_text": pa.Column(pl.Utf8, nullable=True),
+            "terminated_at": pa.Column(pl.Datetime("us"), nullable=True),
+            "updated_at_text": pa.Column(pl.Utf8, nullable=True),
+            "updated_at": pa.Column(pl.Datetime("us"), nullable=True),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present("external_subscription_id", "external_customer_id", "plan_code", "started_at_text"),
+            _row_check(
+                "bad_timestamp",
+                pl.col("started_at").is_not_null()
+                & _not_before_1970("started_at")
+                & _parsed_when_given("subscription_at_text", "subscription_at")
+                & _parsed_when_given("terminated_at_text", "terminated_at")
+                & _parsed_when_given("updated_at_text", "updated_at"),
+            ),
+            _row_check(
+                "bad_value",
+                pl.col("billing_time").is_null()
+                | pl.col("billing_time").is_in(["calendar", "anniversary"]),
+            ),
+            _row_check(
+                "bad_value",
+                pl.col("terminated_at").is_null() | (pl.col("terminated_at") >= pl.col("started_at")),
+            ),
+        ],
+        strict=False,
+    )

@@ -1,0 +1,65 @@
+"""Where things live: the four locations of CONTRACT §1, resolved from MH_* environment variables.
+
+Defaults are relative to the repository root, because dbt runs there. Paths are made absolute so
+that Dagster, dbt and DuckDB agree whatever the working directory.
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "MH_CATALOG_DIR": "seeds/catalog",
+    "MH_LANDING_DIR": "data/landing",
+    "MH_WAREHOUSE": "data/warehouse.duckdb",
+    "MH_OUTPUT_DIR": "data/output",
+}
+
+# dagster-dbt looks for `dbt` on PATH; make the venv's own bin win when the venv is not activated.
+VENV_BIN = str(Path(sys.executable).parent)
+if VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+def _absolute(value: str) -> str:
+    path = Path(value)
+    return str(path if path.is_absolute() else REPO_ROOT / path)
+
+
+@dataclass(frozen=True, slots=True)
+class Locations:
+    """The catalog, landing, warehouse and output locations of one Meterhouse installation."""
+
+    catalog_dir: Path
+    landing_dir: Path
+    warehouse: Path
+    output_dir: Path
+
+
+def export_locations(overrides: dict[str, str | None] | None = None) -> Locations:
+    """Resolve every MH_* location (override > environment > default) and export it.
+
+    Exporting keeps Dagster resources (`dg.EnvVar`) and dbt's `profiles.yml` on the same files.
+    """
+    overrides = overrides or {}
+    for name, default in DEFAULTS.items():
+        value = overrides.get(name) or os.environ.get(name) or default
+        os.environ[name] = _absolute(value)
+    return current_locations()
+
+
+def current_locations() -> Locations:
+    """The locations as currently exported (defaults when nothing was set)."""
+    values = {name: _absolute(os.environ.get(name) or default) for name, default in DEFAULTS.items()}
+    return Locations(
+        catalog_dir=Path(values["MH_CATALOG_DIR"]),
+        landing_dir=Path(values["MH_LANDING_DIR"]),
+        warehouse=Path(values["MH_WAREHOUSE"]),
+        output_dir=Path(values["MH_OUTPUT_DIR"]),
+    )
+
+
+export_locations()
