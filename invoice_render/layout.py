@@ -45,6 +45,7 @@ DRAFT_RED = colors.HexColor("#C62828")
 WATERMARK = colors.HexColor("#F3D4D4")
 
 MARGIN = 16 * mm
+FRAME_PADDING = 6  # reportlab Frame's default padding on each side
 FOOTER_Y = 9 * mm
 
 # Letter where it is the paper standard; A4 everywhere else.

@@ -28,6 +28,7 @@ from reportlab.platypus import (
 from invoice_render.layout import (
     FONT_BOLD,
     FOOTER_Y,
+    FRAME_PADDING,
     HEADER_FILL,
     INK,
     MARGIN,
@@ -87,17 +88,19 @@ def render_invoice_pdf_bytes(invoice: Invoice) -> bytes:
     doc = SimpleDocTemplate(
         buffer,
         pagesize=page_size_for(invoice.locale),
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN + 6,
+        # SimpleDocTemplate's frame pads its content by 6 pt on every side; subtract that so
+        # the content, the running header and the footer all share the same MARGIN edges.
+        leftMargin=MARGIN - FRAME_PADDING,
+        rightMargin=MARGIN - FRAME_PADDING,
+        topMargin=MARGIN - FRAME_PADDING,
+        bottomMargin=MARGIN + 6 - FRAME_PADDING,
         title=f"Invoice {invoice.invoice_number}",
         author=invoice.seller.name,
         subject=f"Invoice {invoice.invoice_number} for {invoice.customer.name}",
         creator="Meterhouse invoice_render",
         invariant=1,
     )
-    story = _story(invoice, styles, doc.width)
+    story = _story(invoice, styles, doc.width - 2 * FRAME_PADDING)
     decorate = partial(_decorate_page, invoice=invoice, styles=styles)
     doc.build(
         story,
@@ -175,7 +178,7 @@ def _header(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -
         ],
         colWidths=[width * 0.17, width * 0.28],
         hAlign="RIGHT",
-        style=_compact(),
+        style=_compact(("LEFTPADDING", (1, 0), (1, -1), 8)),
     )
     title_block: list[Flowable] = [para("Invoice", styles.title)]
     if invoice.is_draft:
@@ -408,7 +411,7 @@ def _humanize(code: str) -> str:
     return code.replace("_", " ").strip().capitalize()
 
 
-def _compact() -> TableStyle:
+def _compact(*extra: tuple[Any, ...]) -> TableStyle:
     """A borderless layout grid: no padding on the outside, top-aligned cells."""
     return TableStyle(
         [
@@ -417,6 +420,7 @@ def _compact() -> TableStyle:
             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
             ("TOPPADDING", (0, 0), (-1, -1), 1),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            *extra,
         ]
     )
 
@@ -444,7 +448,7 @@ def _decorate_page(
                 (para(f"Invoice {invoice.invoice_number} (continued)", styles.footer_right), 0.5),
             ],
             x=MARGIN,
-            top=height - MARGIN + 12,
+            top=height - MARGIN + 16,
             width=frame_width,
         )
 

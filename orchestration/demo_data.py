@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-MAX_ROWS_PER_FILE = 2_000_000
+MAX_ROWS_PER_FILE = 1_000_000
 MANIFEST_NAME = "demo_manifest.json"
 
 ANOMALY_KINDS = (
@@ -928,14 +928,16 @@ select
     props as properties,
     cast(null as varchar) as operation_type,
     cast(null as varchar) as precise_total_amount,
-    case when wrapped then '{{"event": ' else '' end
+    case when {ndjson} then
+        case when wrapped then '{{"event": ' else '' end
         || '{{"transaction_id": "tx_' || seq
         || '", "external_subscription_id": "' || sub_id
         || '", "code": "' || code
         || '", "timestamp": '
         || case when unix then cast(ts // 1000 as varchar) else '"' || iso || '"' end
         || ', "properties": ' || props || '}}'
-        || case when wrapped then '}}' else '' end as line,
+        || case when wrapped then '}}' else '' end
+    end as line,
     arrival,
     ord
 from formatted
@@ -1084,6 +1086,7 @@ def _write_chunk(
         regions=_sql_list(REGIONS),
         models=_sql_list(MODELS),
         gpus=_sql_list(GPUS),
+        ndjson="true" if fmt == "ndjson" else "false",
     )
     con.execute(
         f"create or replace temp table chunk_out as select * from ({sql}) "
@@ -1143,7 +1146,7 @@ def _write_events(
     mid = [i for i, s in enumerate(subs) if s.mid_month]
     n_before = _scaled(BEFORE_START_COUNT, events) if mid else 0
     n_regular = events - sum(special_counts.values()) - n_dup - n_replay - n_conflict - n_before
-    if n_regular < max(100, 10 * n_subs):
+    if n_regular < max(500, 5 * n_subs):
         raise ValueError(f"events={events} is too small for {n_subs} subscriptions")
 
     # Each subscription's share of the events: whales fixed, the rest lognormal x active time.

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('catalog', 'catalog_billable_metrics') }}
+    select * from {{ source('landing', 'catalog_billable_metrics') }}
 ),
 
 typed as (

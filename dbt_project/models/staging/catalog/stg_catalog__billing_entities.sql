@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('catalog', 'catalog_billing_entity') }}
+    select * from {{ source('landing', 'catalog_billing_entity') }}
 )
 
 select

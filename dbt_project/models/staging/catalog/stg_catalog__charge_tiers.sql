@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('catalog', 'catalog_charge_tiers') }}
+    select * from {{ source('landing', 'catalog_charge_tiers') }}
 ),
 
 typed as (

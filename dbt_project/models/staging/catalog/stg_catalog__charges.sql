@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('catalog', 'catalog_charges') }}
+    select * from {{ source('landing', 'catalog_charges') }}
 ),
 
 typed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('catalog', 'catalog_plans') }}
+    select * from {{ source('landing', 'catalog_plans') }}
 ),
 
 typed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('catalog', 'catalog_taxes') }}
+    select * from {{ source('landing', 'catalog_taxes') }}
 )
 
 select

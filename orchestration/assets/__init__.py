@@ -1,0 +1,1 @@
+"""Dagster assets of the monthly close and of finalization."""

@@ -1,0 +1,99 @@
+"""The dbt project as assets: one dbt invocation per close (or per finalization)."""
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_duckdb import DuckDBResource
+
+from orchestration.partitions import monthly_partitions, window_of
+from orchestration.project import dbt_project
+
+
+class BillingDbtTranslator(DagsterDbtTranslator):
+    """Keys are [schema, model] (billing/fct_invoices); groups are the layer folders."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = self.get_resource_props(manifest, unique_id)
+        if node["resource_type"] in ("model", "seed", "snapshot"):
+            return spec.replace_attributes(
+                key=dg.AssetKey([node["schema"], node["name"]]),
+                group_name=self._group(node),
+            )
+        return spec
+
+    @staticmethod
+    def _group(node: Mapping[str, Any]) -> str:
+        path = node.get("original_file_path", "")
+        for layer in ("staging", "intermediate", "finalized", "marts"):
+            if f"/models/{layer}/" in path:
+                return layer
+        return "reference"
+
+
+class DbtRunConfig(dg.Config):
+    """finalize: freeze the partition's month (CONTRACT §6) instead of computing drafts."""
+
+    finalize: bool = False
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude="test_type:unit",  # unit tests run in `make test`, not in every close
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=BillingDbtTranslator(),
+    pool="duckdb_writer",
+    name="billing_dbt_models",
+)
+def billing_dbt_models(
+    context: dg.AssetExecutionContext,
+    config: DbtRunConfig,
+    dbt: DbtCliResource,
+    warehouse: DuckDBResource,
+):
+    """Build the billing models for the close window; freeze a month when finalizing."""
+    start, end = window_of(context)
+    # The window travels in env vars, not --vars, so dbt keeps its partial parse (stack notes §1).
+    os.environ["MH_BILLING_PERIOD_START"] = start
+    os.environ["MH_BILLING_PERIOD_END"] = end
+    if config.finalize:
+        if len(context.partition_keys) != 1:
+            raise dg.Failure("finalize one month at a time")
+        os.environ["MH_FINALIZE_MONTH"] = start
+    else:
+        os.environ.pop("MH_FINALIZE_MONTH", None)
+    try:
+        yield from dbt.cli(["build"], context=context).stream()
+    finally:
+        for name in ("MH_BILLING_PERIOD_START", "MH_BILLING_PERIOD_END", "MH_FINALIZE_MONTH"):
+            os.environ.pop(name, None)
+    if not config.finalize:
+        with warehouse.get_connection() as conn:
+            record_closed_months(conn, context.partition_keys, context.run_id)
+
+
+def record_closed_months(conn, partition_keys: list[str], run_id: str) -> None:
+    """Remember which months were closed, so a later close backfills the ones missing."""
+    conn.execute(
+        "create table if not exists raw.closed_months "
+        "(billing_month date not null, closed_at timestamp not null, run_id varchar not null)"
+    )
+    conn.executemany(
+        "insert into raw.closed_months values (cast(? || '-01' as date), current_timestamp, ?)",
+        [[key, run_id] for key in partition_keys],
+    )
+
+
+def dbt_asset_key(model_name: str) -> dg.AssetKey:
+    """The asset key of a dbt model, from the manifest (never hand-written: pitfall 14)."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["name"] == model_name:
+            return dg.AssetKey([node["schema"], node["name"]])
+    raise KeyError(model_name)

@@ -1,0 +1,123 @@
+"""What a finalized month produces outside the warehouse: invoice PDFs, the Beancount ledger, and
+Parquet copies of every `billing` table for BI tools (CONTRACT §4)."""
+
+import os
+import time
+from datetime import date
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from invoice_render import render_invoice_pdf
+from orchestration.accounting import check_ledger, sync_ledger
+from orchestration.assets.dbt_models import dbt_asset_key
+from orchestration.invoices import all_finalized_ledger_invoices, finalized_invoices_for_month
+from orchestration.partitions import monthly_partitions
+from orchestration.settings import current_locations
+
+BILLING_MARTS = ("fct_invoices", "fct_invoice_lines", "fct_invoice_taxes", "dim_customers")
+
+
+def _safe_file_name(invoice_number: str) -> str:
+    # Numbers come from a configurable prefix: keep a path separator from escaping the folder.
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in invoice_number) or "invoice"
+
+
+@dg.asset(
+    key=["files", "invoice_pdfs"],
+    deps=[dbt_asset_key(name) for name in BILLING_MARTS],
+    group_name="outputs",
+    kinds={"pdf"},
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """One PDF per finalized invoice of the month, under invoices/YYYY-MM/<number>.pdf."""
+    output_dir = current_locations().output_dir
+    rendered = skipped = 0
+    started = time.perf_counter()
+    for key in context.partition_keys:
+        month = date.fromisoformat(f"{key}-01")
+        with warehouse.get_connection() as conn:
+            invoices = finalized_invoices_for_month(conn, month)
+        folder = output_dir / "invoices" / key
+        for invoice in invoices:
+            path = folder / f"{_safe_file_name(invoice.invoice_number)}.pdf"
+            if path.exists():  # finalized invoices never change, nor do their PDFs
+                skipped += 1
+                continue
+            render_invoice_pdf(invoice, path)
+            rendered += 1
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(
+        metadata={
+            "rendered": rendered,
+            "already_rendered": skipped,
+            "seconds": round(seconds, 3),
+            "folder": dg.MetadataValue.path(str(output_dir / "invoices")),
+        }
+    )
+
+
+@dg.asset(
+    key=["files", "accounting_ledger"],
+    deps=[dbt_asset_key(name) for name in BILLING_MARTS],
+    group_name="outputs",
+    kinds={"beancount"},
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """The Beancount ledger of every finalized invoice; rewritten whole, so never duplicated."""
+    path = current_locations().output_dir / "accounting" / "ledger.beancount"
+    with warehouse.get_connection() as conn:
+        invoices = all_finalized_ledger_invoices(conn)
+        entity = conn.execute(
+            "select entity_name from staging.stg_catalog__billing_entities"
+        ).fetchone()[0]
+    result = sync_ledger(path, entity, invoices)
+    errors = check_ledger(path)
+    if errors:
+        raise dg.Failure("the ledger does not pass bean-check:\n" + "\n".join(errors))
+    return dg.MaterializeResult(
+        metadata={
+            "transactions": result.transactions_written,
+            "changed": result.changed,
+            "path": dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+@dg.asset(
+    key=["files", "marts_parquet"],
+    deps=[dbt_asset_key(name) for name in (*BILLING_MARTS, "rejected_inputs")],
+    group_name="outputs",
+    kinds={"parquet"},
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """A Parquet copy of every `billing` table, so BI tools never lock the warehouse file."""
+    folder = current_locations().output_dir / "marts"
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    with warehouse.get_connection() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'billing' and table_type = 'BASE TABLE' order by table_name"
+            ).fetchall()
+        ]
+        for table in tables:
+            target = folder / f"{table}.parquet"
+            temporary = folder / f".{table}.parquet.tmp"
+            conn.execute(
+                f"copy (select * from billing.{table}) to '{temporary}' (format parquet)"
+            )
+            os.replace(temporary, target)  # readers see the old file or the new one, never half
+            counts[table] = conn.execute(f"select count(*) from billing.{table}").fetchone()[0]
+    return dg.MaterializeResult(
+        metadata={**{f"{t}_rows": n for t, n in counts.items()}, "folder": str(folder)}
+    )
+

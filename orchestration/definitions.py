@@ -1,0 +1,60 @@
+"""The one Definitions of Meterhouse: every asset, check, job and schedule, listed explicitly."""
+
+import dagster as dg
+
+from orchestration.assets.dbt_models import billing_dbt_models, dbt_asset_key
+from orchestration.assets.landing import landing_inputs
+from orchestration.assets.outputs import accounting_ledger, invoice_pdfs, marts_parquet
+from orchestration.project import dbt_project
+from orchestration.resources import dbt, warehouse
+
+dbt_project.prepare_if_dev()
+
+FINALIZED_MODELS = (
+    "finalized_customer_numbers",
+    "finalized_invoices",
+    "finalized_invoice_lines",
+    "finalized_invoice_taxes",
+)
+BILLING_MART_MODELS = (
+    "fct_invoices",
+    "fct_invoice_lines",
+    "fct_invoice_taxes",
+    "dim_customers",
+    "rejected_inputs",
+    "invoice_line_events",
+)
+
+# The close: load what is new, build every model for the close window, publish Parquet.
+monthly_close_job = dg.define_asset_job(
+    name="monthly_close",
+    selection=dg.AssetSelection.assets(landing_inputs, billing_dbt_models, marts_parquet),
+    partitions_def=None,
+    executor_def=dg.in_process_executor,
+    description="Close a billing month (CONTRACT §2): invoices land in draft.",
+)
+
+# Finalization: freeze and number the month's drafts, then rebuild the marts on top of them,
+# render PDFs and sync the books.
+finalize_job = dg.define_asset_job(
+    name="finalize_month",
+    selection=dg.AssetSelection.assets(
+        *(dbt_asset_key(name) for name in (*FINALIZED_MODELS, *BILLING_MART_MODELS))
+    )
+    | dg.AssetSelection.assets(invoice_pdfs, accounting_ledger, marts_parquet),
+    config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
+    executor_def=dg.in_process_executor,
+    description="Finalize a closed month (CONTRACT §6): numbers, frozen invoices, PDFs, ledger.",
+)
+
+# Close the previous month on the 2nd at 06:00 UTC, after late events of the 1st have landed.
+monthly_close_schedule = dg.build_schedule_from_partitioned_job(
+    monthly_close_job, day_of_month=2, hour_of_day=6
+)
+
+defs = dg.Definitions(
+    assets=[landing_inputs, billing_dbt_models, invoice_pdfs, accounting_ledger, marts_parquet],
+    jobs=[monthly_close_job, finalize_job],
+    schedules=[monthly_close_schedule],
+    resources={"dbt": dbt, "warehouse": warehouse},
+)

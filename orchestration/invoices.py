@@ -1,0 +1,207 @@
+"""Read finalized invoices from the `billing` marts into the renderer's and the ledger's models.
+
+Pure mapping: every number comes from SQL as a Decimal (fetchall, never .df()) and is passed on
+unchanged.
+"""
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+import duckdb
+
+from invoice_render import Invoice, InvoiceLine, Party, TaxLine, locale_for_country
+from orchestration.accounting import LedgerInvoice, LedgerRevenue, LedgerTax
+
+
+def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = conn.execute(sql, params or [])
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _money(value: Decimal, exponent: int) -> Decimal:
+    # decimal(38, 4) columns carry trailing zeros; the amount is already rounded in SQL, so this
+    # only drops them (it raises rather than round if SQL ever left more digits).
+    quantum = Decimal(1).scaleb(-exponent)
+    exact = value.quantize(quantum)
+    if exact != value:
+        raise ValueError(f"{value} is not rounded to {exponent} decimals")
+    return exact
+
+
+def _seller(conn: duckdb.DuckDBPyConnection) -> Party:
+    row = _rows(conn, "select * from staging.stg_catalog__billing_entities")[0]
+    return Party(
+        name=row["entity_name"],
+        legal_name=row["legal_name"],
+        address_line1=row["address_line1"],
+        address_line2=row["address_line2"],
+        city=row["city"],
+        zipcode=row["zipcode"],
+        country=row["country"],
+        email=row["email"],
+        tax_identification_number=row["tax_identification_number"],
+    )
+
+
+def finalized_invoices_for_month(
+    conn: duckdb.DuckDBPyConnection, billing_month: date
+) -> list[Invoice]:
+    """Render models of the finalized invoices of one close month, in number order."""
+    invoices = _rows(
+        conn,
+        """
+        select invoices.*, currencies.exponent, customers.customer_name, customers.legal_name,
+               customers.address_line1, customers.address_line2, customers.city, customers.zipcode,
+               customers.state, customers.country, customers.email,
+               customers.tax_identification_number
+        from billing.fct_invoices as invoices
+        inner join staging.stg_reference__currencies as currencies using (currency)
+        inner join billing.dim_customers as customers using (external_customer_id)
+        where invoices.status = 'finalized' and invoices.billing_month = ?
+        order by invoices.invoice_number
+        """,
+        [billing_month],
+    )
+    lines = defaultdict(list)
+    for line in _rows(
+        conn,
+        """
+        select * from billing.fct_invoice_lines where billing_month = ?
+        order by invoice_id, line_type desc, description, invoice_line_id
+        """,
+        [billing_month],
+    ):
+        lines[line["invoice_id"]].append(line)
+    taxes = defaultdict(list)
+    for tax in _rows(
+        conn,
+        "select * from billing.fct_invoice_taxes where billing_month = ? order by tax_code",
+        [billing_month],
+    ):
+        taxes[tax["invoice_id"]].append(tax)
+    seller = _seller(conn)
+    result = []
+    for invoice in invoices:
+        exponent = invoice["exponent"]
+        result.append(
+            Invoice(
+                invoice_number=invoice["invoice_number"],
+                status=invoice["status"],
+                invoice_type=invoice["invoice_type"],
+                issuing_date=invoice["issuing_date"],
+                billing_period_start=invoice["billing_period_start"],
+                billing_period_end=invoice["billing_period_end"],
+                currency=invoice["currency"],
+                currency_exponent=exponent,
+                locale=locale_for_country(invoice["country"]),
+                seller=seller,
+                customer=Party(
+                    name=invoice["customer_name"] or invoice["external_customer_id"],
+                    legal_name=invoice["legal_name"],
+                    address_line1=invoice["address_line1"],
+                    address_line2=invoice["address_line2"],
+                    city=invoice["city"],
+                    zipcode=invoice["zipcode"],
+                    state=invoice["state"],
+                    country=invoice["country"],
+                    email=invoice["email"],
+                    tax_identification_number=invoice["tax_identification_number"],
+                ),
+                lines=tuple(
+                    InvoiceLine(
+                        description=line["description"],
+                        line_type=line["line_type"],
+                        units=line["units"],
+                        unit_amount=line["unit_amount"],
+                        amount=_money(line["amount"], exponent),
+                        from_date=line["from_datetime"].date() if line["from_datetime"] else None,
+                        # to_datetime is exclusive; the PDF shows the last day billed.
+                        to_date=(line["to_datetime"] - timedelta(microseconds=1)).date()
+                        if line["to_datetime"]
+                        else None,
+                    )
+                    for line in lines[invoice["invoice_id"]]
+                ),
+                taxes=tuple(
+                    TaxLine(
+                        name=tax["tax_name"],
+                        rate=tax["tax_rate"].normalize(),
+                        taxable_base_amount=_money(tax["taxable_base_amount"], exponent),
+                        tax_amount=_money(tax["tax_amount"], exponent),
+                    )
+                    for tax in taxes[invoice["invoice_id"]]
+                ),
+                **{
+                    name: _money(invoice[name], exponent)
+                    for name in (
+                        "fees_amount",
+                        "progressive_billing_credit_amount",
+                        "coupons_amount",
+                        "sub_total_excluding_taxes_amount",
+                        "taxes_amount",
+                        "sub_total_including_taxes_amount",
+                        "credit_notes_amount",
+                        "prepaid_credit_amount",
+                        "total_amount",
+                    )
+                },
+            )
+        )
+    return result
+
+
+def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[LedgerInvoice]:
+    """Ledger models of every finalized invoice: the ledger is rebuilt from them as a whole."""
+    invoices = _rows(
+        conn,
+        """
+        select invoices.invoice_id, invoices.invoice_number, invoices.issuing_date,
+               invoices.external_customer_id, invoices.currency, invoices.total_amount,
+               coalesce(customers.customer_name, invoices.external_customer_id) as customer_name
+        from billing.fct_invoices as invoices
+        inner join billing.dim_customers as customers using (external_customer_id)
+        where invoices.status = 'finalized'
+        """,
+    )
+    revenues = defaultdict(list)
+    for line in _rows(
+        conn,
+        """
+        select lines.invoice_id, lines.line_type, lines.plan_code, lines.metric_code, lines.amount
+        from billing.fct_invoice_lines as lines
+        inner join billing.fct_invoices as invoices using (invoice_id)
+        where invoices.status = 'finalized'
+        """,
+    ):
+        kind = "subscription" if line["line_type"] == "subscription" else "usage"
+        code = line["plan_code"] if kind == "subscription" else line["metric_code"]
+        revenues[line["invoice_id"]].append(LedgerRevenue(kind, code, line["amount"]))
+    taxes = defaultdict(list)
+    for tax in _rows(
+        conn,
+        """
+        select taxes.invoice_id, taxes.tax_code, taxes.tax_rate, taxes.tax_amount
+        from billing.fct_invoice_taxes as taxes
+        inner join billing.fct_invoices as invoices using (invoice_id)
+        where invoices.status = 'finalized'
+        """,
+    ):
+        taxes[tax["invoice_id"]].append(
+            LedgerTax(tax["tax_code"], tax["tax_rate"], tax["tax_amount"])
+        )
+    return [
+        LedgerInvoice(
+            invoice_id=invoice["invoice_id"],
+            invoice_number=invoice["invoice_number"],
+            issuing_date=invoice["issuing_date"],
+            external_customer_id=invoice["external_customer_id"],
+            customer_name=invoice["customer_name"],
+            currency=invoice["currency"],
+            total_amount=invoice["total_amount"],
+            revenues=tuple(revenues[invoice["invoice_id"]]),
+            taxes=tuple(taxes[invoice["invoice_id"]]),
+        )
+        for invoice in invoices
+    ]

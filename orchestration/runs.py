@@ -1,0 +1,172 @@
+"""Runs of the close and finalization jobs, in-process, in the order billing needs.
+
+Balances chain from month to month (CONTRACT §7), so a close first closes, as one backfill run,
+every earlier month with billable activity that was never closed; and months are finalized in
+order, so invoice numbers follow issuing dates.
+"""
+
+from collections.abc import Iterable
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from orchestration.partitions import monthly_partitions
+from orchestration.settings import Locations, current_locations
+
+
+class RunError(Exception):
+    """A refused or failed run, explained for the person who started it."""
+
+
+def _months(first: str, last: str) -> list[str]:
+    keys = monthly_partitions.get_partition_keys()
+    return [key for key in keys if first <= key <= last]
+
+
+def _query(sql: str, params: Iterable | None = None) -> list[tuple]:
+    """Read the warehouse in a short-lived connection (closed before any dbt run); a table that
+    does not exist yet reads as empty."""
+    path = current_locations().warehouse
+    if not path.exists():
+        return []
+    with duckdb.connect(str(path)) as conn:
+        try:
+            return conn.execute(sql, list(params or [])).fetchall()
+        except duckdb.CatalogException:
+            return []
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> str:
+    messages = [
+        event.step_failure_data.error.message.strip()
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data.error
+    ]
+    return "\n".join(messages) or "see the run in the Dagster UI"
+
+
+def _execute(job_name: str, tags: dict[str, str], partition_key: str | None = None) -> None:
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition_key, tags=tags, raise_on_error=False
+        )
+    if not result.success:
+        raise RunError(f"{job_name} failed: {_failures(result)}")
+
+
+def _check_month(month: str) -> None:
+    keys = monthly_partitions.get_partition_keys()
+    if month not in keys:
+        raise RunError(
+            f"{month} is not a closable month (from {keys[0]} to {keys[-1]}; "
+            "a month can be closed once it has ended)"
+        )
+
+
+def close_month(month: str) -> list[str]:
+    """Close `month`, after every earlier unclosed month with activity; return the months."""
+    _check_month(month)
+    # Load first, so that the subscriptions tell where billable activity starts.
+    from orchestration.assets.landing import landing_inputs
+    from orchestration.resources import warehouse
+
+    with dg.DagsterInstance.get() as instance:
+        loaded = dg.materialize(
+            [landing_inputs],
+            instance=instance,
+            partition_key=month,
+            resources={"warehouse": warehouse},
+            raise_on_error=False,
+        )
+    if not loaded.success:
+        raise RunError(f"loading the landing inputs failed: {_failures(loaded)}")
+    first_activity = _query("select strftime(min(started_at), '%Y-%m') from raw.subscriptions")
+    closed = {row[0] for row in _query(
+        "select distinct strftime(billing_month, '%Y-%m') from raw.closed_months"
+    )}
+    start = month
+    if first_activity and first_activity[0][0]:
+        earlier = [m for m in _months(first_activity[0][0], month) if m not in closed]
+        start = earlier[0] if earlier else month
+    months = _months(start, month)
+    _execute(
+        "monthly_close",
+        {
+            "dagster/asset_partition_range_start": months[0],
+            "dagster/asset_partition_range_end": months[-1],
+        },
+    )
+    return months
+
+
+def finalize_month(month: str) -> None:
+    """Number and freeze a closed month, render its PDFs and sync the ledger."""
+    _check_month(month)
+    closed = {row[0] for row in _query(
+        "select distinct strftime(billing_month, '%Y-%m') from raw.closed_months"
+    )}
+    if month not in closed:
+        raise RunError(f"{month} has not been closed: run `meterhouse close --month {month}` first")
+    finalized = {row[0] for row in _query(
+        "select distinct strftime(billing_month, '%Y-%m') from raw.finalized_months"
+    )}
+    pending = sorted(m for m in closed if m < month and m not in finalized)
+    if pending:
+        raise RunError(f"finalize {pending[0]} first: months are finalized in order")
+    _execute("finalize_month", {}, partition_key=month)
+    path = current_locations().warehouse
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            "create table if not exists raw.finalized_months "
+            "(billing_month date not null, finalized_at timestamp not null)"
+        )
+        if month not in finalized:
+            conn.execute(
+                "insert into raw.finalized_months values (cast(? as date), current_timestamp)",
+                [f"{month}-01"],
+            )
+
+
+def summary(locations: Locations) -> str:
+    """What the warehouse holds now: invoices by status, totals per currency, where files are."""
+    rows = _query(
+        "select status, currency, count(*), sum(total_amount) from billing.fct_invoices "
+        "group by status, currency order by status, currency"
+    )
+    lines = ["Invoices (status, currency, count, total):"]
+    lines += [f"  {status:<9} {currency} {count:>6} {total:>16}" for status, currency, count, total in rows]
+    lines += [
+        f"Warehouse:   {locations.warehouse}",
+        f"PDFs:        {locations.output_dir / 'invoices'}",
+        f"Ledger:      {locations.output_dir / 'accounting' / 'ledger.beancount'}",
+        f"BI Parquet:  {locations.output_dir / 'marts'}",
+        "Dagster UI:  make ui  (then open http://127.0.0.1:3000)",
+    ]
+    return "\n".join(lines)
+
+
+def demo(
+    locations: Locations, *, months: int, customers: int, events: int, seed: int, first_month: str
+) -> None:
+    """Generate the demo data set, then close and finalize each of its months."""
+    from orchestration.demo_data import generate_demo_dataset
+
+    manifest = generate_demo_dataset(
+        locations.landing_dir,
+        seed=seed,
+        months=months,
+        customers=customers,
+        events=events,
+        first_month=date.fromisoformat(f"{first_month}-01"),
+    )
+    print(f"Generated {manifest.events_written} events for {manifest.customers} customers")  # noqa: T201
+    demo_months = _months(first_month, "9999-12")[:months]
+    for month in demo_months:
+        close_month(month)
+        finalize_month(month)
+        print(f"Closed and finalized {month}")  # noqa: T201
+    print(summary(locations))  # noqa: T201
