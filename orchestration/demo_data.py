@@ -863,6 +863,46 @@ def _conflicting(rng: np.random.Generator, ctx: _Context, block: Block) -> Block
     return out
 
 
+def _draw_block(
+    rng: np.random.Generator,
+    ctx: _Context,
+    chunk: _Chunk,
+    counts: np.ndarray,
+    before_sub: np.ndarray,
+    before_ts: np.ndarray,
+    offsets: np.ndarray,
+) -> Block:
+    """The regular (and before-start) events of one file, numbered per subscription by time."""
+    n_subs = len(counts)
+    sub = np.repeat(np.arange(n_subs, dtype=np.int32), counts)
+    lo = np.maximum(ctx.window_start, chunk.start)[sub]
+    hi = np.minimum(ctx.window_end, chunk.end)[sub]
+    ts = lo + (rng.random(len(sub)) * (hi - lo)).astype(np.int64)
+    metric = (rng.random(len(sub))[:, None] >= ctx.mix_cum[sub][:, :-1]).sum(axis=1)
+    n = len(sub) + len(before_sub)
+    kind = np.full(n, KIND_REGULAR, dtype=np.int8)
+    kind[len(sub) :] = KIND_BEFORE
+    block: Block = {
+        "sub": np.concatenate([sub, before_sub]).astype(np.int32),
+        "metric": np.concatenate([metric, np.full(len(before_sub), API)]).astype(np.int8),
+        "ts": np.concatenate([ts, before_ts]),
+        "kind": kind,
+        "wrapped": np.zeros(n, dtype=bool),
+        "unix": np.zeros(n, dtype=bool),
+    }
+    if chunk.fmt == "ndjson":
+        block["wrapped"] = rng.random(n) < WRAPPED_SHARE
+        block["unix"] = rng.random(n) < UNIX_TIMESTAMP_SHARE
+        # Unix seconds carry no milliseconds: the event's instant is the whole second.
+        block["ts"] = np.where(block["unix"], block["ts"] // 1000 * 1000, block["ts"])
+    block = _take(block, np.lexsort((block["ts"], block["sub"])))
+    first_row = np.searchsorted(block["sub"], np.arange(n_subs))
+    block["seq"] = offsets[block["sub"]] + np.arange(n) - first_row[block["sub"]] + 1
+    block["arrival"] = block["ts"].copy()
+    _properties(rng, ctx, block)
+    return block
+
+
 def _scaled(base: int, events: int) -> int:
     return base if events >= 20_000 else max(1, base * events // 20_000)
 
@@ -1212,36 +1252,10 @@ def _write_events(
     pending: Block | None = None
     replay_lines: pa.ChunkedArray | None = None
     for c, chunk in enumerate(chunks):
-        sub = np.repeat(np.arange(n_subs, dtype=np.int32), counts[:, c])
-        lo = np.maximum(ctx.window_start, chunk.start)[sub]
-        hi = np.minimum(ctx.window_end, chunk.end)[sub]
-        ts = lo + (rng.random(len(sub)) * (hi - lo)).astype(np.int64)
-        metric = (rng.random(len(sub))[:, None] >= ctx.mix_cum[sub][:, :-1]).sum(axis=1)
         in_chunk = before_chunk == c
-        sub = np.concatenate([sub, before_sub[in_chunk]])
-        ts = np.concatenate([ts, before_ts[in_chunk]])
-        n = len(sub)
-        kind = np.zeros(n, dtype=np.int8)
-        kind[n - int(in_chunk.sum()) :] = KIND_BEFORE
-        block: Block = {
-            "sub": sub,
-            "metric": np.concatenate([metric, np.zeros(int(in_chunk.sum()))]).astype(np.int8),
-            "ts": ts,
-            "kind": kind,
-            "wrapped": np.zeros(n, dtype=bool),
-            "unix": np.zeros(n, dtype=bool),
-        }
-        if chunk.fmt == "ndjson":
-            block["wrapped"] = rng.random(n) < WRAPPED_SHARE
-            block["unix"] = rng.random(n) < UNIX_TIMESTAMP_SHARE
-            block["ts"] = np.where(block["unix"], ts // 1000 * 1000, ts)
-        order = np.lexsort((block["ts"], block["sub"]))
-        block = _take(block, order)
-        first_row = np.searchsorted(block["sub"], np.arange(n_subs))
-        rank = np.arange(n) - first_row[block["sub"]]
-        block["seq"] = offsets[block["sub"], c] + rank + 1
-        block["arrival"] = block["ts"].copy()
-        _properties(rng, ctx, block)
+        block = _draw_block(
+            rng, ctx, chunk, counts[:, c], before_sub[in_chunk], before_ts[in_chunk], offsets[:, c]
+        )
 
         # Originals for duplicates, disjoint: in-file exact, same-file conflict, next-file
         # conflict, and (first file only) the replayed rows.

@@ -159,12 +159,15 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         """
         select invoices.invoice_id, invoices.invoice_number, invoices.issuing_date,
                invoices.external_customer_id, invoices.currency, invoices.total_amount,
-               coalesce(customers.customer_name, invoices.external_customer_id) as customer_name
+               coalesce(customers.customer_name, invoices.external_customer_id) as customer_name,
+               currencies.exponent
         from billing.fct_invoices as invoices
         inner join billing.dim_customers as customers using (external_customer_id)
+        inner join staging.stg_reference__currencies as currencies using (currency)
         where invoices.status = 'finalized'
         """,
     )
+    exponents = {invoice["invoice_id"]: invoice["exponent"] for invoice in invoices}
     revenues = defaultdict(list)
     for line in _rows(
         conn,
@@ -177,7 +180,8 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
     ):
         kind = "subscription" if line["line_type"] == "subscription" else "usage"
         code = line["plan_code"] if kind == "subscription" else line["metric_code"]
-        revenues[line["invoice_id"]].append(LedgerRevenue(kind, code, line["amount"]))
+        amount = _money(line["amount"], exponents[line["invoice_id"]])
+        revenues[line["invoice_id"]].append(LedgerRevenue(kind, code, amount))
     taxes = defaultdict(list)
     for tax in _rows(
         conn,
@@ -188,9 +192,8 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         where invoices.status = 'finalized'
         """,
     ):
-        taxes[tax["invoice_id"]].append(
-            LedgerTax(tax["tax_code"], tax["tax_rate"], tax["tax_amount"])
-        )
+        amount = _money(tax["tax_amount"], exponents[tax["invoice_id"]])
+        taxes[tax["invoice_id"]].append(LedgerTax(tax["tax_code"], tax["tax_rate"], amount))
     return [
         LedgerInvoice(
             invoice_id=invoice["invoice_id"],
@@ -199,7 +202,7 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
             external_customer_id=invoice["external_customer_id"],
             customer_name=invoice["customer_name"],
             currency=invoice["currency"],
-            total_amount=invoice["total_amount"],
+            total_amount=_money(invoice["total_amount"], invoice["exponent"]),
             revenues=tuple(revenues[invoice["invoice_id"]]),
             taxes=tuple(taxes[invoice["invoice_id"]]),
         )
