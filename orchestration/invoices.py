@@ -57,7 +57,8 @@ def finalized_invoices_for_month(
                customers.state, customers.country, customers.email,
                customers.tax_identification_number
         from billing.fct_invoices as invoices
-        inner join staging.stg_reference__currencies as currencies using (currency)
+        inner join staging.stg_reference__currencies as currencies
+            on currencies.currency = invoices.currency
         inner join billing.dim_customers as customers using (external_customer_id)
         where invoices.status = 'finalized' and invoices.billing_month = ?
         order by invoices.invoice_number
@@ -163,7 +164,8 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
                currencies.exponent
         from billing.fct_invoices as invoices
         inner join billing.dim_customers as customers using (external_customer_id)
-        inner join staging.stg_reference__currencies as currencies using (currency)
+        inner join staging.stg_reference__currencies as currencies
+            on currencies.currency = invoices.currency
         where invoices.status = 'finalized'
         """,
     )

@@ -111,24 +111,18 @@ def finalize_month(month: str) -> None:
     )}
     if month not in closed:
         raise RunError(f"{month} has not been closed: run `meterhouse close --month {month}` first")
-    finalized = {row[0] for row in _query(
-        "select distinct strftime(billing_month, '%Y-%m') from raw.finalized_months"
-    )}
-    pending = sorted(m for m in closed if m < month and m not in finalized)
+    # Numbers follow issuing dates, so an earlier month still holding drafts goes first.
+    pending = [
+        row[0]
+        for row in _query(
+            "select distinct strftime(billing_month, '%Y-%m') as month from billing.fct_invoices "
+            "where status = 'draft' and billing_month < cast(? as date) order by month",
+            [f"{month}-01"],
+        )
+    ]
     if pending:
         raise RunError(f"finalize {pending[0]} first: months are finalized in order")
     _execute("finalize_month", {}, partition_key=month)
-    path = current_locations().warehouse
-    with duckdb.connect(str(path)) as conn:
-        conn.execute(
-            "create table if not exists raw.finalized_months "
-            "(billing_month date not null, finalized_at timestamp not null)"
-        )
-        if month not in finalized:
-            conn.execute(
-                "insert into raw.finalized_months values (cast(? as date), current_timestamp)",
-                [f"{month}-01"],
-            )
 
 
 def summary(locations: Locations) -> str:

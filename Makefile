@@ -1,0 +1,33 @@
+# The two commands of CONTRACT §1 (`make demo`, `make test`) plus the UI and lint.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: demo test ui lint install clean
+
+$(INSTALLED): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# requirements.lock pins every package to the versions this was tested with.
+	$(BIN)/pip install --quiet --constraint requirements.lock --editable ".[dev]"
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(BIN)/meterhouse demo
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+ui: $(INSTALLED)
+	$(BIN)/meterhouse ui
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check orchestration invoice_render tests
+
+clean:
+	rm -rf target logs data
