@@ -92,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         from orchestration import runs
 
         if args.command == "close":
-            runs.close_month(args.month)
+            months = runs.close_month(args.month)
+            print(f"Closed {', '.join(months)}; invoices are drafts until finalized.")  # noqa: T201
+            print(runs.summary(locations))  # noqa: T201
         elif args.command == "finalize":
             runs.finalize_month(args.month)
+            print(f"Finalized {args.month}.")  # noqa: T201
+            print(runs.summary(locations))  # noqa: T201
         elif args.command == "demo":
             runs.demo(
                 locations,

@@ -5,8 +5,9 @@ unchanged.
 """
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -28,6 +29,13 @@ def _money(value: Decimal, exponent: int) -> Decimal:
     if exact != value:
         raise ValueError(f"{value} is not rounded to {exponent} decimals")
     return exact
+
+
+def _local_date(instant: datetime | None, timezone: str) -> date | None:
+    """The customer's calendar date of a UTC instant (periods are local, rule book §8)."""
+    if instant is None:
+        return None
+    return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
 
 
 def _seller(conn: duckdb.DuckDBPyConnection) -> Party:
@@ -55,7 +63,7 @@ def finalized_invoices_for_month(
         select invoices.*, currencies.exponent, customers.customer_name, customers.legal_name,
                customers.address_line1, customers.address_line2, customers.city, customers.zipcode,
                customers.state, customers.country, customers.email,
-               customers.tax_identification_number
+               customers.tax_identification_number, customers.timezone
         from billing.fct_invoices as invoices
         inner join staging.stg_reference__currencies as currencies
             on currencies.currency = invoices.currency
@@ -117,11 +125,12 @@ def finalized_invoices_for_month(
                         units=line["units"],
                         unit_amount=line["unit_amount"],
                         amount=_money(line["amount"], exponent),
-                        from_date=line["from_datetime"].date() if line["from_datetime"] else None,
+                        from_date=_local_date(line["from_datetime"], invoice["timezone"]),
                         # to_datetime is exclusive; the PDF shows the last day billed.
-                        to_date=(line["to_datetime"] - timedelta(microseconds=1)).date()
-                        if line["to_datetime"]
-                        else None,
+                        to_date=_local_date(
+                            line["to_datetime"] and line["to_datetime"] - timedelta(microseconds=1),
+                            invoice["timezone"],
+                        ),
                     )
                     for line in lines[invoice["invoice_id"]]
                 ),

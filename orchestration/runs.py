@@ -46,13 +46,26 @@ def _failures(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(messages) or "see the run in the Dagster UI"
 
 
-def _execute(job_name: str, tags: dict[str, str], partition_key: str | None = None) -> None:
+# The CLI prints its own progress; Dagster's event stream stays in the run log (make ui).
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _execute(
+    job_name: str,
+    tags: dict[str, str],
+    partition_key: str | None = None,
+    run_config: dict | None = None,
+) -> None:
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, tags=tags, raise_on_error=False
+            run_config={**(run_config or {}), **QUIET_LOGGERS},
+            instance=instance,
+            partition_key=partition_key,
+            tags=tags,
+            raise_on_error=False,
         )
     if not result.success:
         raise RunError(f"{job_name} failed: {_failures(result)}")
@@ -80,6 +93,7 @@ def close_month(month: str) -> list[str]:
             instance=instance,
             partition_key=month,
             resources={"warehouse": warehouse},
+            run_config=QUIET_LOGGERS,
             raise_on_error=False,
         )
     if not loaded.success:
@@ -122,7 +136,12 @@ def finalize_month(month: str) -> None:
     ]
     if pending:
         raise RunError(f"finalize {pending[0]} first: months are finalized in order")
-    _execute("finalize_month", {}, partition_key=month)
+    _execute(
+        "finalize_month",
+        {},
+        partition_key=month,
+        run_config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
+    )
 
 
 def summary(locations: Locations) -> str:

@@ -238,6 +238,8 @@ RULES: list[tuple[str, str, str]] = [
      "to_number < from_number or (to_number = from_number and not is_inclusive_set))"),
     ("charge_tiers", "only the last tier may be unbounded (empty to_value)",
      "select line_number from tier_sets where to_number is null and tier_rank < tier_count"),
+    ("charge_tiers", "the last tier must be unbounded (empty to_value)",
+     "select line_number from tier_sets where to_number is not null and tier_rank = tier_count"),
     ("charge_tiers", "tiers must be contiguous: each from_value equals the previous to_value "
      "(adjacent) or the previous to_value + 1 (inclusive), one convention per charge; "
      "anything else is a gap or an overlap",
