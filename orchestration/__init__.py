@@ -1,1 +1,1 @@
-"""Meterhouse orchestration: Dagster assets that load, close, finalize and publish billing months."""
+"""Meterhouse orchestration: Dagster assets that load, close, finalize and publish months."""

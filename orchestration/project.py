@@ -26,9 +26,7 @@ def ensure_manifest() -> Path:
     )
     if not manifest.exists() or manifest.stat().st_mtime < newest:
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        subprocess.run(
-            [DBT_EXECUTABLE, "parse", "--quiet"], cwd=REPO_ROOT, env=env, check=True
-        )
+        subprocess.run([DBT_EXECUTABLE, "parse", "--quiet"], cwd=REPO_ROOT, env=env, check=True)
     return manifest
 
 

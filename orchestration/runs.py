@@ -99,9 +99,10 @@ def close_month(month: str) -> list[str]:
     if not loaded.success:
         raise RunError(f"loading the landing inputs failed: {_failures(loaded)}")
     first_activity = _query("select strftime(min(started_at), '%Y-%m') from raw.subscriptions")
-    closed = {row[0] for row in _query(
-        "select distinct strftime(billing_month, '%Y-%m') from raw.closed_months"
-    )}
+    closed = {
+        row[0]
+        for row in _query("select distinct strftime(billing_month, '%Y-%m') from raw.closed_months")
+    }
     start = month
     if first_activity and first_activity[0][0]:
         earlier = [m for m in _months(first_activity[0][0], month) if m not in closed]
@@ -120,9 +121,10 @@ def close_month(month: str) -> list[str]:
 def finalize_month(month: str) -> None:
     """Number and freeze a closed month, render its PDFs and sync the ledger."""
     _check_month(month)
-    closed = {row[0] for row in _query(
-        "select distinct strftime(billing_month, '%Y-%m') from raw.closed_months"
-    )}
+    closed = {
+        row[0]
+        for row in _query("select distinct strftime(billing_month, '%Y-%m') from raw.closed_months")
+    }
     if month not in closed:
         raise RunError(f"{month} has not been closed: run `meterhouse close --month {month}` first")
     # Numbers follow issuing dates, so an earlier month still holding drafts goes first.
@@ -151,7 +153,10 @@ def summary(locations: Locations) -> str:
         "group by status, currency order by status, currency"
     )
     lines = ["Invoices (status, currency, count, total):"]
-    lines += [f"  {status:<9} {currency} {count:>6} {total:>16}" for status, currency, count, total in rows]
+    lines += [
+        f"  {status:<9} {currency} {count:>6} {total:>16}"
+        for status, currency, count, total in rows
+    ]
     lines += [
         f"Warehouse:   {locations.warehouse}",
         f"PDFs:        {locations.output_dir / 'invoices'}",

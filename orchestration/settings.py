@@ -53,7 +53,9 @@ def export_locations(overrides: dict[str, str | None] | None = None) -> Location
 
 def current_locations() -> Locations:
     """The locations as currently exported (defaults when nothing was set)."""
-    values = {name: _absolute(os.environ.get(name) or default) for name, default in DEFAULTS.items()}
+    values = {
+        name: _absolute(os.environ.get(name) or default) for name, default in DEFAULTS.items()
+    }
     return Locations(
         catalog_dir=Path(values["MH_CATALOG_DIR"]),
         landing_dir=Path(values["MH_LANDING_DIR"]),

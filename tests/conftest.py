@@ -57,31 +57,72 @@ def build_scenario_landing(landing: Path) -> None:
     _write_table(
         landing / "customers" / "customers.csv",
         [
-            {"external_customer_id": "cust_us", "name": "Acme & Sons <Ltd>", "legal_name": "Acme",
-             "email": "ap@acme.example", "address_line1": "1 Main St", "city": "San Francisco",
-             "zipcode": "94105", "state": "CA", "country": "US", "currency": "USD",
-             "timezone": "", "tax_codes": "us_ca_sales", "updated_at": "2026-07-01T00:00:00Z"},
-            {"external_customer_id": "cust_de", "name": "Berliner Daten GmbH",
-             "legal_name": "Berliner Daten GmbH", "email": "rechnung@bd.example",
-             "address_line1": "Torstraße 1", "city": "Berlin", "zipcode": "10115",
-             "country": "DE", "currency": "EUR", "timezone": "Europe/Berlin",
-             "tax_codes": "de_vat", "updated_at": "2026-07-02T00:00:00Z"},
-            {"external_customer_id": "cust_jp", "name": "Sakura KK", "legal_name": "Sakura KK",
-             "email": "keiri@sakura.example", "address_line1": "1-1 Marunouchi",
-             "city": "Tokyo", "zipcode": "100-0005", "country": "JP", "currency": "JPY",
-             "timezone": "Asia/Tokyo", "tax_codes": "jp_ct",
-             "updated_at": "2026-07-03T00:00:00Z"},
+            {
+                "external_customer_id": "cust_us",
+                "name": "Acme & Sons <Ltd>",
+                "legal_name": "Acme",
+                "email": "ap@acme.example",
+                "address_line1": "1 Main St",
+                "city": "San Francisco",
+                "zipcode": "94105",
+                "state": "CA",
+                "country": "US",
+                "currency": "USD",
+                "timezone": "",
+                "tax_codes": "us_ca_sales",
+                "updated_at": "2026-07-01T00:00:00Z",
+            },
+            {
+                "external_customer_id": "cust_de",
+                "name": "Berliner Daten GmbH",
+                "legal_name": "Berliner Daten GmbH",
+                "email": "rechnung@bd.example",
+                "address_line1": "Torstraße 1",
+                "city": "Berlin",
+                "zipcode": "10115",
+                "country": "DE",
+                "currency": "EUR",
+                "timezone": "Europe/Berlin",
+                "tax_codes": "de_vat",
+                "updated_at": "2026-07-02T00:00:00Z",
+            },
+            {
+                "external_customer_id": "cust_jp",
+                "name": "Sakura KK",
+                "legal_name": "Sakura KK",
+                "email": "keiri@sakura.example",
+                "address_line1": "1-1 Marunouchi",
+                "city": "Tokyo",
+                "zipcode": "100-0005",
+                "country": "JP",
+                "currency": "JPY",
+                "timezone": "Asia/Tokyo",
+                "tax_codes": "jp_ct",
+                "updated_at": "2026-07-03T00:00:00Z",
+            },
         ],
     )
     _write_ndjson(
         landing / "subscriptions" / "subscriptions.ndjson",
         [
-            {"external_subscription_id": "sub_us", "external_customer_id": "cust_us",
-             "plan_code": "starter_usd", "started_at": "2026-10-01T00:00:00Z"},
-            {"external_subscription_id": "sub_de", "external_customer_id": "cust_de",
-             "plan_code": "team_eur", "started_at": "2026-10-10T12:00:00Z"},
-            {"external_subscription_id": "sub_jp", "external_customer_id": "cust_jp",
-             "plan_code": "starter_jpy", "started_at": "2026-09-30T15:00:00Z"},
+            {
+                "external_subscription_id": "sub_us",
+                "external_customer_id": "cust_us",
+                "plan_code": "starter_usd",
+                "started_at": "2026-10-01T00:00:00Z",
+            },
+            {
+                "external_subscription_id": "sub_de",
+                "external_customer_id": "cust_de",
+                "plan_code": "team_eur",
+                "started_at": "2026-10-10T12:00:00Z",
+            },
+            {
+                "external_subscription_id": "sub_jp",
+                "external_customer_id": "cust_jp",
+                "plan_code": "starter_jpy",
+                "started_at": "2026-09-30T15:00:00Z",
+            },
         ],
     )
     us_calls = [_api_call("sub_us", i) for i in range(12_345)]
@@ -91,40 +132,90 @@ def build_scenario_landing(landing: Path) -> None:
     _write_table(landing / "events" / "c_us_calls.parquet", us_calls[12_000:])
     other = [_api_call("sub_jp", i) for i in range(12_345)]
     other += [
-        {"event": {"transaction_id": f"tok_{i}", "external_subscription_id": "sub_us",
-                   "code": "tokens", "timestamp": 1791194400, "properties": {"tokens": 30001}}}
+        {
+            "event": {
+                "transaction_id": f"tok_{i}",
+                "external_subscription_id": "sub_us",
+                "code": "tokens",
+                "timestamp": 1791194400,
+                "properties": {"tokens": 30001},
+            }
+        }
         for i in range(3)
     ]
     other += [
-        {"transaction_id": f"usr_{i}", "external_subscription_id": "sub_de",
-         "code": "active_users", "timestamp": "2026-10-15T10:00:00Z",
-         "properties": {"user_id": f"u{i % 3}"}}
+        {
+            "transaction_id": f"usr_{i}",
+            "external_subscription_id": "sub_de",
+            "code": "active_users",
+            "timestamp": "2026-10-15T10:00:00Z",
+            "properties": {"user_id": f"u{i % 3}"},
+        }
         for i in range(5)
     ]
     other += [
-        {"transaction_id": "str_1", "external_subscription_id": "sub_de", "code": "peak_streams",
-         "timestamp": "2026-10-15T10:00:00Z", "properties": {"streams": 4}},
-        {"transaction_id": "str_2", "external_subscription_id": "sub_de", "code": "peak_streams",
-         "timestamp": "2026-10-16T10:00:00Z", "properties": {"streams": "7"}},
+        {
+            "transaction_id": "str_1",
+            "external_subscription_id": "sub_de",
+            "code": "peak_streams",
+            "timestamp": "2026-10-15T10:00:00Z",
+            "properties": {"streams": 4},
+        },
+        {
+            "transaction_id": "str_2",
+            "external_subscription_id": "sub_de",
+            "code": "peak_streams",
+            "timestamp": "2026-10-16T10:00:00Z",
+            "properties": {"streams": "7"},
+        },
         # Before the German subscription started (Oct 10 12:00 UTC): valid, not billable.
-        {"transaction_id": "str_0", "external_subscription_id": "sub_de", "code": "peak_streams",
-         "timestamp": "2026-10-10T11:59:59Z", "properties": {"streams": 20}},
+        {
+            "transaction_id": "str_0",
+            "external_subscription_id": "sub_de",
+            "code": "peak_streams",
+            "timestamp": "2026-10-10T11:59:59Z",
+            "properties": {"streams": 20},
+        },
     ]
     _write_ndjson(landing / "events" / "d_other.ndjson", other)
     bad = [
         "{broken json",
-        {"transaction_id": "m1", "external_subscription_id": "sub_us",
-         "timestamp": "2026-10-02T00:00:00Z"},
-        {"transaction_id": "m2", "external_subscription_id": "sub_us", "code": "api_calls",
-         "timestamp": "not-a-date"},
-        {"transaction_id": "m3", "external_subscription_id": "sub_us", "code": "api_calls",
-         "timestamp": "2099-01-01T00:00:00Z"},
-        {"transaction_id": "m4", "external_subscription_id": "sub_us", "code": "tokens",
-         "timestamp": "2026-10-02T00:00:00Z", "properties": ["not", "an", "object"]},
-        {"transaction_id": "m5", "external_subscription_id": "sub_us", "code": "nonexistent",
-         "timestamp": "2026-10-02T00:00:00Z"},
-        {"transaction_id": "m6", "external_subscription_id": "sub_ghost", "code": "api_calls",
-         "timestamp": "2026-10-02T00:00:00Z"},
+        {
+            "transaction_id": "m1",
+            "external_subscription_id": "sub_us",
+            "timestamp": "2026-10-02T00:00:00Z",
+        },
+        {
+            "transaction_id": "m2",
+            "external_subscription_id": "sub_us",
+            "code": "api_calls",
+            "timestamp": "not-a-date",
+        },
+        {
+            "transaction_id": "m3",
+            "external_subscription_id": "sub_us",
+            "code": "api_calls",
+            "timestamp": "2099-01-01T00:00:00Z",
+        },
+        {
+            "transaction_id": "m4",
+            "external_subscription_id": "sub_us",
+            "code": "tokens",
+            "timestamp": "2026-10-02T00:00:00Z",
+            "properties": ["not", "an", "object"],
+        },
+        {
+            "transaction_id": "m5",
+            "external_subscription_id": "sub_us",
+            "code": "nonexistent",
+            "timestamp": "2026-10-02T00:00:00Z",
+        },
+        {
+            "transaction_id": "m6",
+            "external_subscription_id": "sub_ghost",
+            "code": "api_calls",
+            "timestamp": "2026-10-02T00:00:00Z",
+        },
         us_calls[5],  # exact duplicate: dropped, counted
         {**us_calls[6], "properties": {"endpoint": "/v1/other"}},  # conflicting duplicate
     ]

@@ -112,12 +112,9 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         for table in tables:
             target = folder / f"{table}.parquet"
             temporary = folder / f".{table}.parquet.tmp"
-            conn.execute(
-                f"copy (select * from billing.{table}) to '{temporary}' (format parquet)"
-            )
+            conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
             os.replace(temporary, target)  # readers see the old file or the new one, never half
             counts[table] = conn.execute(f"select count(*) from billing.{table}").fetchone()[0]
     return dg.MaterializeResult(
         metadata={**{f"{t}_rows": n for t, n in counts.items()}, "folder": str(folder)}
     )
-

@@ -26,36 +26,88 @@ PROPERTY_COLUMNS = (
 
 CATALOG_FILES: dict[str, tuple[str, ...]] = {
     "billing_entity": (
-        "name", "legal_name", "address_line1", "address_line2", "city", "zipcode", "country",
-        "email", "tax_identification_number", "timezone", "invoice_prefix", "document_numbering",
+        "name",
+        "legal_name",
+        "address_line1",
+        "address_line2",
+        "city",
+        "zipcode",
+        "country",
+        "email",
+        "tax_identification_number",
+        "timezone",
+        "invoice_prefix",
+        "document_numbering",
     ),
     "billable_metrics": (
-        "metric_code", "name", "aggregation", "field_name", "recurring", "rounding_function",
-        "rounding_precision", "valid_from",
+        "metric_code",
+        "name",
+        "aggregation",
+        "field_name",
+        "recurring",
+        "rounding_function",
+        "rounding_precision",
+        "valid_from",
     ),
     "metric_filters": ("metric_code", "key", "values"),
     "plans": (
-        "plan_code", "name", "interval", "currency", "amount", "pay_in_advance", "trial_days",
-        "bill_charges_monthly", "minimum_commitment", "tax_codes", "valid_from",
+        "plan_code",
+        "name",
+        "interval",
+        "currency",
+        "amount",
+        "pay_in_advance",
+        "trial_days",
+        "bill_charges_monthly",
+        "minimum_commitment",
+        "tax_codes",
+        "valid_from",
     ),
     "charges": (
-        "charge_code", "plan_code", "metric_code", "charge_model", "pay_in_advance", "invoiceable",
-        "prorated", "min_amount", "pricing_group_keys", "tax_codes", *PROPERTY_COLUMNS,
+        "charge_code",
+        "plan_code",
+        "metric_code",
+        "charge_model",
+        "pay_in_advance",
+        "invoiceable",
+        "prorated",
+        "min_amount",
+        "pricing_group_keys",
+        "tax_codes",
+        *PROPERTY_COLUMNS,
         "valid_from",
     ),
     "charge_filters": (
-        "charge_code", "filter_code", "conditions", "pricing_group_keys", *PROPERTY_COLUMNS,
+        "charge_code",
+        "filter_code",
+        "conditions",
+        "pricing_group_keys",
+        *PROPERTY_COLUMNS,
         "valid_from",
     ),
     "charge_tiers": (
-        "charge_code", "filter_code", "from_value", "to_value", "per_unit_amount", "flat_amount",
-        "rate", "valid_from",
+        "charge_code",
+        "filter_code",
+        "from_value",
+        "to_value",
+        "per_unit_amount",
+        "flat_amount",
+        "rate",
+        "valid_from",
     ),
     "usage_thresholds": ("plan_code", "amount", "recurring"),
     "taxes": ("tax_code", "name", "rate", "applied_by_default"),
     "coupons": (
-        "coupon_code", "coupon_type", "amount", "currency", "percentage_rate", "frequency",
-        "frequency_duration", "plan_codes", "metric_codes", "expires_at",
+        "coupon_code",
+        "coupon_type",
+        "amount",
+        "currency",
+        "percentage_rate",
+        "frequency",
+        "frequency_duration",
+        "plan_codes",
+        "metric_codes",
+        "expires_at",
     ),
 }
 REQUIRED_FILES = ("billing_entity", "billable_metrics", "plans", "charges", "taxes")
@@ -119,165 +171,319 @@ def _codes_exist(table: str, column: str, target: str, target_key: str) -> str:
 
 # (file, rule text, SQL returning the offending line_numbers of that file)
 RULES: list[tuple[str, str, str]] = [
-    ("billing_entity", "exactly one billing entity row is required",
-     "select min(line_number) from raw.catalog_billing_entity having count(*) <> 1"),
-    ("billing_entity", "document_numbering must be per_customer or per_organization",
-     "select line_number from raw.catalog_billing_entity where document_numbering is not null "
-     "and document_numbering not in ('per_customer', 'per_organization')"),
-    ("billing_entity", "timezone must be an IANA name",
-     "select line_number from raw.catalog_billing_entity where timezone is not null "
-     "and timezone not in (select name from catalog_timezones)"),
-    ("billable_metrics", "aggregation must be count, sum, max, latest, unique_count or weighted_sum",
-     "select line_number from raw.catalog_billable_metrics where aggregation not in "
-     "('count', 'sum', 'max', 'latest', 'unique_count', 'weighted_sum')"),
-    ("billable_metrics", "field_name is required for every aggregation but count",
-     "select line_number from raw.catalog_billable_metrics "
-     "where aggregation <> 'count' and field_name is null"),
-    ("billable_metrics", "rounding_function must be round, ceil or floor; precision an integer",
-     "select line_number from raw.catalog_billable_metrics where "
-     "(rounding_function is not null and rounding_function not in ('round', 'ceil', 'floor')) "
-     "or (rounding_precision is not null and try_cast(rounding_precision as integer) is null)"),
-    ("billable_metrics", "recurring must be true or false; valid_from a date",
-     "select line_number from raw.catalog_billable_metrics "
-     f"where not {_is_bool('recurring')} or not {_is_date('valid_from')}"),
-    ("billable_metrics", "metric_code is defined twice with the same valid_from",
-     "select line_number from raw.catalog_billable_metrics qualify "
-     "count(*) over (partition by metric_code, coalesce(valid_from, '')) > 1"),
-    ("plans", "interval must be weekly, monthly, quarterly, semiannual or yearly",
-     "select line_number from raw.catalog_plans where interval not in "
-     "('weekly', 'monthly', 'quarterly', 'semiannual', 'yearly')"),
-    ("plans", "currency must be an ISO 4217 code shipped in seeds/reference/currencies.csv",
-     "select line_number from raw.catalog_plans "
-     "where currency not in (select currency from catalog_currencies)"),
-    ("plans", "amount and minimum_commitment must be non-negative decimals",
-     f"select line_number from raw.catalog_plans where not {_is_decimal('amount')} "
-     f"or not {_is_decimal('minimum_commitment')} or try_cast(amount as decimal(38, 9)) < 0"),
-    ("plans", "pay_in_advance and bill_charges_monthly must be true or false; valid_from a date",
-     f"select line_number from raw.catalog_plans where not {_is_bool('pay_in_advance')} "
-     f"or not {_is_bool('bill_charges_monthly')} or not {_is_date('valid_from')}"),
-    ("plans", "bill_charges_monthly is only for yearly and semiannual plans (rule book §8)",
-     f"select line_number from raw.catalog_plans where {_bool('bill_charges_monthly')} "
-     "and interval not in ('yearly', 'semiannual')"),
-    ("plans", "plan_code is defined twice with the same valid_from",
-     "select line_number from raw.catalog_plans qualify "
-     "count(*) over (partition by plan_code, coalesce(valid_from, '')) > 1"),
-    ("plans", "tax_codes must name taxes of taxes.csv", _codes_exist("plans", "tax_codes", "taxes", "tax_code")),
-    ("charges", "plan_code must name a plan of plans.csv",
-     "select line_number from raw.catalog_charges "
-     "where plan_code not in (select plan_code from raw.catalog_plans)"),
-    ("charges", "metric_code must name a metric of billable_metrics.csv",
-     "select line_number from raw.catalog_charges "
-     "where metric_code not in (select metric_code from raw.catalog_billable_metrics)"),
-    ("charges", "charge_model must be standard, package, graduated, volume, percentage, "
-     "graduated_percentage or dynamic",
-     "select line_number from raw.catalog_charges where charge_model not in ('standard', "
-     "'package', 'graduated', 'volume', 'percentage', 'graduated_percentage', 'dynamic')"),
-    ("charges", "pay_in_advance, invoiceable and prorated must be true or false",
-     f"select line_number from raw.catalog_charges where not {_is_bool('pay_in_advance')} "
-     f"or not {_is_bool('invoiceable')} or not {_is_bool('prorated')} "
-     f"or not {_is_date('valid_from')}"),
-    ("charges", "amounts and sizes must be non-negative decimals",
-     "select line_number from raw.catalog_charges where not ("
-     + " and ".join(_is_decimal(c) for c in (*PROPERTY_COLUMNS, "min_amount"))
-     + ") or least(" + ", ".join(
-         f"coalesce(try_cast({c} as decimal(38, 9)), 0)" for c in (*PROPERTY_COLUMNS, "min_amount")
-     ) + ") < 0"),
-    ("charges", "standard charges need an amount",
-     "select line_number from raw.catalog_charges where charge_model = 'standard' and amount is null"),
-    ("charges", "package charges need an amount and a whole package_size of at least 1",
-     "select line_number from raw.catalog_charges where charge_model = 'package' and ("
-     "amount is null or try_cast(package_size as integer) is null "
-     "or try_cast(package_size as decimal(38, 9)) <> try_cast(package_size as integer) "
-     "or try_cast(package_size as integer) < 1)"),
-    ("charges", "graduated and volume charges need tiers in charge_tiers.csv",
-     "select line_number from raw.catalog_charges where charge_model in ('graduated', 'volume') "
-     "and charge_code not in (select charge_code from raw.catalog_charge_tiers)"),
-    ("charges", "charge_code is defined twice with the same valid_from",
-     "select line_number from raw.catalog_charges qualify "
-     "count(*) over (partition by charge_code, coalesce(valid_from, '')) > 1"),
-    ("charges", "tax_codes must name taxes of taxes.csv", _codes_exist("charges", "tax_codes", "taxes", "tax_code")),
+    (
+        "billing_entity",
+        "exactly one billing entity row is required",
+        "select min(line_number) from raw.catalog_billing_entity having count(*) <> 1",
+    ),
+    (
+        "billing_entity",
+        "document_numbering must be per_customer or per_organization",
+        "select line_number from raw.catalog_billing_entity where document_numbering is not null "
+        "and document_numbering not in ('per_customer', 'per_organization')",
+    ),
+    (
+        "billing_entity",
+        "timezone must be an IANA name",
+        "select line_number from raw.catalog_billing_entity where timezone is not null "
+        "and timezone not in (select name from catalog_timezones)",
+    ),
+    (
+        "billable_metrics",
+        "aggregation must be count, sum, max, latest, unique_count or weighted_sum",
+        "select line_number from raw.catalog_billable_metrics where aggregation not in "
+        "('count', 'sum', 'max', 'latest', 'unique_count', 'weighted_sum')",
+    ),
+    (
+        "billable_metrics",
+        "field_name is required for every aggregation but count",
+        "select line_number from raw.catalog_billable_metrics "
+        "where aggregation <> 'count' and field_name is null",
+    ),
+    (
+        "billable_metrics",
+        "rounding_function must be round, ceil or floor; precision an integer",
+        "select line_number from raw.catalog_billable_metrics where "
+        "(rounding_function is not null and rounding_function not in ('round', 'ceil', 'floor')) "
+        "or (rounding_precision is not null and try_cast(rounding_precision as integer) is null)",
+    ),
+    (
+        "billable_metrics",
+        "recurring must be true or false; valid_from a date",
+        "select line_number from raw.catalog_billable_metrics "
+        f"where not {_is_bool('recurring')} or not {_is_date('valid_from')}",
+    ),
+    (
+        "billable_metrics",
+        "metric_code is defined twice with the same valid_from",
+        "select line_number from raw.catalog_billable_metrics qualify "
+        "count(*) over (partition by metric_code, coalesce(valid_from, '')) > 1",
+    ),
+    (
+        "plans",
+        "interval must be weekly, monthly, quarterly, semiannual or yearly",
+        "select line_number from raw.catalog_plans where interval not in "
+        "('weekly', 'monthly', 'quarterly', 'semiannual', 'yearly')",
+    ),
+    (
+        "plans",
+        "currency must be an ISO 4217 code shipped in seeds/reference/currencies.csv",
+        "select line_number from raw.catalog_plans "
+        "where currency not in (select currency from catalog_currencies)",
+    ),
+    (
+        "plans",
+        "amount and minimum_commitment must be non-negative decimals",
+        f"select line_number from raw.catalog_plans where not {_is_decimal('amount')} "
+        f"or not {_is_decimal('minimum_commitment')} or try_cast(amount as decimal(38, 9)) < 0",
+    ),
+    (
+        "plans",
+        "pay_in_advance and bill_charges_monthly must be true or false; valid_from a date",
+        f"select line_number from raw.catalog_plans where not {_is_bool('pay_in_advance')} "
+        f"or not {_is_bool('bill_charges_monthly')} or not {_is_date('valid_from')}",
+    ),
+    (
+        "plans",
+        "bill_charges_monthly is only for yearly and semiannual plans (rule book §8)",
+        f"select line_number from raw.catalog_plans where {_bool('bill_charges_monthly')} "
+        "and interval not in ('yearly', 'semiannual')",
+    ),
+    (
+        "plans",
+        "plan_code is defined twice with the same valid_from",
+        "select line_number from raw.catalog_plans qualify "
+        "count(*) over (partition by plan_code, coalesce(valid_from, '')) > 1",
+    ),
+    (
+        "plans",
+        "tax_codes must name taxes of taxes.csv",
+        _codes_exist("plans", "tax_codes", "taxes", "tax_code"),
+    ),
+    (
+        "charges",
+        "plan_code must name a plan of plans.csv",
+        "select line_number from raw.catalog_charges "
+        "where plan_code not in (select plan_code from raw.catalog_plans)",
+    ),
+    (
+        "charges",
+        "metric_code must name a metric of billable_metrics.csv",
+        "select line_number from raw.catalog_charges "
+        "where metric_code not in (select metric_code from raw.catalog_billable_metrics)",
+    ),
+    (
+        "charges",
+        "charge_model must be standard, package, graduated, volume, percentage, "
+        "graduated_percentage or dynamic",
+        "select line_number from raw.catalog_charges where charge_model not in ('standard', "
+        "'package', 'graduated', 'volume', 'percentage', 'graduated_percentage', 'dynamic')",
+    ),
+    (
+        "charges",
+        "pay_in_advance, invoiceable and prorated must be true or false",
+        f"select line_number from raw.catalog_charges where not {_is_bool('pay_in_advance')} "
+        f"or not {_is_bool('invoiceable')} or not {_is_bool('prorated')} "
+        f"or not {_is_date('valid_from')}",
+    ),
+    (
+        "charges",
+        "amounts and sizes must be non-negative decimals",
+        "select line_number from raw.catalog_charges where not ("
+        + " and ".join(_is_decimal(c) for c in (*PROPERTY_COLUMNS, "min_amount"))
+        + ") or least("
+        + ", ".join(
+            f"coalesce(try_cast({c} as decimal(38, 9)), 0)"
+            for c in (*PROPERTY_COLUMNS, "min_amount")
+        )
+        + ") < 0",
+    ),
+    (
+        "charges",
+        "standard charges need an amount",
+        "select line_number from raw.catalog_charges "
+        "where charge_model = 'standard' and amount is null",
+    ),
+    (
+        "charges",
+        "package charges need an amount and a whole package_size of at least 1",
+        "select line_number from raw.catalog_charges where charge_model = 'package' and ("
+        "amount is null or try_cast(package_size as integer) is null "
+        "or try_cast(package_size as decimal(38, 9)) <> try_cast(package_size as integer) "
+        "or try_cast(package_size as integer) < 1)",
+    ),
+    (
+        "charges",
+        "graduated and volume charges need tiers in charge_tiers.csv",
+        "select line_number from raw.catalog_charges where charge_model in ('graduated', 'volume') "
+        "and charge_code not in (select charge_code from raw.catalog_charge_tiers)",
+    ),
+    (
+        "charges",
+        "charge_code is defined twice with the same valid_from",
+        "select line_number from raw.catalog_charges qualify "
+        "count(*) over (partition by charge_code, coalesce(valid_from, '')) > 1",
+    ),
+    (
+        "charges",
+        "tax_codes must name taxes of taxes.csv",
+        _codes_exist("charges", "tax_codes", "taxes", "tax_code"),
+    ),
     # Rule book §17b: combinations Lago refuses.
-    ("charges", "§17b: volume charges cannot be paid in advance",
-     f"select line_number from raw.catalog_charges where charge_model = 'volume' "
-     f"and {_bool('pay_in_advance')}"),
-    ("charges", "§17b: pay_in_advance needs a count, sum or unique_count metric",
-     f"select c.line_number from raw.catalog_charges as c inner join raw.catalog_billable_metrics "
-     f"as m on m.metric_code = c.metric_code where {_bool('c.pay_in_advance')} "
-     "and m.aggregation not in ('count', 'sum', 'unique_count')"),
-    ("charges", "§17b: prorated needs a recurring metric other than weighted_sum",
-     f"select c.line_number from raw.catalog_charges as c inner join raw.catalog_billable_metrics "
-     f"as m on m.metric_code = c.metric_code where {_bool('c.prorated')} "
-     f"and (not {_bool('m.recurring')} or m.aggregation = 'weighted_sum')"),
-    ("charges", "§17b: a spending minimum (min_amount) is not allowed on pay-in-advance charges",
-     f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
-     "and coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0"),
-    ("charges", "§17b: invoiceable false is only allowed on pay-in-advance charges",
-     "select line_number from raw.catalog_charges where lower(invoiceable) = 'false' "
-     f"and not {_bool('pay_in_advance')}"),
-    ("charges", "§17b: dynamic charges need a sum metric",
-     "select c.line_number from raw.catalog_charges as c inner join raw.catalog_billable_metrics "
-     "as m on m.metric_code = c.metric_code where c.charge_model = 'dynamic' "
-     "and m.aggregation <> 'sum'"),
-    ("charge_tiers", "charge_code must name a graduated, volume or graduated_percentage charge",
-     "select line_number from raw.catalog_charge_tiers where charge_code not in (select "
-     "charge_code from raw.catalog_charges where charge_model in "
-     "('graduated', 'volume', 'graduated_percentage'))"),
-    ("charge_tiers", "from_value, to_value, per_unit_amount, flat_amount and rate must be "
-     "non-negative decimals, valid_from a date",
-     "select line_number from raw.catalog_charge_tiers where not ("
-     + " and ".join(_is_decimal(c) for c in ("from_value", "to_value", "per_unit_amount",
-                                               "flat_amount", "rate"))
-     + f" and {_is_date('valid_from')}) or least(" + ", ".join(
-         f"coalesce(try_cast({c} as decimal(38, 9)), 0)"
-         for c in ("from_value", "to_value", "per_unit_amount", "flat_amount", "rate")
-     ) + ") < 0"),
-    ("charge_tiers", "the first tier of a charge must start at 0",
-     "select line_number from tier_sets where tier_rank = 1 and from_number <> 0"),
-    ("charge_tiers", "to_value must be above from_value",
-     "select line_number from tier_sets where to_number is not null and ("
-     "to_number < from_number or (to_number = from_number and not is_inclusive_set))"),
-    ("charge_tiers", "only the last tier may be unbounded (empty to_value)",
-     "select line_number from tier_sets where to_number is null and tier_rank < tier_count"),
-    ("charge_tiers", "the last tier must be unbounded (empty to_value)",
-     "select line_number from tier_sets where to_number is not null and tier_rank = tier_count"),
-    ("charge_tiers", "tiers must be contiguous: each from_value equals the previous to_value "
-     "(adjacent) or the previous to_value + 1 (inclusive), one convention per charge; "
-     "anything else is a gap or an overlap",
-     "select line_number from tier_sets where tier_rank > 1 and not ("
-     "(is_adjacent_set and from_number = previous_to) "
-     "or (is_inclusive_set and from_number = previous_to + 1))"),
-    ("taxes", "rate must be a decimal percent between 0 and 100; applied_by_default true/false",
-     f"select line_number from raw.catalog_taxes where not {_is_decimal('rate')} "
-     "or try_cast(rate as decimal(38, 9)) not between 0 and 100 "
-     f"or not {_is_bool('applied_by_default')}"),
-    ("taxes", "tax_code is defined twice",
-     "select line_number from raw.catalog_taxes qualify count(*) over (partition by tax_code) > 1"),
+    (
+        "charges",
+        "§17b: volume charges cannot be paid in advance",
+        f"select line_number from raw.catalog_charges where charge_model = 'volume' "
+        f"and {_bool('pay_in_advance')}",
+    ),
+    (
+        "charges",
+        "§17b: pay_in_advance needs a count, sum or unique_count metric",
+        f"select c.line_number from raw.catalog_charges as c "
+        f"inner join raw.catalog_billable_metrics "
+        f"as m on m.metric_code = c.metric_code where {_bool('c.pay_in_advance')} "
+        "and m.aggregation not in ('count', 'sum', 'unique_count')",
+    ),
+    (
+        "charges",
+        "§17b: prorated needs a recurring metric other than weighted_sum",
+        f"select c.line_number from raw.catalog_charges as c "
+        f"inner join raw.catalog_billable_metrics "
+        f"as m on m.metric_code = c.metric_code where {_bool('c.prorated')} "
+        f"and (not {_bool('m.recurring')} or m.aggregation = 'weighted_sum')",
+    ),
+    (
+        "charges",
+        "§17b: a spending minimum (min_amount) is not allowed on pay-in-advance charges",
+        f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
+        "and coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0",
+    ),
+    (
+        "charges",
+        "§17b: invoiceable false is only allowed on pay-in-advance charges",
+        "select line_number from raw.catalog_charges where lower(invoiceable) = 'false' "
+        f"and not {_bool('pay_in_advance')}",
+    ),
+    (
+        "charges",
+        "§17b: dynamic charges need a sum metric",
+        "select c.line_number from raw.catalog_charges as c "
+        "inner join raw.catalog_billable_metrics "
+        "as m on m.metric_code = c.metric_code where c.charge_model = 'dynamic' "
+        "and m.aggregation <> 'sum'",
+    ),
+    (
+        "charge_tiers",
+        "charge_code must name a graduated, volume or graduated_percentage charge",
+        "select line_number from raw.catalog_charge_tiers where charge_code not in (select "
+        "charge_code from raw.catalog_charges where charge_model in "
+        "('graduated', 'volume', 'graduated_percentage'))",
+    ),
+    (
+        "charge_tiers",
+        "from_value, to_value, per_unit_amount, flat_amount and rate must be "
+        "non-negative decimals, valid_from a date",
+        "select line_number from raw.catalog_charge_tiers where not ("
+        + " and ".join(
+            _is_decimal(c)
+            for c in ("from_value", "to_value", "per_unit_amount", "flat_amount", "rate")
+        )
+        + f" and {_is_date('valid_from')}) or least("
+        + ", ".join(
+            f"coalesce(try_cast({c} as decimal(38, 9)), 0)"
+            for c in ("from_value", "to_value", "per_unit_amount", "flat_amount", "rate")
+        )
+        + ") < 0",
+    ),
+    (
+        "charge_tiers",
+        "the first tier of a charge must start at 0",
+        "select line_number from tier_sets where tier_rank = 1 and from_number <> 0",
+    ),
+    (
+        "charge_tiers",
+        "to_value must be above from_value",
+        "select line_number from tier_sets where to_number is not null and ("
+        "to_number < from_number or (to_number = from_number and not is_inclusive_set))",
+    ),
+    (
+        "charge_tiers",
+        "only the last tier may be unbounded (empty to_value)",
+        "select line_number from tier_sets where to_number is null and tier_rank < tier_count",
+    ),
+    (
+        "charge_tiers",
+        "the last tier must be unbounded (empty to_value)",
+        "select line_number from tier_sets where to_number is not null and tier_rank = tier_count",
+    ),
+    (
+        "charge_tiers",
+        "tiers must be contiguous: each from_value equals the previous to_value "
+        "(adjacent) or the previous to_value + 1 (inclusive), one convention per charge; "
+        "anything else is a gap or an overlap",
+        "select line_number from tier_sets where tier_rank > 1 and not ("
+        "(is_adjacent_set and from_number = previous_to) "
+        "or (is_inclusive_set and from_number = previous_to + 1))",
+    ),
+    (
+        "taxes",
+        "rate must be a decimal percent between 0 and 100; applied_by_default true/false",
+        f"select line_number from raw.catalog_taxes where not {_is_decimal('rate')} "
+        "or try_cast(rate as decimal(38, 9)) not between 0 and 100 "
+        f"or not {_is_bool('applied_by_default')}",
+    ),
+    (
+        "taxes",
+        "tax_code is defined twice",
+        "select line_number from raw.catalog_taxes "
+        "qualify count(*) over (partition by tax_code) > 1",
+    ),
 ]
 
 # Catalog features whose billing rules are not built yet: refused rather than mispriced.
 NOT_YET_SUPPORTED: list[tuple[str, str, str]] = [
-    ("billable_metrics", "weighted_sum and recurring metrics are not supported yet (issue #3)",
-     f"select line_number from raw.catalog_billable_metrics "
-     f"where aggregation = 'weighted_sum' or {_bool('recurring')}"),
-    ("charges", "percentage, graduated_percentage and dynamic charges are not supported yet "
-     "(issue #3)",
-     "select line_number from raw.catalog_charges "
-     "where charge_model in ('percentage', 'graduated_percentage', 'dynamic')"),
-    ("charges", "pay-in-advance and prorated charges, spending minimums and pricing groups are "
-     "not supported yet (issue #3)",
-     f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
-     f"or {_bool('prorated')} or coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0 "
-     "or pricing_group_keys is not null"),
-    ("charge_filters", "charge filters are not supported yet (issue #3)",
-     "select line_number from raw.catalog_charge_filters"),
-    ("charge_tiers", "tiers of charge filters are not supported yet (issue #3)",
-     "select line_number from raw.catalog_charge_tiers where filter_code is not null"),
-    ("plans", "trials and minimum commitments are not supported yet (issue #4)",
-     "select line_number from raw.catalog_plans where "
-     "coalesce(try_cast(trial_days as integer), 0) > 0 "
-     "or coalesce(try_cast(minimum_commitment as decimal(38, 9)), 0) > 0"),
-    ("usage_thresholds", "progressive billing is not supported yet (issue #4)",
-     "select line_number from raw.catalog_usage_thresholds"),
+    (
+        "billable_metrics",
+        "weighted_sum and recurring metrics are not supported yet (issue #3)",
+        f"select line_number from raw.catalog_billable_metrics "
+        f"where aggregation = 'weighted_sum' or {_bool('recurring')}",
+    ),
+    (
+        "charges",
+        "percentage, graduated_percentage and dynamic charges are not supported yet (issue #3)",
+        "select line_number from raw.catalog_charges "
+        "where charge_model in ('percentage', 'graduated_percentage', 'dynamic')",
+    ),
+    (
+        "charges",
+        "pay-in-advance and prorated charges, spending minimums and pricing groups are "
+        "not supported yet (issue #3)",
+        f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
+        f"or {_bool('prorated')} or coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0 "
+        "or pricing_group_keys is not null",
+    ),
+    (
+        "charge_filters",
+        "charge filters are not supported yet (issue #3)",
+        "select line_number from raw.catalog_charge_filters",
+    ),
+    (
+        "charge_tiers",
+        "tiers of charge filters are not supported yet (issue #3)",
+        "select line_number from raw.catalog_charge_tiers where filter_code is not null",
+    ),
+    (
+        "plans",
+        "trials and minimum commitments are not supported yet (issue #4)",
+        "select line_number from raw.catalog_plans where "
+        "coalesce(try_cast(trial_days as integer), 0) > 0 "
+        "or coalesce(try_cast(minimum_commitment as decimal(38, 9)), 0) > 0",
+    ),
+    (
+        "usage_thresholds",
+        "progressive billing is not supported yet (issue #4)",
+        "select line_number from raw.catalog_usage_thresholds",
+    ),
 ]
 
 TIER_SETS_SQL = """
@@ -327,11 +533,14 @@ def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) ->
         if name in REQUIRED_FILES:
             raise CatalogError(f"{path}: required catalog file is missing")
         select = ", ".join(f"cast(null as varchar) as {c}" for c in columns)
-        conn.execute(f"create or replace table raw.catalog_{name} as select {select}, {line} "
-                     "where false")
+        conn.execute(
+            f"create or replace table raw.catalog_{name} as select {select}, {line} where false"
+        )
         return 0
-    reader = (f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true, "
-              "parallel = false, auto_detect = true)")
+    reader = (
+        f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true, "
+        "parallel = false, auto_detect = true)"
+    )
     try:
         header = [row[0] for row in conn.execute(f"describe select * from {reader}").fetchall()]
         missing = [c for c in KEY_COLUMNS[name] if c not in header]

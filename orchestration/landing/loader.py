@@ -9,7 +9,7 @@ duplicate rules make re-reading rows harmless.
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -113,8 +113,9 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
     schema: pa.DataFrameSchema = SCHEMAS[kind.name](loaded_at + FUTURE_TOLERANCE)
     columns = list(schema.columns)
     frame = pl.from_arrow(
-        conn.sql(f"select line_number, {', '.join(columns)} from typed order by line_number")
-        .to_arrow_table()
+        conn.sql(
+            f"select line_number, {', '.join(columns)} from typed order by line_number"
+        ).to_arrow_table()
     )
     rejections = pl.DataFrame(
         {"line_number": [], "reason": []}, schema={"line_number": pl.Int64, "reason": pl.Utf8}
@@ -126,7 +127,9 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
         failures = errors.failure_cases.filter(pl.col("index").is_not_null())
         unexpected = set(failures["check"].unique().to_list()) - set(priority)
         if unexpected:  # a dtype or column problem is a bug in typing, not bad input
-            raise RuntimeError(f"{kind.name} typing does not fit its schema: {unexpected}") from None
+            raise RuntimeError(
+                f"{kind.name} typing does not fit its schema: {unexpected}"
+            ) from None
         first_failure = (
             failures.select(
                 pl.col("index").cast(pl.Int64),
@@ -150,10 +153,13 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
 
 
 def _quarantine(
-    conn: duckdb.DuckDBPyConnection, kind: LandingKind, source_file: str, loaded_at: datetime,
+    conn: duckdb.DuckDBPyConnection,
+    kind: LandingKind,
+    source_file: str,
+    loaded_at: datetime,
     relation: str,
 ) -> None:
-    """Append rows of `relation` (line_number, reason) to raw.rejected_inputs with their raw text."""
+    """Append `relation` (line_number, reason) to raw.rejected_inputs, with the raw text."""
     conn.execute(
         f"""
         insert into raw.rejected_inputs
@@ -183,7 +189,10 @@ def _quarantine(
 
 
 def load_file(
-    conn: duckdb.DuckDBPyConnection, kind: LandingKind, path: Path, source_file: str,
+    conn: duckdb.DuckDBPyConnection,
+    kind: LandingKind,
+    path: Path,
+    source_file: str,
     loaded_at: datetime,
 ) -> LoadStats:
     """Load one file in the caller's transaction."""
@@ -271,7 +280,7 @@ def load_folder(
 ) -> LoadStats:
     """Load every new or changed file of one landing folder; return the counts."""
     kind = LANDING_KINDS[kind_name]
-    loaded_at = loaded_at or datetime.utcnow().replace(microsecond=0)
+    loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     conn.execute("set TimeZone = 'UTC'")
     ensure_raw_tables(conn)
     total = LoadStats(kind.name)
@@ -279,7 +288,7 @@ def load_folder(
         total.files_seen += 1
         source_file = path.relative_to(folder.parent).as_posix()
         stat = path.stat()
-        modified_at = datetime.utcfromtimestamp(stat.st_mtime)
+        modified_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
         already = conn.execute(
             "select count(*) from raw.loaded_files where input_kind = ? and source_file = ? "
             "and file_size = ? and file_modified_at = ?",
@@ -314,4 +323,3 @@ def load_folder(
         total.rows_duplicate += stats.rows_duplicate
         total.rejected_by_reason.update(stats.rejected_by_reason)
     return total
-

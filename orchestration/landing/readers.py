@@ -15,7 +15,7 @@ FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "
 
 
 def _ts(column: str) -> str:
-    """ISO 8601 (offset or naive UTC) or Unix seconds -> naive UTC timestamp, NULL if unparseable."""
+    """ISO 8601 (with offset, or naive = UTC) or Unix seconds -> naive UTC timestamp, or NULL."""
     text = f"trim({column})"
     return (
         f"cast(case when regexp_full_match({text}, '-?[0-9]{{1,12}}(\\.[0-9]+)?') "
@@ -124,8 +124,10 @@ CUSTOMERS = LandingKind(
     key=("external_customer_id", "updated_at"),
     payload=CUSTOMER_TEXT_FIELDS,
     table_columns=(
-        *((f, "varchar not null" if f in ("external_customer_id", "currency") else "varchar")
-          for f in CUSTOMER_TEXT_FIELDS),
+        *(
+            (f, "varchar not null" if f in ("external_customer_id", "currency") else "varchar")
+            for f in CUSTOMER_TEXT_FIELDS
+        ),
         ("updated_at", "timestamp"),
     ),
 )
@@ -156,7 +158,13 @@ SUBSCRIPTIONS = LandingKind(
         ]
     ),
     key=("external_subscription_id", "started_at", "updated_at"),
-    payload=("external_customer_id", "plan_code", "billing_time", "subscription_at", "terminated_at"),
+    payload=(
+        "external_customer_id",
+        "plan_code",
+        "billing_time",
+        "subscription_at",
+        "terminated_at",
+    ),
     table_columns=(
         ("external_subscription_id", "varchar not null"),
         ("external_customer_id", "varchar not null"),
@@ -207,9 +215,9 @@ def stage_file(conn: duckdb.DuckDBPyConnection, kind: LandingKind, path: Path) -
                 f"then json_extract(valid_line, '$.{kind.envelope}') else json(valid_line) end"
             )
         extract = ",\n".join(
-            f"json_extract(body, '$.\"{f}\"')::varchar as \"{f}\""
+            f'json_extract(body, \'$."{f}"\')::varchar as "{f}"'
             if f in kind.json_fields
-            else f"json_extract_string(body, '$.\"{f}\"') as \"{f}\""
+            else f'json_extract_string(body, \'$."{f}"\') as "{f}"'
             for f in kind.fields
         )
         conn.execute(
@@ -257,7 +265,7 @@ def stage_file(conn: duckdb.DuckDBPyConnection, kind: LandingKind, path: Path) -
 
     def column(field: str) -> str:
         if field not in available:
-            return f"cast(null as varchar) as \"{field}\""
+            return f'cast(null as varchar) as "{field}"'
         if available[field] == "VARCHAR":
             return f'"{field}"'
         if field in kind.json_fields:

@@ -100,7 +100,10 @@ def event_schema(latest_allowed: datetime) -> pa.DataFrameSchema:
                 "bad_value",
                 pl.col("properties_is_object")
                 & pl.col("precise_total_amount_is_number")
-                & (pl.col("operation_type").is_null() | pl.col("operation_type").is_in(["add", "remove"]))
+                & (
+                    pl.col("operation_type").is_null()
+                    | pl.col("operation_type").is_in(["add", "remove"])
+                )
                 & (pl.col("transaction_id").str.len_chars() <= 255),
             ),
         ],
@@ -125,13 +128,17 @@ def customer_schema() -> pa.DataFrameSchema:
             _present("external_customer_id", "currency"),
             _row_check(
                 "bad_timestamp",
-                _parsed_when_given("updated_at_text", "updated_at") & _not_before_1970("updated_at"),
+                _parsed_when_given("updated_at_text", "updated_at")
+                & _not_before_1970("updated_at"),
             ),
             _row_check(
                 "bad_value",
                 pl.col("currency").is_in(sorted(known_currencies()))
                 & (pl.col("country").is_null() | pl.col("country").str.contains(r"^[A-Z]{2}$"))
-                & (pl.col("timezone").is_null() | pl.col("timezone").is_in(sorted(known_timezones()))),
+                & (
+                    pl.col("timezone").is_null()
+                    | pl.col("timezone").is_in(sorted(known_timezones()))
+                ),
             ),
         ],
         strict=False,
@@ -158,7 +165,9 @@ def subscription_schema() -> pa.DataFrameSchema:
         },
         checks=[
             _row_check("malformed", pl.col("is_parseable")),
-            _present("external_subscription_id", "external_customer_id", "plan_code", "started_at_text"),
+            _present(
+                "external_subscription_id", "external_customer_id", "plan_code", "started_at_text"
+            ),
             _row_check(
                 "bad_timestamp",
                 pl.col("started_at").is_not_null()
@@ -174,7 +183,8 @@ def subscription_schema() -> pa.DataFrameSchema:
             ),
             _row_check(
                 "bad_value",
-                pl.col("terminated_at").is_null() | (pl.col("terminated_at") >= pl.col("started_at")),
+                pl.col("terminated_at").is_null()
+                | (pl.col("terminated_at") >= pl.col("started_at")),
             ),
         ],
         strict=False,

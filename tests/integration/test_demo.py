@@ -29,7 +29,9 @@ def test_demo_closes_and_finalizes_every_month(tmp_path, capsys):
             "select total_amount from billing.fct_invoices where currency = 'JPY'"
         ).fetchall()
         rejected = dict(
-            conn.execute("select reason, count(*) from billing.rejected_inputs group by 1").fetchall()
+            conn.execute(
+                "select reason, count(*) from billing.rejected_inputs group by 1"
+            ).fetchall()
         )
         loaded = conn.execute(
             "select sum(rows_read), sum(rows_duplicate) from raw.loaded_files "
@@ -42,8 +44,15 @@ def test_demo_closes_and_finalizes_every_month(tmp_path, capsys):
     assert all(isinstance(amount, Decimal) for (amount,) in jpy_amounts)
     # Nothing lost: every injected anomaly is quarantined under its reason, duplicates counted.
     injected = manifest["injected"]
-    for reason in ("malformed", "missing_field", "bad_timestamp", "bad_value",
-                   "conflicting_duplicate", "unknown_metric", "unknown_subscription"):
+    for reason in (
+        "malformed",
+        "missing_field",
+        "bad_timestamp",
+        "bad_value",
+        "conflicting_duplicate",
+        "unknown_metric",
+        "unknown_subscription",
+    ):
         assert rejected.get(reason, 0) == injected[reason], reason
     assert loaded == (manifest["events_written"], injected["exact_duplicate"])
     pdfs = list((tmp_path / "output" / "invoices").rglob("*.pdf"))

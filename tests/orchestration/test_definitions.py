@@ -49,6 +49,6 @@ def test_jobs_and_schedule_exist():
 
 def test_dbt_keys_are_schema_and_model():
     assert dbt_asset_key("fct_invoices") == dg.AssetKey(["billing", "fct_invoices"])
-    assert BillingDbtTranslator._group({"original_file_path": "dbt_project/models/marts/x.sql"}) == (
-        "marts"
-    )
+    assert BillingDbtTranslator._group(
+        {"original_file_path": "dbt_project/models/marts/x.sql"}
+    ) == ("marts")

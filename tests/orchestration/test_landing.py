@@ -71,16 +71,31 @@ def test_loading_twice_or_repeating_rows_changes_nothing(tmp_path: Path):
         ("{not json", "malformed"),
         ('["an", "array"]', "malformed"),
         ('{"transaction_id": "t", "code": "c", "timestamp": "2026-10-01"}', "missing_field"),
-        ('{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
-         '"timestamp": "2026-02-30T00:00:00Z"}', "bad_timestamp"),
-        ('{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
-         '"timestamp": "1960-01-01T00:00:00Z"}', "bad_timestamp"),
-        ('{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
-         '"timestamp": "2090-01-01T00:00:00Z"}', "future_timestamp"),
-        ('{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
-         '"timestamp": "2026-10-01", "properties": "text"}', "bad_value"),
-        ('{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
-         '"timestamp": "2026-10-01", "operation_type": "multiply"}', "bad_value"),
+        (
+            '{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
+            '"timestamp": "2026-02-30T00:00:00Z"}',
+            "bad_timestamp",
+        ),
+        (
+            '{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
+            '"timestamp": "1960-01-01T00:00:00Z"}',
+            "bad_timestamp",
+        ),
+        (
+            '{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
+            '"timestamp": "2090-01-01T00:00:00Z"}',
+            "future_timestamp",
+        ),
+        (
+            '{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
+            '"timestamp": "2026-10-01", "properties": "text"}',
+            "bad_value",
+        ),
+        (
+            '{"transaction_id": "t", "external_subscription_id": "s", "code": "c", '
+            '"timestamp": "2026-10-01", "operation_type": "multiply"}',
+            "bad_value",
+        ),
     ],
 )
 def test_each_bad_row_gets_its_reason_and_the_rest_still_loads(tmp_path: Path, line, reason):
@@ -117,20 +132,34 @@ def test_the_demo_catalog_is_valid(tmp_path: Path):
     ("old", "new", "message"),
     [
         # §17b: volume charges cannot be paid in advance (charges.csv line 16).
-        ("scale_gpu_seconds,scale_yearly_usd,gpu_seconds,volume,false",
-         "scale_gpu_seconds,scale_yearly_usd,gpu_seconds,volume,true",
-         "charges.csv line 16: §17b: volume charges cannot be paid in advance"),
+        (
+            "scale_gpu_seconds,scale_yearly_usd,gpu_seconds,volume,false",
+            "scale_gpu_seconds,scale_yearly_usd,gpu_seconds,volume,true",
+            "charges.csv line 16: §17b: volume charges cannot be paid in advance",
+        ),
         # A gap between tiers (charge_tiers.csv line 5: 10001 -> 10002).
-        ("starter_usd_api_calls,,10001,100000", "starter_usd_api_calls,,10002,100000",
-         "charge_tiers.csv line 5: tiers must be contiguous"),
+        (
+            "starter_usd_api_calls,,10001,100000",
+            "starter_usd_api_calls,,10002,100000",
+            "charge_tiers.csv line 5: tiers must be contiguous",
+        ),
         # Mixed conventions overlap: 0-10000, 10000-100000, 100001- (line 11).
-        ("starter_jpy_api_calls,,10001,100000", "starter_jpy_api_calls,,10000,100000",
-         "charge_tiers.csv line 11: tiers must be contiguous"),
+        (
+            "starter_jpy_api_calls,,10001,100000",
+            "starter_jpy_api_calls,,10000,100000",
+            "charge_tiers.csv line 11: tiers must be contiguous",
+        ),
         # A bounded last tier (line 12).
-        ("starter_jpy_api_calls,,100001,,", "starter_jpy_api_calls,,100001,200000,",
-         "charge_tiers.csv line 12: the last tier must be unbounded"),
-        ("api_calls,API calls,count", "api_calls,API calls,median",
-         "billable_metrics.csv line 2: aggregation must be"),
+        (
+            "starter_jpy_api_calls,,100001,,",
+            "starter_jpy_api_calls,,100001,200000,",
+            "charge_tiers.csv line 12: the last tier must be unbounded",
+        ),
+        (
+            "api_calls,API calls,count",
+            "api_calls,API calls,median",
+            "billable_metrics.csv line 2: aggregation must be",
+        ),
     ],
 )
 def test_an_invalid_catalog_names_file_line_and_rule(tmp_path: Path, old, new, message):
