@@ -57,4 +57,6 @@ defs = dg.Definitions(
     jobs=[monthly_close_job, finalize_job],
     schedules=[monthly_close_schedule],
     resources={"dbt": dbt, "warehouse": warehouse},
+    # UI backfills and materializations run in one process: one dbt parse per run, not per step.
+    executor=dg.in_process_executor,
 )
