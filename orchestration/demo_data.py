@@ -42,6 +42,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.landing.readers import CUSTOMERS, EVENTS, SUBSCRIPTIONS
+
 MAX_ROWS_PER_FILE = 1_000_000
 MANIFEST_NAME = "demo_manifest.json"
 
@@ -57,42 +59,10 @@ ANOMALY_KINDS = (
     "before_start",
 )
 
-CUSTOMER_FIELDS = (
-    "external_customer_id",
-    "name",
-    "legal_name",
-    "email",
-    "address_line1",
-    "address_line2",
-    "city",
-    "zipcode",
-    "state",
-    "country",
-    "currency",
-    "timezone",
-    "tax_codes",
-    "tax_identification_number",
-    "updated_at",
-)
-SUBSCRIPTION_FIELDS = (
-    "external_subscription_id",
-    "external_customer_id",
-    "plan_code",
-    "billing_time",
-    "subscription_at",
-    "started_at",
-    "terminated_at",
-    "updated_at",
-)
-EVENT_FIELDS = (
-    "transaction_id",
-    "external_subscription_id",
-    "code",
-    "timestamp",
-    "properties",
-    "operation_type",
-    "precise_total_amount",
-)
+# The landing contract's fields (CONTRACT §3.2), as the loader reads them.
+CUSTOMER_FIELDS = CUSTOMERS.fields
+SUBSCRIPTION_FIELDS = SUBSCRIPTIONS.fields
+EVENT_FIELDS = EVENTS.fields
 
 METRICS = ("api_calls", "tokens", "gpu_seconds", "peak_streams", "storage_gb", "active_users")
 API, TOKENS, GPU, STREAMS, STORAGE, USERS = range(len(METRICS))

@@ -30,6 +30,7 @@ def _safe_file_name(invoice_number: str) -> str:
     kinds={"pdf"},
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb_writer",
 )
 def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """One PDF per finalized invoice of the month, under invoices/YYYY-MM/<number>.pdf."""
@@ -66,6 +67,7 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     kinds={"beancount"},
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb_writer",
 )
 def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """The Beancount ledger of every finalized invoice; rewritten whole, so never duplicated."""
@@ -95,6 +97,7 @@ def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResour
     kinds={"parquet"},
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb_writer",
 )
 def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """A Parquet copy of every `billing` table, so BI tools never lock the warehouse file."""
