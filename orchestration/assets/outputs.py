@@ -15,6 +15,14 @@ from orchestration.invoices import all_finalized_ledger_invoices, finalized_invo
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import current_locations
 
+# Every output follows the close month, runs once for a backfill range, and opens the warehouse.
+MONTHLY_OUTPUT = {
+    "group_name": "outputs",
+    "partitions_def": monthly_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "pool": "duckdb_writer",
+}
+
 BILLING_MARTS = ("fct_invoices", "fct_invoice_lines", "fct_invoice_taxes", "dim_customers")
 
 
@@ -26,11 +34,8 @@ def _safe_file_name(invoice_number: str) -> str:
 @dg.asset(
     key=["files", "invoice_pdfs"],
     deps=[dbt_asset_key(name) for name in BILLING_MARTS],
-    group_name="outputs",
     kinds={"pdf"},
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb_writer",
+    **MONTHLY_OUTPUT,
 )
 def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """One PDF per finalized invoice of the month, under invoices/YYYY-MM/<number>.pdf."""
@@ -63,11 +68,8 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
 @dg.asset(
     key=["files", "accounting_ledger"],
     deps=[dbt_asset_key(name) for name in BILLING_MARTS],
-    group_name="outputs",
     kinds={"beancount"},
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb_writer",
+    **MONTHLY_OUTPUT,
 )
 def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """The Beancount ledger of every finalized invoice; rewritten whole, so never duplicated."""
@@ -93,11 +95,8 @@ def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResour
 @dg.asset(
     key=["files", "marts_parquet"],
     deps=[dbt_asset_key(name) for name in (*BILLING_MARTS, "rejected_inputs")],
-    group_name="outputs",
     kinds={"parquet"},
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb_writer",
+    **MONTHLY_OUTPUT,
 )
 def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """A Parquet copy of every `billing` table, so BI tools never lock the warehouse file."""
