@@ -18,12 +18,12 @@ from orchestration.settings import REPO_ROOT
 CATALOG = REPO_ROOT / "seeds" / "catalog"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def dbt_manifest() -> Path:
-    """dagster-dbt reads target/manifest.json at import; make sure it exists and is current."""
+def pytest_configure(config: pytest.Config) -> None:
+    """dagster-dbt reads target/manifest.json when test modules import the definitions, which
+    happens at collection, before any fixture: prepare it first (a fresh clone has none)."""
     from orchestration.project import ensure_manifest
 
-    return ensure_manifest()
+    ensure_manifest()
 
 
 def _write_ndjson(path: Path, rows: list[dict | str]) -> None:
