@@ -3,6 +3,7 @@
 import json
 import os
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import dagster as dg
@@ -90,10 +91,17 @@ def record_closed_months(conn, partition_keys: list[str], run_id: str) -> None:
     )
 
 
+@cache
+def _model_asset_keys() -> dict[str, dg.AssetKey]:
+    """Every dbt model's asset key, read from the manifest once per process."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        node["name"]: dg.AssetKey([node["schema"], node["name"]])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+
 def dbt_asset_key(model_name: str) -> dg.AssetKey:
     """The asset key of a dbt model, from the manifest (never hand-written: pitfall 14)."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["name"] == model_name:
-            return dg.AssetKey([node["schema"], node["name"]])
-    raise KeyError(model_name)
+    return _model_asset_keys()[model_name]

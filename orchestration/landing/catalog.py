@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.landing.readers import sql_string
 from orchestration.landing.schemas import known_currencies, known_timezones
 
 PROPERTY_COLUMNS = (
@@ -521,10 +522,6 @@ from ordered
 """
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) -> int:
     columns = CATALOG_FILES[name]
     path = catalog_dir / f"{name}.csv"
@@ -538,7 +535,7 @@ def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) ->
         )
         return 0
     reader = (
-        f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true, "
+        f"read_csv({sql_string(str(path))}, header = true, all_varchar = true, "
         "parallel = false, auto_detect = true)"
     )
     try:

@@ -190,14 +190,15 @@ def landing_files(folder: Path) -> list[Path]:
     )
 
 
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
+    """A SQL string literal: DuckDB table functions take file paths as literals, not parameters."""
     return "'" + value.replace("'", "''") + "'"
 
 
 def stage_file(conn: duckdb.DuckDBPyConnection, kind: LandingKind, path: Path) -> None:
     """Create temp table `staged_text` from one file (all contract fields as text)."""
     fmt = FORMATS[path.suffix.lower()]
-    source = _sql_string(str(path))
+    source = sql_string(str(path))
     if fmt == "ndjson":
         conn.execute(
             f"""

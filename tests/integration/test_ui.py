@@ -62,7 +62,7 @@ BACKFILL_STATUS = """
 
 def _backfill_two_months_from_the_ui(port: int, keys: list[list[str]]) -> None:
     """A backfill of every asset over two months, launched as the UI's "Materialize all" does."""
-    selection = ", ".join("{path: %s}" % json.dumps(key) for key in keys)
+    selection = ", ".join(f"{{path: {json.dumps(key)}}}" for key in keys)
     launched = _graphql(port, BACKFILL % selection)["data"]["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     deadline = time.monotonic() + 300
