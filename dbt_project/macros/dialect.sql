@@ -103,3 +103,50 @@
 {% macro duckdb__json_object_text(pairs) -%}
     cast(json_object({{ pairs | join(', ') }}) as varchar)
 {%- endmacro %}
+
+{#- Rows of a separator-joined string, as a table expression for `cross join ... as t (item)`;
+    use it only on small catalog tables. -#}
+{% macro split_to_rows(text_expression, separator) -%}
+    {{ return(adapter.dispatch('split_to_rows', 'meterhouse')(text_expression, separator)) }}
+{%- endmacro %}
+{% macro default__split_to_rows(text_expression, separator) -%}
+    lateral (select explode(split({{ text_expression }}, concat('\\Q', {{ separator }}, '\\E'))))
+{%- endmacro %}
+{% macro duckdb__split_to_rows(text_expression, separator) -%}
+    unnest(string_split({{ text_expression }}, {{ separator }}))
+{%- endmacro %}
+
+{#- A text value as a JSON string literal (with escapes), or NULL. -#}
+{% macro json_quote(text_expression) -%}
+    {{ return(adapter.dispatch('json_quote', 'meterhouse')(text_expression)) }}
+{%- endmacro %}
+{% macro default__json_quote(text_expression) -%}
+    to_json(named_struct('v', {{ text_expression }}))
+{%- endmacro %}
+{% macro duckdb__json_quote(text_expression) -%}
+    cast(to_json(cast({{ text_expression }} as varchar)) as varchar)
+{%- endmacro %}
+
+{#- Lago's numeric test for event properties (`^-?\d+(\.\d+)?$`, events/stores): values that fail
+    it are ignored by numeric aggregations. -#}
+{% macro is_numeric_text(text_expression) -%}
+    {{ return(adapter.dispatch('is_numeric_text', 'meterhouse')(text_expression)) }}
+{%- endmacro %}
+{% macro default__is_numeric_text(text_expression) -%}
+    ({{ text_expression }} rlike '^-?[0-9]+([.][0-9]+)?$')
+{%- endmacro %}
+{% macro duckdb__is_numeric_text(text_expression) -%}
+    regexp_full_match({{ text_expression }}, '-?[0-9]+([.][0-9]+)?')
+{%- endmacro %}
+
+{#- Seconds from one instant to a later one, exact to the microsecond, as a decimal. -#}
+{% macro seconds_between(start_timestamp, end_timestamp) -%}
+    {{ return(adapter.dispatch('seconds_between', 'meterhouse')(start_timestamp, end_timestamp)) }}
+{%- endmacro %}
+{% macro default__seconds_between(start_timestamp, end_timestamp) -%}
+    cast((unix_micros({{ end_timestamp }}) - unix_micros({{ start_timestamp }})) as decimal(38, 9)) / 1000000
+{%- endmacro %}
+{% macro duckdb__seconds_between(start_timestamp, end_timestamp) -%}
+    cast(date_diff('microsecond', {{ start_timestamp }}, {{ end_timestamp }}) as decimal(38, 9))
+        * cast(0.000001 as decimal(10, 6))
+{%- endmacro %}

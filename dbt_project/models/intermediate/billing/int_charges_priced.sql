@@ -1,164 +1,319 @@
 {#-
-    The amount of each charge for its units (rule book §1.1-1.4), unrounded:
-    standard = units × amount; package = packages started beyond the free units × amount;
-    graduated = Σ over the tiers reached of tier units × price + flat fee (both tier conventions);
-    volume = all units at the price of the one tier they reach + its flat fee.
+    The amount of each charge bucket for its units (rule book §1), unrounded, with the bucket's
+    properties (a filter's own, falling back to its charge's, §1.11):
+    standard, package, graduated, volume and graduated_percentage from the units
+    (macros/charge_models.sql, the same rules as pay-in-advance pricing); percentage from the
+    bucket's events in order (§1.5); dynamic from the events' own prices (§1.7); prorated
+    charges from the prorated units (§2.1, §1.4), prorated graduated event by event (§1.9).
 -#}
 with
 
 usage as (
-    select
-        usage.subscription_billing_id,
-        usage.billing_month,
-        usage.charge_code,
-        usage.metric_code,
-        usage.events_count,
-        usage.units,
-        usage.first_event_at,
-        usage.last_event_at,
-        billings.charges_period_start
-    from {{ ref('int_usage_aggregated_to_charge_period') }} as usage
-    inner join {{ ref('int_subscription_billings_scheduled') }} as billings
-        on usage.subscription_billing_id = billings.subscription_billing_id
-    where
-        usage.billing_month >= {{ billing_period_start() }}
-        and usage.billing_month < {{ billing_period_end() }}
-        and billings.billing_month >= {{ billing_period_start() }}
-        and billings.billing_month < {{ billing_period_end() }}
+    select *
+    from {{ ref('int_usage_aggregated_to_charge_period') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+),
+
+billings as (
+    select subscription_billing_id, timezone, charges_from_at, charges_period_days, billing_trigger,
+        charges_period_end, terminated_on
+    from {{ ref('int_subscription_billings_scheduled') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
 charges as (
-    select
-        charge_code,
-        charge_model,
-        amount,
-        package_size,
-        free_units,
-        valid_from,
-        valid_to
-    from {{ ref('stg_catalog__charges') }}
+    select * from {{ ref('stg_catalog__charges') }}
 ),
 
-tiers as (
-    select
-        charge_code,
-        filter_code,
-        from_value,
-        to_value,
-        per_unit_amount,
-        flat_amount,
-        tier_rank,
-        previous_to_value,
-        is_adjacent_convention,
-        valid_from
-    from {{ ref('stg_catalog__charge_tiers') }}
-    where filter_code = ''
+charge_filters as (
+    select * from {{ ref('stg_catalog__charge_filters') }}
 ),
 
-{#- Tier sets are versioned as a whole: the latest valid_from on or before the period start. -#}
-tier_versions as (
+buckets as (
     select
-        usage.subscription_billing_id,
-        usage.charge_code,
-        max(tiers.valid_from) as tier_valid_from
-    from usage
-    inner join tiers
-        on usage.charge_code = tiers.charge_code
-        and tiers.valid_from <= usage.charges_period_start
-    group by usage.subscription_billing_id, usage.charge_code
-),
-
-usage_tiers as (
-    select
-        usage.subscription_billing_id,
-        usage.charge_code,
-        usage.units,
-        tiers.tier_rank,
-        tiers.from_value,
-        tiers.to_value,
-        tiers.per_unit_amount,
-        tiers.flat_amount,
-        tiers.previous_to_value,
-        tiers.is_adjacent_convention
-    from usage
-    inner join tier_versions
-        on usage.subscription_billing_id = tier_versions.subscription_billing_id
-        and usage.charge_code = tier_versions.charge_code
-    inner join tiers
-        on tier_versions.charge_code = tiers.charge_code
-        and tier_versions.tier_valid_from = tiers.valid_from
-),
-
-{#- Graduated (§1.3): a tier is reached when every earlier tier ends below the units; the first
-    always is, so its flat fee is billed at zero usage. -#}
-graduated_amounts as (
-    select
-        subscription_billing_id,
-        charge_code,
-        sum(
-            {{ as_decimal(
-                "case
-                    when from_value = 0 then least(units, coalesce(to_value, units))
-                    when is_adjacent_convention then least(units, coalesce(to_value, units)) - from_value
-                    else least(units, coalesce(to_value, units)) - from_value + 1
-                end * per_unit_amount"
-            ) }} + flat_amount
-        ) as graduated_amount
-    from usage_tiers
-    where tier_rank = 1 or previous_to_value < units
-    group by subscription_billing_id, charge_code
-),
-
-{#- Volume (§1.4): the first tier with from_value <= ceil(units) and units <= to_value. -#}
-volume_amounts as (
-    select subscription_billing_id, charge_code, volume_amount
-    from (
-        select
-            subscription_billing_id,
-            charge_code,
-            {{ as_decimal('units * per_unit_amount') }} + flat_amount as volume_amount,
-            row_number() over (
-                partition by subscription_billing_id, charge_code order by tier_rank
-            ) as match_rank
-        from usage_tiers
-        where from_value <= ceil(units) and (to_value is null or units <= to_value)
-    ) as matches
-    where match_rank = 1
-),
-
-priced as (
-    select
-        usage.subscription_billing_id,
-        usage.billing_month,
-        usage.charge_code,
-        usage.metric_code,
+        usage.*,
+        {{ hash_key(['usage.subscription_billing_id', 'usage.charge_code', 'usage.filter_code', 'usage.pricing_group']) }}
+            as price_key,
         charges.charge_model,
-        usage.events_count,
-        usage.units,
-        {{ as_decimal("case when charges.charge_model = 'package'
-            then greatest(usage.units - charges.free_units, 0) end") }} as paid_units,
-        case charges.charge_model
-            when 'standard' then {{ as_decimal('usage.units * charges.amount') }}
-            when 'package' then {{ as_decimal(
-                "case when usage.units - charges.free_units <= 0 then 0
-                 else ceil(" ~ divide_exact('usage.units - charges.free_units', 'charges.package_size')
-                 ~ ") * charges.amount end") }}
-            when 'graduated' then graduated_amounts.graduated_amount
-            when 'volume' then volume_amounts.volume_amount
-        end as amount,
-        usage.first_event_at,
-        usage.last_event_at
+        charges.is_prorated and not charges.is_pay_in_advance as is_prorated_charge,
+        {%- for property in charge_property_names() %}
+        coalesce(charge_filters.{{ property }}, charges.{{ property }}) as {{ property }},
+        {%- endfor %}
+        usage.charges_period_start as tier_date
     from usage
     inner join charges
         on usage.charge_code = charges.charge_code
         and usage.charges_period_start >= charges.valid_from
         and usage.charges_period_start < charges.valid_to
-    left join graduated_amounts
-        on usage.subscription_billing_id = graduated_amounts.subscription_billing_id
-        and usage.charge_code = graduated_amounts.charge_code
-    left join volume_amounts
-        on usage.subscription_billing_id = volume_amounts.subscription_billing_id
-        and usage.charge_code = volume_amounts.charge_code
+    left join charge_filters
+        on usage.charge_code = charge_filters.charge_code
+        and usage.filter_code = charge_filters.filter_code
+        and usage.charges_period_start >= charge_filters.valid_from
+        and usage.charges_period_start < charge_filters.valid_to
+),
+
+unit_priced_input as (
+    select
+        price_key,
+        charge_code,
+        filter_code,
+        tier_date,
+        charge_model,
+        case when is_prorated_charge then prorated_units else units end as units,
+        units as tier_units,
+        amount,
+        package_size,
+        free_units
+    from buckets
+    where charge_model in ('standard', 'package', 'volume', 'graduated_percentage')
+        or (charge_model = 'graduated' and not is_prorated_charge)
+),
+
+{{ charge_model_amounts('unit_priced_input', 'unit_priced') }},
+
+events as (
+    select
+        buckets.price_key,
+        buckets.charge_model,
+        buckets.rate,
+        buckets.fixed_amount,
+        coalesce(buckets.free_units_per_events, 0) as free_events_limit,
+        coalesce(buckets.free_units_per_total_aggregation, 0) as free_amount_limit,
+        buckets.per_transaction_min_amount,
+        buckets.per_transaction_max_amount,
+        buckets.charges_period_start,
+        buckets.charge_code,
+        buckets.filter_code,
+        billings.charges_period_days,
+        {{ utc_to_local_date('billings.charges_from_at', 'billings.timezone') }} as charges_from_date,
+        case when billings.billing_trigger = 'termination' then billings.terminated_on
+            else billings.charges_period_end end as charges_to_date,
+        bucketed.transaction_id,
+        bucketed.event_at,
+        bucketed.event_local_date,
+        bucketed.is_carried_over,
+        coalesce(bucketed.value_number, 0) as value_number
+    from buckets
+    inner join billings on buckets.subscription_billing_id = billings.subscription_billing_id
+    inner join {{ ref('int_charge_events_bucketed') }} as bucketed
+        on buckets.subscription_billing_id = bucketed.subscription_billing_id
+        and buckets.charge_code = bucketed.charge_code
+        and buckets.filter_code = bucketed.filter_code
+        and buckets.pricing_group is not distinct from bucketed.pricing_group
+    where (buckets.charge_model = 'percentage'
+            or (buckets.charge_model = 'graduated' and buckets.is_prorated_charge))
+        and bucketed.billing_month >= {{ billing_period_start() }}
+        and bucketed.billing_month < {{ billing_period_end() }}
+),
+
+{#- Percentage (§1.5): running totals, in event order, feed the free units and free events. -#}
+percentage_events as (
+    select
+        *,
+        row_number() over event_order as event_position,
+        sum(value_number) over event_order as running_total,
+        max(sum_before) over event_order as max_running_total_before
+    from (
+        select
+            *,
+            coalesce(sum(value_number) over (
+                partition by price_key order by event_at, transaction_id
+                rows between unbounded preceding and 1 preceding
+            ), 0) as sum_before
+        from events
+        where charge_model = 'percentage'
+    ) as with_sum_before
+    window event_order as (
+        partition by price_key order by event_at, transaction_id rows between unbounded preceding and current row
+    )
+),
+
+percentage_flags as (
+    select
+        *,
+        -- Lago's running total: the first N events, else the events up to the first total past X.
+        case
+            when free_events_limit > 0 then event_position <= free_events_limit
+            when free_amount_limit > 0 then max_running_total_before <= free_amount_limit
+            else false
+        end as is_in_running_total,
+        -- The per-transaction walk (min/max): the free amount absorbs whole events until the
+        -- running total reaches it; the event that reaches it pays for the excess.
+        case
+            when free_amount_limit > 0 then
+                case
+                    when greatest(max_running_total_before, running_total) < free_amount_limit then 0
+                    when max_running_total_before < free_amount_limit then running_total - free_amount_limit
+                    else value_number
+                end
+            when event_position <= free_events_limit then 0
+            else value_number
+        end as paying_value,
+        case
+            when free_amount_limit > 0 then greatest(max_running_total_before, running_total) >= free_amount_limit
+            else event_position > free_events_limit
+        end as is_paying_event
+    from percentage_events
+),
+
+percentage_sums as (
+    select
+        price_key,
+        max(free_events_limit) as free_events_limit,
+        max(free_amount_limit) as free_amount_limit,
+        count(case when is_in_running_total then 1 end) as running_total_count,
+        sum(case when is_in_running_total then value_number else 0 end) as last_running_total,
+        count(case when is_in_running_total and running_total < free_amount_limit then 1 end)
+            as running_totals_below_free_amount,
+        sum(case when is_paying_event then
+            {{ clamp_per_transaction(
+                divide_exact('paying_value * rate', 100) ~ ' + coalesce(fixed_amount, 0)',
+                'per_transaction_min_amount', 'per_transaction_max_amount') }}
+            else 0 end) as per_transaction_amount
+    from percentage_flags
+    group by price_key
+),
+
+percentage_free_units as (
+    select
+        price_key,
+        per_transaction_amount,
+        case
+            when running_total_count = 0 or last_running_total = 0 then 0
+            when free_amount_limit = 0 then last_running_total
+            else least(last_running_total, free_amount_limit)
+        end as free_value,
+        -- The smaller of N and the running totals below X, ignoring either when 0.
+        case
+            when free_events_limit > 0 and running_totals_below_free_amount > 0
+                then least(free_events_limit, running_totals_below_free_amount)
+            when free_events_limit > 0 then free_events_limit
+            else running_totals_below_free_amount
+        end as free_events
+    from percentage_sums
+),
+
+percentage_amounts as (
+    select
+        buckets.price_key,
+        case
+            when buckets.per_transaction_min_amount is not null or buckets.per_transaction_max_amount is not null
+                then coalesce(free.per_transaction_amount, 0)
+            else
+                case when coalesce(free.free_value, 0) > buckets.units then 0
+                    else {{ divide_exact('(buckets.units - coalesce(free.free_value, 0)) * buckets.rate', 100) }} end
+                + case
+                    when buckets.units = 0 or buckets.fixed_amount is null
+                        or coalesce(free.free_events, 0) >= buckets.events_count then 0
+                    else (buckets.events_count - coalesce(free.free_events, 0)) * buckets.fixed_amount
+                end
+        end as model_amount
+    from buckets
+    left join percentage_free_units as free on buckets.price_key = free.price_key
+    where buckets.charge_model = 'percentage'
+),
+
+{#- Prorated graduated (§1.9): cumulative full units place each event's units in the tiers; its
+    prorated share of them is priced; flat fees of every tier reached are billed in full. -#}
+prorated_events as (
+    select
+        *,
+        case
+            when is_carried_over then {{ divide_exact(
+                'value_number * (' ~ days_between('charges_from_date', 'charges_to_date') ~ ' + 1)',
+                'charges_period_days') }}
+            else {{ divide_exact(
+                'value_number * (' ~ days_between('event_local_date', 'charges_to_date') ~ ' + 1)',
+                'charges_period_days') }}
+        end as prorated_value,
+        sum(value_number) over (
+            partition by price_key order by is_carried_over desc, event_at, transaction_id
+            rows between unbounded preceding and current row
+        ) as cumulative_units
+    from events
+    where charge_model = 'graduated'
+),
+
+prorated_tiers as (
+    select
+        prorated_events.price_key,
+        prorated_events.value_number,
+        prorated_events.prorated_value,
+        prorated_events.cumulative_units - prorated_events.value_number as units_before,
+        prorated_events.cumulative_units,
+        tiers.tier_rank,
+        case when tiers.tier_rank = 1 then 0 else tiers.previous_to_value end as tier_floor,
+        tiers.to_value as tier_ceiling,
+        tiers.per_unit_amount,
+        tiers.flat_amount
+    from prorated_events
+    inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
+        on prorated_events.charge_code = tiers.charge_code
+        and tiers.filter_code = prorated_events.filter_code
+        and tiers.valid_from = (
+            select max(versions.valid_from) from {{ ref('stg_catalog__charge_tiers') }} as versions
+            where versions.charge_code = prorated_events.charge_code
+                and versions.filter_code = prorated_events.filter_code
+                and versions.valid_from <= prorated_events.charges_period_start
+        )
+),
+
+prorated_graduated_amounts as (
+    select
+        buckets.price_key,
+        greatest(coalesce(units.unit_amount, 0) + coalesce(flats.flat_amount, first_flat.flat_amount, 0), 0)
+            as model_amount
+    from buckets
+    left join (
+        select
+            price_key,
+            sum(case when value_number = 0 then 0 else {{ divide_exact(
+                '(least(greatest(cumulative_units, tier_floor), coalesce(tier_ceiling, greatest(cumulative_units, tier_floor)))'
+                ~ ' - least(greatest(units_before, tier_floor), coalesce(tier_ceiling, greatest(units_before, tier_floor))))'
+                ~ ' * prorated_value * per_unit_amount',
+                'value_number') }} end) as unit_amount
+        from prorated_tiers
+        group by price_key
+    ) as units on buckets.price_key = units.price_key
+    left join (
+        select price_key, sum(flat_amount) as flat_amount
+        from (
+            select distinct price_key, tier_rank, flat_amount, tier_floor,
+                max(cumulative_units) over (partition by price_key) as max_cumulative_units
+            from prorated_tiers
+        ) as reached
+        where tier_rank = 1 or tier_floor < max_cumulative_units
+        group by price_key
+    ) as flats on buckets.price_key = flats.price_key
+    -- No events: the first tier's flat fee alone (§18.1).
+    left join {{ ref('stg_catalog__charge_tiers') }} as first_flat
+        on buckets.charge_code = first_flat.charge_code
+        and buckets.filter_code = first_flat.filter_code
+        and first_flat.tier_rank = 1
+        and first_flat.valid_from = (
+            select max(versions.valid_from) from {{ ref('stg_catalog__charge_tiers') }} as versions
+            where versions.charge_code = buckets.charge_code
+                and versions.filter_code = buckets.filter_code
+                and versions.valid_from <= buckets.charges_period_start
+        )
+    where buckets.charge_model = 'graduated' and buckets.is_prorated_charge
+),
+
+priced as (
+    select
+        buckets.*,
+        {{ as_decimal("coalesce(case
+            when buckets.charge_model = 'percentage' then percentage_amounts.model_amount
+            when buckets.charge_model = 'dynamic' then case when buckets.units = 0 then 0 else buckets.dynamic_amount end
+            when buckets.charge_model = 'graduated' and buckets.is_prorated_charge
+                then prorated_graduated_amounts.model_amount
+            else unit_priced.model_amount
+        end, 0)") }} as priced_amount,
+        unit_priced.paid_units
+    from buckets
+    left join unit_priced on buckets.price_key = unit_priced.price_key
+    left join percentage_amounts on buckets.price_key = percentage_amounts.price_key
+    left join prorated_graduated_amounts on buckets.price_key = prorated_graduated_amounts.price_key
 )
 
 select
@@ -167,13 +322,16 @@ select
     charge_code,
     metric_code,
     charge_model,
+    filter_code,
+    pricing_group,
     events_count,
+    -- §2.1: a prorated charge reports its full units; the prorated ones only price it.
     units,
-    {{ as_decimal('coalesce(amount, 0)') }} as amount,
+    priced_amount as amount,
     -- Rule book §1: amount / units (package: / paid units), 0 when there are none.
     {{ as_decimal(
         "case when coalesce(paid_units, units) = 0 then 0 else "
-        ~ divide_exact('coalesce(amount, 0)', 'coalesce(paid_units, units)') ~ " end"
+        ~ divide_exact('priced_amount', 'coalesce(paid_units, units)') ~ " end"
     ) }} as unit_amount,
     first_event_at,
     last_event_at

@@ -1,7 +1,8 @@
 {#-
-    Invoice lines (Lago's fees) of the close window: subscription fees (rule book §9) and charge
-    fees (§4), each rounded once to its currency's exponent, with the taxes that apply to it
-    (§11 precedence: charge, then plan, then customer, then the billing entity's defaults).
+    Invoice lines (Lago's fees) of the close window: subscription fees (rule book §9), charge
+    fees per bucket (§4, §1.10, §1.11) and spending-minimum true-ups (§5), each rounded once to
+    its currency's exponent, with the taxes that apply to it (§11 precedence: charge, then plan,
+    then customer, then the billing entity's defaults).
 -#}
 with
 
@@ -23,7 +24,7 @@ plans as (
 ),
 
 charges as (
-    select charge_code, tax_codes, valid_from, valid_to
+    select charge_code, plan_code, metric_code, tax_codes, min_amount, is_pay_in_advance, valid_from, valid_to
     from {{ ref('stg_catalog__charges') }}
 ),
 
@@ -60,6 +61,8 @@ subscription_fees as (
         'subscription' as line_type,
         cast(null as varchar) as charge_code,
         cast(null as varchar) as metric_code,
+        cast(null as varchar) as filter_code,
+        cast(null as varchar) as pricing_group,
         plans.plan_name as description,
         cast(null as varchar) as charge_tax_codes,
         plans.tax_codes as plan_tax_codes,
@@ -99,7 +102,11 @@ charge_fees as (
         'charge' as line_type,
         priced_charges.charge_code,
         priced_charges.metric_code,
-        metrics.metric_name as description,
+        nullif(priced_charges.filter_code, '') as filter_code,
+        priced_charges.pricing_group,
+        metrics.metric_name
+            || case when priced_charges.filter_code <> '' then ' · ' || priced_charges.filter_code else '' end
+            || coalesce(' · ' || priced_charges.pricing_group, '') as description,
         charges.tax_codes as charge_tax_codes,
         plans.tax_codes as plan_tax_codes,
         -- §4: negative units or amounts give a zero fee.
@@ -130,15 +137,83 @@ charge_fees as (
     where not (priced_charges.units = 0 and priced_charges.amount = 0 and priced_charges.events_count = 0)
 ),
 
+{#- Spending minimum (§5): when a charge's fees, all buckets together, stay below its minimum
+    prorated to the days billed, a true-up line makes up the difference. -#}
+spending_minimums as (
+    select
+        billings.subscription_billing_id,
+        billings.invoice_id,
+        billings.billing_month,
+        billings.issuing_date,
+        billings.external_customer_id,
+        billings.external_subscription_id,
+        billings.plan_code,
+        billings.currency,
+        'spending_minimum' as line_type,
+        charges.charge_code,
+        charges.metric_code,
+        cast(null as varchar) as filter_code,
+        cast(null as varchar) as pricing_group,
+        metrics.metric_name || ' · minimum spend' as description,
+        charges.tax_codes as charge_tax_codes,
+        max(plans.tax_codes) as plan_tax_codes,
+        cast(1 as decimal(38, 9)) as units,
+        cast(0 as bigint) as events_count,
+        {{ divide_exact(
+            'charges.min_amount * (' ~ days_between(
+                utc_to_local_date('billings.charges_from_at', 'billings.timezone'),
+                "case when billings.billing_trigger = 'termination' then billings.terminated_on "
+                ~ "else billings.charges_period_end end") ~ ' + 1)',
+            'billings.charges_period_days') }}
+            - coalesce(sum({{ round_to_exponent('charge_fees.precise_amount', 'currencies.exponent') }}), 0)
+            as precise_amount,
+        billings.charges_from_at as from_datetime,
+        billings.charges_to_at as to_datetime_exclusive,
+        cast(null as timestamp) as first_event_at,
+        cast(null as timestamp) as last_event_at
+    from billings
+    inner join charges
+        on billings.plan_code = charges.plan_code
+        and billings.charges_period_start >= charges.valid_from
+        and billings.charges_period_start < charges.valid_to
+    inner join plans
+        on billings.plan_code = plans.plan_code
+        and billings.charges_period_start >= plans.valid_from
+        and billings.charges_period_start < plans.valid_to
+    inner join currencies on billings.currency = currencies.currency
+    left join charge_fees
+        on billings.subscription_billing_id = charge_fees.subscription_billing_id
+        and charges.charge_code = charge_fees.charge_code
+    inner join metrics
+        on charges.metric_code = metrics.metric_code
+        and billings.charges_period_start >= metrics.valid_from
+        and billings.charges_period_start < metrics.valid_to
+    where billings.charges_from_at is not null
+        and charges.min_amount > 0
+        and not charges.is_pay_in_advance
+    group by
+        billings.subscription_billing_id, billings.invoice_id, billings.billing_month,
+        billings.issuing_date, billings.external_customer_id, billings.external_subscription_id,
+        billings.plan_code, billings.currency, charges.charge_code, charges.metric_code,
+        metrics.metric_name, charges.tax_codes,
+        charges.min_amount, billings.charges_from_at, billings.charges_to_at, billings.timezone,
+        billings.billing_trigger, billings.terminated_on, billings.charges_period_end,
+        billings.charges_period_days
+),
+
 lines as (
     select * from subscription_fees
     union all
     select * from charge_fees
+    union all
+    select * from spending_minimums where precise_amount > 0
 )
 
 select
-    {{ hash_key(['lines.subscription_billing_id', 'lines.line_type', 'lines.charge_code']) }}
-        as invoice_line_id,
+    {{ hash_key([
+        'lines.subscription_billing_id', 'lines.line_type', 'lines.charge_code', 'lines.filter_code',
+        'lines.pricing_group',
+    ]) }} as invoice_line_id,
     lines.invoice_id,
     lines.subscription_billing_id,
     lines.external_customer_id,
@@ -147,8 +222,8 @@ select
     lines.line_type,
     lines.charge_code,
     lines.metric_code,
-    cast(null as varchar) as filter_code,
-    cast(null as varchar) as pricing_group,
+    lines.filter_code,
+    lines.pricing_group,
     lines.description,
     lines.currency,
     coalesce(

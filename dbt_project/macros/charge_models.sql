@@ -1,0 +1,129 @@
+{#-
+    The charge models that are a function of the units alone (rule book §1.1-1.4, §1.6), as CTEs
+    reading `source` and ending in a CTE named `name` with (price_key, model_amount, paid_units).
+
+    `source` has one row per price_key with: charge_code, filter_code, tier_date (the tier set in
+    force on that day is used), charge_model, units (what is priced), tier_units (what picks the
+    volume tier: the full units of a prorated charge, §1.4), amount, package_size, free_units.
+    The bucket's own tiers are used when it has some, else the charge's.
+-#}
+{% macro charge_model_amounts(source, name) -%}
+{{ name }}_tier_sets as (
+    select price_key, tier_filter_code, tier_valid_from
+    from (
+        select
+            {{ source }}.price_key,
+            tiers.filter_code as tier_filter_code,
+            tiers.valid_from as tier_valid_from,
+            row_number() over (
+                partition by {{ source }}.price_key
+                order by case when tiers.filter_code = {{ source }}.filter_code then 0 else 1 end,
+                    tiers.valid_from desc
+            ) as set_rank
+        from {{ source }}
+        inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
+            on {{ source }}.charge_code = tiers.charge_code
+            and (tiers.filter_code = {{ source }}.filter_code or tiers.filter_code = '')
+            and tiers.valid_from <= {{ source }}.tier_date
+            and tiers.tier_rank = 1
+        where {{ source }}.charge_model in ('graduated', 'volume', 'graduated_percentage')
+    ) as ranked
+    where set_rank = 1
+),
+
+{{ name }}_tiers as (
+    select
+        {{ source }}.price_key,
+        {{ source }}.charge_model,
+        {{ source }}.units,
+        {{ source }}.tier_units,
+        tiers.tier_rank,
+        tiers.from_value,
+        tiers.to_value,
+        tiers.previous_to_value,
+        tiers.per_unit_amount,
+        tiers.flat_amount,
+        coalesce(tiers.rate, 0) as tier_rate,
+        tiers.is_adjacent_convention
+    from {{ source }}
+    inner join {{ name }}_tier_sets as tier_sets on {{ source }}.price_key = tier_sets.price_key
+    inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
+        on {{ source }}.charge_code = tiers.charge_code
+        and tier_sets.tier_filter_code = tiers.filter_code
+        and tier_sets.tier_valid_from = tiers.valid_from
+),
+
+{#- Graduated (§1.3) and graduated_percentage (§1.6): every tier reached adds its units at its
+    price (or rate) plus its flat fee; the first tier is always reached (§18.1).
+    Graduated_percentage only knows the inclusive convention. -#}
+{{ name }}_graduated as (
+    select
+        price_key,
+        sum(
+            case when charge_model = 'graduated' then {{ as_decimal(
+                "case
+                    when from_value = 0 then least(units, coalesce(to_value, units))
+                    when is_adjacent_convention then least(units, coalesce(to_value, units)) - from_value
+                    else least(units, coalesce(to_value, units)) - from_value + 1
+                end * per_unit_amount"
+            ) }}
+            else {{ divide_exact(
+                "case
+                    when to_value is not null and units >= to_value
+                        then to_value - case when from_value = 0 then 1 else from_value end + 1
+                    when from_value = 0 then units
+                    else units - from_value + 1
+                end * tier_rate", 100
+            ) }}
+            end + flat_amount
+        ) as model_amount
+    from {{ name }}_tiers
+    where charge_model in ('graduated', 'graduated_percentage')
+        and (tier_rank = 1 or previous_to_value < units)
+    group by price_key
+),
+
+{#- Volume (§1.4): the tier with from_value <= ceil(units) and units <= to_value prices every
+    unit; a prorated charge picks it from the full units (§18.3). -#}
+{{ name }}_volume as (
+    select price_key, model_amount
+    from (
+        select
+            price_key,
+            {{ as_decimal('units * per_unit_amount') }} + flat_amount as model_amount,
+            row_number() over (partition by price_key order by tier_rank) as match_rank
+        from {{ name }}_tiers
+        where charge_model = 'volume'
+            and from_value <= ceil(tier_units) and (to_value is null or tier_units <= to_value)
+    ) as matches
+    where match_rank = 1
+),
+
+{{ name }} as (
+    select
+        {{ source }}.price_key,
+        {{ as_decimal("case " ~ source ~ ".charge_model
+            when 'standard' then " ~ source ~ ".units * " ~ source ~ ".amount
+            when 'package' then case when " ~ source ~ ".units - coalesce(" ~ source ~ ".free_units, 0) <= 0 then 0
+                else ceil(" ~ divide_exact(source ~ '.units - coalesce(' ~ source ~ '.free_units, 0)', source ~ '.package_size')
+                ~ ") * " ~ source ~ ".amount end
+            when 'volume' then volume.model_amount
+            else graduated.model_amount
+        end") }} as model_amount,
+        {{ as_decimal("case when " ~ source ~ ".charge_model = 'package'
+            then greatest(" ~ source ~ ".units - coalesce(" ~ source ~ ".free_units, 0), 0) end") }} as paid_units
+    from {{ source }}
+    left join {{ name }}_graduated as graduated on {{ source }}.price_key = graduated.price_key
+    left join {{ name }}_volume as volume on {{ source }}.price_key = volume.price_key
+)
+{%- endmacro %}
+
+{#- A percentage charge's per-transaction minimum and maximum (rule book §1.5; for everyone,
+    CONTRACT §7). -#}
+{% macro clamp_per_transaction(expression, minimum, maximum) -%}
+    case
+        when {{ minimum }} is not null and {{ expression }} < {{ minimum }} then {{ minimum }}
+        when {{ maximum }} is not null and {{ expression }} > {{ maximum }} then {{ maximum }}
+        else {{ expression }}
+    end
+{%- endmacro %}

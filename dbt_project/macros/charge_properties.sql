@@ -1,0 +1,20 @@
+{#- The pricing properties shared by charges.csv and charge_filters.csv (CONTRACT §3.1), typed.
+    Empty cells stay NULL so that a filter's empty cell falls back to its charge's value. -#}
+{% macro typed_charge_properties() -%}
+    {{ as_decimal('amount') }} as amount,
+    {{ as_decimal('package_size') }} as package_size,
+    {{ as_decimal('free_units') }} as free_units,
+    {{ as_decimal('rate') }} as rate,
+    {{ as_decimal('fixed_amount') }} as fixed_amount,
+    cast(free_units_per_events as integer) as free_units_per_events,
+    {{ as_decimal('free_units_per_total_aggregation') }} as free_units_per_total_aggregation,
+    {{ as_decimal('per_transaction_min_amount') }} as per_transaction_min_amount,
+    {{ as_decimal('per_transaction_max_amount') }} as per_transaction_max_amount
+{%- endmacro %}
+
+{#- The property columns, for selecting them through a CTE. -#}
+{% macro charge_property_names() -%}
+    {{ return(['amount', 'package_size', 'free_units', 'rate', 'fixed_amount', 'free_units_per_events',
+               'free_units_per_total_aggregation', 'per_transaction_min_amount',
+               'per_transaction_max_amount']) }}
+{%- endmacro %}

@@ -1,0 +1,143 @@
+{#-
+    The events behind each in-arrears charge of the close window, in their buckets (rule book §2,
+    §1.10, §1.11): one row per scheduled billing, charge, bucket and event. This is the close's one
+    scan of the events table; the aggregates, the per-event charge models and the lineage of
+    every charge line (CONTRACT §4) read it.
+
+    Recurring metrics have no lower time bound (§2): events from before the charges window are kept
+    and flagged `is_carried_over`. Pay-in-advance charges are priced per event elsewhere; only
+    their recurring units come back here, in full, on each period-end billing (§7).
+-#}
+with
+
+billings as (
+    select
+        subscription_billing_id,
+        billing_month,
+        billing_trigger,
+        external_subscription_id,
+        plan_code,
+        timezone,
+        charges_period_start,
+        charges_from_at,
+        charges_to_at
+    from {{ ref('int_subscription_billings_scheduled') }}
+    where
+        charges_from_at is not null
+        and billing_month >= {{ billing_period_start() }}
+        and billing_month < {{ billing_period_end() }}
+),
+
+charges as (
+    select charge_code, plan_code, metric_code, pricing_group_keys, is_pay_in_advance, valid_from, valid_to
+    from {{ ref('stg_catalog__charges') }}
+),
+
+metrics as (
+    select metric_code, aggregation, field_name, is_recurring, valid_from, valid_to
+    from {{ ref('stg_catalog__billable_metrics') }}
+),
+
+{#- The catalog in force at the start of each charges period (CONTRACT §3.1). -#}
+billing_charges as (
+    select
+        billings.subscription_billing_id,
+        billings.billing_month,
+        billings.external_subscription_id,
+        billings.timezone,
+        billings.charges_period_start,
+        billings.charges_from_at,
+        billings.charges_to_at,
+        charges.charge_code,
+        charges.pricing_group_keys as charge_pricing_group_keys,
+        charges.metric_code,
+        metrics.aggregation,
+        metrics.field_name,
+        metrics.is_recurring
+    from billings
+    inner join charges
+        on billings.plan_code = charges.plan_code
+        and billings.charges_period_start >= charges.valid_from
+        and billings.charges_period_start < charges.valid_to
+    inner join metrics
+        on charges.metric_code = metrics.metric_code
+        and billings.charges_period_start >= metrics.valid_from
+        and billings.charges_period_start < metrics.valid_to
+    where
+        not charges.is_pay_in_advance
+        or (metrics.is_recurring and billings.billing_trigger = 'period_end')
+),
+
+recurring_metrics as (
+    select distinct metric_code from billing_charges where is_recurring
+),
+
+events as (
+    select
+        external_subscription_id,
+        transaction_id,
+        metric_code,
+        properties,
+        operation_type,
+        precise_total_amount,
+        event_at
+    from {{ ref('stg_landing__events') }}
+    where
+        event_at < (select max(charges_to_at) from billing_charges)
+        and (
+            event_at >= (select min(charges_from_at) from billing_charges)
+            or metric_code in (select metric_code from recurring_metrics)
+        )
+),
+
+charged_events as (
+    select
+        billing_charges.subscription_billing_id as scope_key,
+        billing_charges.billing_month,
+        billing_charges.charge_code,
+        billing_charges.charge_pricing_group_keys,
+        billing_charges.charges_period_start,
+        billing_charges.aggregation,
+        billing_charges.timezone,
+        events.transaction_id,
+        events.properties,
+        events.operation_type,
+        events.precise_total_amount,
+        events.event_at,
+        events.event_at < billing_charges.charges_from_at as is_carried_over,
+        case when billing_charges.field_name is not null
+            then {{ json_value_text('events.properties', 'billing_charges.field_name') }}
+        end as value_text
+    from billing_charges
+    inner join events
+        on billing_charges.external_subscription_id = events.external_subscription_id
+        and billing_charges.metric_code = events.metric_code
+        and events.event_at < billing_charges.charges_to_at
+        and (events.event_at >= billing_charges.charges_from_at or billing_charges.is_recurring)
+),
+
+{{ bucketed_charge_events('charged_events', 'bucketed') }}
+
+select
+    billing_month,
+    scope_key as subscription_billing_id,
+    charge_code,
+    filter_code,
+    pricing_group,
+    transaction_id,
+    event_at,
+    {{ utc_to_local_date('event_at', 'timezone') }} as event_local_date,
+    is_carried_over,
+    operation_type,
+    value_text,
+    -- Numeric aggregations read only values Lago's event store accepts as numbers (§2).
+    case when aggregation <> 'count' and {{ is_numeric_text('value_text') }}
+        then {{ as_decimal('value_text') }}
+    end as value_number,
+    precise_total_amount
+from bucketed
+-- Events that cannot move the units are not behind the line: values that are not numbers for
+-- numeric aggregations (Lago's event store skips them), no value at all for unique_count.
+where aggregation = 'count'
+    or (aggregation = 'unique_count' and value_text is not null)
+    or {{ is_numeric_text('value_text') }}
