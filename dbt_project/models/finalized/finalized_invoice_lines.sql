@@ -11,10 +11,13 @@ frozen_invoices as (
     select invoice_id from {{ ref('finalized_invoices') }}
 )
 
-select lines.*
+select
+    {%- for column in frozen_invoice_line_columns() %}
+    lines.{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
 from lines
 where
-    lines.invoice_id in (select invoice_id from frozen_invoices)
+    (lines.invoice_id in (select invoice_id from frozen_invoices) or lines.invoice_id is null)
     {% if is_incremental() %}
     and lines.invoice_line_id not in (select invoice_line_id from {{ this }})
     {% endif %}

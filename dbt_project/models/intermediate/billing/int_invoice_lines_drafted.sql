@@ -7,7 +7,14 @@
 with
 
 billings as (
-    select *
+    select
+        *,
+        -- CONTRACT §7: the bounds of the period the invoice closes.
+        coalesce(charges_period_start, fee_period_start) as invoice_period_start,
+        case
+            when billing_trigger = 'termination' then terminated_on
+            else coalesce(charges_period_end, fee_period_end)
+        end as invoice_period_end
     from {{ ref('int_subscription_billings_scheduled') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
@@ -15,6 +22,12 @@ billings as (
 priced_charges as (
     select *
     from {{ ref('int_charges_priced') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+),
+
+pay_in_advance_fees as (
+    select *
+    from {{ ref('int_pay_in_advance_fees_priced') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
@@ -80,7 +93,10 @@ subscription_fees as (
             else {{ local_midnight_to_utc(add_days('billings.fee_period_end', 1), 'billings.timezone') }}
         end as to_datetime_exclusive,
         cast(null as timestamp) as first_event_at,
-        cast(null as timestamp) as last_event_at
+        cast(null as timestamp) as last_event_at,
+        cast(null as varchar) as transaction_id,
+        billings.invoice_period_start,
+        billings.invoice_period_end
     from billings
     inner join plans
         on billings.plan_code = plans.plan_code
@@ -118,7 +134,10 @@ charge_fees as (
         billings.charges_from_at as from_datetime,
         billings.charges_to_at as to_datetime_exclusive,
         priced_charges.first_event_at,
-        priced_charges.last_event_at
+        priced_charges.last_event_at,
+        cast(null as varchar) as transaction_id,
+        billings.invoice_period_start,
+        billings.invoice_period_end
     from priced_charges
     inner join billings on priced_charges.subscription_billing_id = billings.subscription_billing_id
     inner join charges
@@ -170,7 +189,10 @@ spending_minimums as (
         billings.charges_from_at as from_datetime,
         billings.charges_to_at as to_datetime_exclusive,
         cast(null as timestamp) as first_event_at,
-        cast(null as timestamp) as last_event_at
+        cast(null as timestamp) as last_event_at,
+        cast(null as varchar) as transaction_id,
+        billings.invoice_period_start,
+        billings.invoice_period_end
     from billings
     inner join charges
         on billings.plan_code = charges.plan_code
@@ -198,7 +220,53 @@ spending_minimums as (
         metrics.metric_name, charges.tax_codes,
         charges.min_amount, billings.charges_from_at, billings.charges_to_at, billings.timezone,
         billings.billing_trigger, billings.terminated_on, billings.charges_period_end,
-        billings.charges_period_days
+        billings.charges_period_days, billings.invoice_period_start, billings.invoice_period_end
+),
+
+{#- Pay-in-advance fees (§7), one per event; not invoiceable ones have no invoice (CONTRACT §7). -#}
+advance_fees as (
+    select
+        cast(null as varchar) as subscription_billing_id,
+        pay_in_advance_fees.invoice_id,
+        pay_in_advance_fees.billing_month,
+        pay_in_advance_fees.issuing_date,
+        pay_in_advance_fees.external_customer_id,
+        pay_in_advance_fees.external_subscription_id,
+        pay_in_advance_fees.plan_code,
+        pay_in_advance_fees.currency,
+        'charge' as line_type,
+        pay_in_advance_fees.charge_code,
+        pay_in_advance_fees.metric_code,
+        nullif(pay_in_advance_fees.filter_code, '') as filter_code,
+        pay_in_advance_fees.pricing_group,
+        metrics.metric_name
+            || case when pay_in_advance_fees.filter_code <> '' then ' · ' || pay_in_advance_fees.filter_code else '' end
+            || coalesce(' · ' || pay_in_advance_fees.pricing_group, '') as description,
+        charges.tax_codes as charge_tax_codes,
+        plans.tax_codes as plan_tax_codes,
+        pay_in_advance_fees.units,
+        cast(1 as bigint) as events_count,
+        pay_in_advance_fees.precise_amount,
+        pay_in_advance_fees.charges_from_at as from_datetime,
+        pay_in_advance_fees.charges_to_at as to_datetime_exclusive,
+        pay_in_advance_fees.event_at as first_event_at,
+        pay_in_advance_fees.event_at as last_event_at,
+        pay_in_advance_fees.transaction_id,
+        pay_in_advance_fees.charges_period_start as invoice_period_start,
+        pay_in_advance_fees.charges_period_end as invoice_period_end
+    from pay_in_advance_fees
+    inner join charges
+        on pay_in_advance_fees.charge_code = charges.charge_code
+        and pay_in_advance_fees.charges_period_start >= charges.valid_from
+        and pay_in_advance_fees.charges_period_start < charges.valid_to
+    inner join metrics
+        on pay_in_advance_fees.metric_code = metrics.metric_code
+        and pay_in_advance_fees.charges_period_start >= metrics.valid_from
+        and pay_in_advance_fees.charges_period_start < metrics.valid_to
+    inner join plans
+        on pay_in_advance_fees.plan_code = plans.plan_code
+        and pay_in_advance_fees.charges_period_start >= plans.valid_from
+        and pay_in_advance_fees.charges_period_start < plans.valid_to
 ),
 
 lines as (
@@ -207,14 +275,17 @@ lines as (
     select * from charge_fees
     union all
     select * from spending_minimums where precise_amount > 0
+    union all
+    select * from advance_fees
 )
 
 select
     {{ hash_key([
         'lines.subscription_billing_id', 'lines.line_type', 'lines.charge_code', 'lines.filter_code',
-        'lines.pricing_group',
+        'lines.pricing_group', 'lines.external_subscription_id', 'lines.transaction_id',
     ]) }} as invoice_line_id,
     lines.invoice_id,
+    case when lines.transaction_id is not null then 'pay_in_advance' else 'subscription' end as invoice_type,
     lines.subscription_billing_id,
     lines.external_customer_id,
     lines.external_subscription_id,
@@ -245,7 +316,10 @@ select
     lines.from_datetime,
     lines.to_datetime_exclusive,
     lines.first_event_at,
-    lines.last_event_at
+    lines.last_event_at,
+    lines.transaction_id,
+    lines.invoice_period_start,
+    lines.invoice_period_end
 from lines
 inner join currencies on lines.currency = currencies.currency
 left join customers on lines.external_customer_id = customers.external_customer_id

@@ -21,6 +21,7 @@ line_taxes as (
 select
     lines.invoice_line_id,
     lines.invoice_id,
+    lines.invoice_type,
     lines.subscription_billing_id,
     lines.external_customer_id,
     lines.external_subscription_id,
@@ -48,6 +49,9 @@ select
     lines.from_datetime,
     lines.to_datetime_exclusive,
     lines.first_event_at,
-    lines.last_event_at
+    lines.last_event_at,
+    lines.transaction_id,
+    lines.invoice_period_start,
+    lines.invoice_period_end
 from lines
 left join line_taxes on lines.invoice_line_id = line_taxes.invoice_line_id

@@ -7,6 +7,7 @@ line_taxes as (
     select invoice_id, billing_month, tax_code, tax_name, tax_rate, taxable_base_amount, precise_tax_amount
     from {{ ref('int_invoice_line_taxes_drafted') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+        and invoice_id is not null
 ),
 
 invoices as (

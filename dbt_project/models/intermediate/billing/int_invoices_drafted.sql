@@ -4,21 +4,13 @@
 with
 
 lines as (
-    select invoice_id, subscription_billing_id, external_customer_id, currency, issuing_date, billing_month, amount
+    select
+        invoice_id, invoice_type, external_customer_id, currency, issuing_date, billing_month, amount,
+        invoice_period_start, invoice_period_end
     from {{ ref('int_invoice_lines_taxed') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
-),
-
-billings as (
-    select
-        subscription_billing_id,
-        coalesce(charges_period_start, fee_period_start) as period_start,
-        case
-            when billing_trigger = 'termination' then terminated_on
-            else coalesce(charges_period_end, fee_period_end)
-        end as period_end
-    from {{ ref('int_subscription_billings_scheduled') }}
-    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+        -- Not-invoiceable pay-in-advance fees have no invoice (CONTRACT §7).
+        and invoice_id is not null
 ),
 
 invoice_taxes as (
@@ -30,17 +22,17 @@ invoice_taxes as (
 
 fees as (
     select
-        lines.invoice_id,
-        lines.external_customer_id,
-        lines.currency,
-        lines.issuing_date,
-        lines.billing_month,
-        min(billings.period_start) as billing_period_start,
-        max(billings.period_end) as billing_period_end,
-        {{ as_money('sum(lines.amount)') }} as fees_amount
+        invoice_id,
+        invoice_type,
+        external_customer_id,
+        currency,
+        issuing_date,
+        billing_month,
+        min(invoice_period_start) as billing_period_start,
+        max(invoice_period_end) as billing_period_end,
+        {{ as_money('sum(amount)') }} as fees_amount
     from lines
-    inner join billings on lines.subscription_billing_id = billings.subscription_billing_id
-    group by lines.invoice_id, lines.external_customer_id, lines.currency, lines.issuing_date, lines.billing_month
+    group by invoice_id, invoice_type, external_customer_id, currency, issuing_date, billing_month
 ),
 
 totals as (
@@ -57,7 +49,7 @@ totals as (
 
 select
     invoice_id,
-    'subscription' as invoice_type,
+    invoice_type,
     external_customer_id,
     currency,
     fees_amount,

@@ -6,7 +6,8 @@ finalized as (
 ),
 
 drafts as (
-    select * from {{ ref('int_invoice_lines_taxed') }}
+    select {{ frozen_invoice_line_columns() | join(', ') }}
+    from {{ ref('int_invoice_lines_taxed') }}
     where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
 ),
 

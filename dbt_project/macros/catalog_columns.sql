@@ -18,3 +18,16 @@
                'free_units_per_total_aggregation', 'per_transaction_min_amount',
                'per_transaction_max_amount']) }}
 {%- endmacro %}
+
+{#- The columns of a frozen invoice line (ledger.finalized_invoice_lines), in order: drafts are
+    read with the same list so that both unite in billing.fct_invoice_lines. -#}
+{% macro frozen_invoice_line_columns() -%}
+    {{ return([
+        'invoice_line_id', 'invoice_id', 'subscription_billing_id', 'external_customer_id',
+        'external_subscription_id', 'plan_code', 'line_type', 'charge_code', 'metric_code',
+        'filter_code', 'pricing_group', 'description', 'currency', 'tax_codes', 'units',
+        'events_count', 'unit_amount', 'precise_amount', 'amount', 'precise_coupons_amount',
+        'taxes_rate', 'precise_taxes_amount', 'taxes_amount', 'billing_month', 'issuing_date',
+        'from_datetime', 'to_datetime_exclusive', 'first_event_at', 'last_event_at',
+    ]) }}
+{%- endmacro %}
