@@ -1,13 +1,40 @@
 {{ config(materialized='view') }}
-{#- "Why was I charged this?": the exact events behind each charge line (CONTRACT §4), computed on
-    demand from the line's subscription, metric and half-open window, so nothing is stored twice.
+{#- "Why was I charged this?": the exact events behind each charge line (CONTRACT §4): for a
+    period-end line, the events of its bucket (filter and pricing group) that the close aggregated,
+    carried-over events of recurring metrics included; for a pay-in-advance line, its one event.
     Query it with `where invoice_line_id = '...'`. -#}
 with
 
 charge_lines as (
-    select invoice_line_id, invoice_id, external_subscription_id, metric_code, from_datetime, to_datetime
-    from {{ ref('fct_invoice_lines') }}
-    where line_type = 'charge'
+    select
+        lines.invoice_line_id,
+        lines.invoice_id,
+        lines.external_subscription_id,
+        drafted.subscription_billing_id,
+        drafted.charge_code,
+        coalesce(drafted.filter_code, '') as filter_code,
+        drafted.pricing_group,
+        drafted.transaction_id
+    from {{ ref('fct_invoice_lines') }} as lines
+    inner join {{ ref('int_invoice_lines_drafted') }} as drafted
+        on lines.invoice_line_id = drafted.invoice_line_id
+    where lines.line_type = 'charge'
+),
+
+line_transactions as (
+    select charge_lines.invoice_line_id, charge_lines.invoice_id, charge_lines.external_subscription_id,
+        bucketed.transaction_id
+    from charge_lines
+    inner join {{ ref('int_charge_events_bucketed') }} as bucketed
+        on charge_lines.subscription_billing_id = bucketed.subscription_billing_id
+        and charge_lines.charge_code = bucketed.charge_code
+        and charge_lines.filter_code = bucketed.filter_code
+        and charge_lines.pricing_group is not distinct from bucketed.pricing_group
+    where charge_lines.transaction_id is null
+    union all
+    select invoice_line_id, invoice_id, external_subscription_id, transaction_id
+    from charge_lines
+    where transaction_id is not null
 ),
 
 events as (
@@ -23,8 +50,8 @@ events as (
 )
 
 select
-    charge_lines.invoice_line_id,
-    charge_lines.invoice_id,
+    line_transactions.invoice_line_id,
+    line_transactions.invoice_id,
     events.transaction_id,
     events.external_subscription_id,
     events.metric_code,
@@ -32,9 +59,7 @@ select
     events.source_file,
     events.line_number,
     events.event_at
-from charge_lines
+from line_transactions
 inner join events
-    on charge_lines.external_subscription_id = events.external_subscription_id
-    and charge_lines.metric_code = events.metric_code
-    and events.event_at >= charge_lines.from_datetime
-    and events.event_at < charge_lines.to_datetime
+    on line_transactions.external_subscription_id = events.external_subscription_id
+    and line_transactions.transaction_id = events.transaction_id
