@@ -170,6 +170,121 @@ def _codes_exist(table: str, column: str, target: str, target_key: str) -> str:
     """
 
 
+def _is_whole(column: str) -> str:
+    number = f"try_cast({column} as decimal(38, 9))"
+    return f"({column} is null or {number} = floor({number}))"
+
+
+def _has_empty_item(column: str) -> str:
+    return (
+        f"exists (select 1 from unnest(string_split({column}, '|')) as s(item) "
+        "where trim(s.item) = '')"
+    )
+
+
+TIERED_MODELS = "('graduated', 'volume', 'graduated_percentage')"
+
+
+def _property_rules(
+    file: str, amounts: tuple[str, ...], subject: str
+) -> list[tuple[str, str, str]]:
+    """The rules on the pricing properties of a charge or of a filter (charge_filters.csv).
+
+    They read `priced_<file>`: the file's rows with the `charge_model` they are priced by and a
+    `filter_code` (empty for a charge's own properties). `subject` starts each model's message.
+    """
+    table, priced = f"raw.catalog_{file}", f"priced_{file}"
+    return [
+        (
+            file,
+            "amounts and sizes must be non-negative decimals",
+            f"select line_number from {table} where not ("
+            + " and ".join(_is_decimal(c) for c in amounts)
+            + ") or least("
+            + ", ".join(f"coalesce(try_cast({c} as decimal(38, 9)), 0)" for c in amounts)
+            + ") < 0",
+        ),
+        (
+            file,
+            f"{subject}standard charges need an amount",
+            f"select line_number from {priced} where charge_model = 'standard' and amount is null",
+        ),
+        (
+            file,
+            f"{subject}package charges need an amount and a whole package_size of at least 1",
+            f"select line_number from {priced} where charge_model = 'package' and ("
+            "amount is null or try_cast(package_size as integer) is null "
+            "or try_cast(package_size as decimal(38, 9)) <> try_cast(package_size as integer) "
+            "or try_cast(package_size as integer) < 1)",
+        ),
+        (
+            file,
+            f"{subject}percentage charges need a rate",
+            f"select line_number from {priced} where charge_model = 'percentage' and rate is null",
+        ),
+        (
+            file,
+            f"{subject}graduated, volume and graduated_percentage charges need tiers in "
+            "charge_tiers.csv with "
+            + (
+                "an empty filter_code" if file == "charges" else "their charge_code and filter_code"
+            ),
+            f"select p.line_number from {priced} as p where p.charge_model in {TIERED_MODELS} "
+            "and not exists (select 1 from raw.catalog_charge_tiers as t "
+            "where t.charge_code = p.charge_code "
+            "and t.filter_code is not distinct from p.filter_code)",
+        ),
+        (
+            file,
+            "free_units_per_events must be a whole number of events",
+            f"select line_number from {table} where not {_is_whole('free_units_per_events')}",
+        ),
+        (
+            file,
+            "per_transaction_min_amount must not exceed per_transaction_max_amount",
+            f"select line_number from {table} "
+            "where try_cast(per_transaction_min_amount as decimal(38, 9)) "
+            "> try_cast(per_transaction_max_amount as decimal(38, 9))",
+        ),
+        (
+            file,
+            "pricing_group_keys must be `|`-separated non-empty keys (no `a||b`, no leading "
+            "or trailing `|`)",
+            f"select line_number from {table} as t where t.pricing_group_keys is not null "
+            f"and {_has_empty_item('t.pricing_group_keys')}",
+        ),
+    ]
+
+
+# A row of `filter_conditions` (below) that does not read key=value.
+MALFORMED_CONDITION = (
+    "key is null or key = '' or key <> trim(key) or value is null or value = '' "
+    "or value <> trim(value)"
+)
+
+# Two filters of one charge and valid_from overlap when they have the same keys and share a value on
+# each of them (`*` expanded): some events would match both.
+FILTER_OVERLAPS_SQL = """
+with key_sets as (
+    select line_number, list_sort(list(distinct key)) as keys, count(distinct key) as key_count
+    from filter_values
+    group by line_number
+),
+shared as (
+    select a.line_number, b.line_number as other_line, count(distinct a.key) as shared_keys
+    from filter_values as a
+    inner join filter_values as b
+        on a.charge_code = b.charge_code and a.valid_from = b.valid_from
+        and a.key = b.key and a.value = b.value and a.line_number <> b.line_number
+    group by a.line_number, b.line_number
+)
+select distinct s.line_number
+from shared as s
+inner join key_sets as k on k.line_number = s.line_number
+inner join key_sets as o on o.line_number = s.other_line
+where k.keys = o.keys and s.shared_keys = k.key_count
+"""
+
 # (file, rule text, SQL returning the offending line_numbers of that file)
 RULES: list[tuple[str, str, str]] = [
     (
@@ -219,6 +334,40 @@ RULES: list[tuple[str, str, str]] = [
         "metric_code is defined twice with the same valid_from",
         "select line_number from raw.catalog_billable_metrics qualify "
         "count(*) over (partition by metric_code, coalesce(valid_from, '')) > 1",
+    ),
+    (
+        "billable_metrics",
+        "recurring is only allowed for sum, unique_count and weighted_sum metrics "
+        "(count, max and latest metrics cannot be recurring in Lago)",
+        f"select line_number from raw.catalog_billable_metrics where {_bool('recurring')} "
+        "and aggregation in ('count', 'max', 'latest')",
+    ),
+    (
+        "metric_filters",
+        "metric_code must name a metric of billable_metrics.csv",
+        "select line_number from raw.catalog_metric_filters "
+        "where metric_code not in (select metric_code from raw.catalog_billable_metrics)",
+    ),
+    (
+        "metric_filters",
+        "key is defined twice for the same metric",
+        "select line_number from raw.catalog_metric_filters "
+        "qualify count(*) over (partition by metric_code, key) > 1",
+    ),
+    (
+        "metric_filters",
+        "values must be `|`-separated, with no empty value and no spaces around a value",
+        'select line_number from raw.catalog_metric_filters as m where m."values" is not null '
+        "and exists (select 1 from unnest(string_split(m.\"values\", '|')) as s(item) "
+        "where s.item = '' or s.item <> trim(s.item))",
+    ),
+    (
+        "metric_filters",
+        "key must not contain `=`, `;` or `|`, and a value must not be `*` nor contain `;` "
+        "(they are the syntax of conditions in charge_filters.csv)",
+        "select line_number from raw.catalog_metric_filters as m "
+        "where regexp_matches(m.key, '[=;|]') or regexp_matches(m.\"values\", ';') "
+        "or list_contains(string_split(m.\"values\", '|'), '*')",
     ),
     (
         "plans",
@@ -287,38 +436,7 @@ RULES: list[tuple[str, str, str]] = [
         f"or not {_is_bool('invoiceable')} or not {_is_bool('prorated')} "
         f"or not {_is_date('valid_from')}",
     ),
-    (
-        "charges",
-        "amounts and sizes must be non-negative decimals",
-        "select line_number from raw.catalog_charges where not ("
-        + " and ".join(_is_decimal(c) for c in (*PROPERTY_COLUMNS, "min_amount"))
-        + ") or least("
-        + ", ".join(
-            f"coalesce(try_cast({c} as decimal(38, 9)), 0)"
-            for c in (*PROPERTY_COLUMNS, "min_amount")
-        )
-        + ") < 0",
-    ),
-    (
-        "charges",
-        "standard charges need an amount",
-        "select line_number from raw.catalog_charges "
-        "where charge_model = 'standard' and amount is null",
-    ),
-    (
-        "charges",
-        "package charges need an amount and a whole package_size of at least 1",
-        "select line_number from raw.catalog_charges where charge_model = 'package' and ("
-        "amount is null or try_cast(package_size as integer) is null "
-        "or try_cast(package_size as decimal(38, 9)) <> try_cast(package_size as integer) "
-        "or try_cast(package_size as integer) < 1)",
-    ),
-    (
-        "charges",
-        "graduated and volume charges need tiers in charge_tiers.csv",
-        "select line_number from raw.catalog_charges where charge_model in ('graduated', 'volume') "
-        "and charge_code not in (select charge_code from raw.catalog_charge_tiers)",
-    ),
+    *_property_rules("charges", (*PROPERTY_COLUMNS, "min_amount"), ""),
     (
         "charges",
         "charge_code is defined twice with the same valid_from",
@@ -355,6 +473,19 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "charges",
+        "§17b: prorated pay-in-advance charges must be standard",
+        f"select line_number from raw.catalog_charges where {_bool('prorated')} "
+        f"and {_bool('pay_in_advance')} and charge_model <> 'standard'",
+    ),
+    (
+        "charges",
+        "§17b: prorated charges in arrears must be standard, volume or graduated",
+        f"select line_number from raw.catalog_charges where {_bool('prorated')} "
+        f"and not {_bool('pay_in_advance')} "
+        "and charge_model not in ('standard', 'volume', 'graduated')",
+    ),
+    (
+        "charges",
         "§17b: a spending minimum (min_amount) is not allowed on pay-in-advance charges",
         f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
         "and coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0",
@@ -373,6 +504,64 @@ RULES: list[tuple[str, str, str]] = [
         "as m on m.metric_code = c.metric_code where c.charge_model = 'dynamic' "
         "and m.aggregation <> 'sum'",
     ),
+    (
+        "charge_filters",
+        "charge_code must name a charge of charges.csv",
+        "select line_number from raw.catalog_charge_filters "
+        "where charge_code not in (select charge_code from raw.catalog_charges)",
+    ),
+    (
+        "charge_filters",
+        "filter_code is defined twice for the same charge and valid_from",
+        "select line_number from raw.catalog_charge_filters qualify count(*) over "
+        "(partition by charge_code, filter_code, coalesce(valid_from, '')) > 1",
+    ),
+    (
+        "charge_filters",
+        "valid_from must be a date",
+        f"select line_number from raw.catalog_charge_filters where not {_is_date('valid_from')}",
+    ),
+    (
+        "charge_filters",
+        "conditions must read key=v1|v2;key2=v3: `;`-separated keys, each with `=` and "
+        "`|`-separated values, none of them empty or with spaces around it",
+        f"select distinct line_number from filter_conditions where {MALFORMED_CONDITION}",
+    ),
+    (
+        "charge_filters",
+        "conditions: a key may appear only once",
+        "select distinct line_number from filter_conditions where key <> '' "
+        "group by line_number, key having count(distinct part_index) > 1",
+    ),
+    (
+        "charge_filters",
+        "conditions: each key must be one metric_filters.csv declares for the charge's metric",
+        "select distinct c.line_number from filter_conditions as c "
+        "inner join filter_charges as fc on fc.line_number = c.line_number "
+        "where c.key <> '' and c.key = trim(c.key) and not exists ("
+        "select 1 from raw.catalog_metric_filters as m "
+        "where m.metric_code = fc.metric_code and m.key = c.key)",
+    ),
+    (
+        "charge_filters",
+        "conditions: each value must be one metric_filters.csv declares for its key, "
+        "or `*` alone (every declared value)",
+        "select distinct c.line_number from filter_conditions as c "
+        "inner join filter_charges as fc on fc.line_number = c.line_number "
+        "where c.value <> '' and exists (select 1 from raw.catalog_metric_filters as m "
+        "where m.metric_code = fc.metric_code and m.key = c.key) "
+        "and ((c.value = '*' and c.value_count > 1) or (c.value <> '*' and not exists ("
+        "select 1 from raw.catalog_metric_filters as m where m.metric_code = fc.metric_code "
+        "and m.key = c.key and list_contains(string_split(m.\"values\", '|'), c.value))))",
+    ),
+    (
+        "charge_filters",
+        "filters of one charge with the same keys must not overlap (share a value on every "
+        "key, `*` counting as every declared value): Lago's pricing of overlapping filters "
+        "with the same keys is degenerate, so they are refused (rule book §1.11)",
+        FILTER_OVERLAPS_SQL,
+    ),
+    *_property_rules("charge_filters", PROPERTY_COLUMNS, "filters of "),
     (
         "charge_tiers",
         "charge_code must name a graduated, volume or graduated_percentage charge",
@@ -427,6 +616,27 @@ RULES: list[tuple[str, str, str]] = [
         "or (is_inclusive_set and from_number = previous_to + 1))",
     ),
     (
+        "charge_tiers",
+        "filter_code must name a filter of that charge in charge_filters.csv",
+        "select t.line_number from raw.catalog_charge_tiers as t where t.filter_code is not null "
+        "and not exists (select 1 from raw.catalog_charge_filters as f "
+        "where f.charge_code = t.charge_code and f.filter_code = t.filter_code)",
+    ),
+    (
+        "charge_tiers",
+        "tiers of graduated_percentage charges need a rate",
+        "select line_number from raw.catalog_charge_tiers where rate is null and charge_code in "
+        "(select charge_code from raw.catalog_charges where charge_model = 'graduated_percentage')",
+    ),
+    (
+        "charge_tiers",
+        "tiers of graduated_percentage charges must use the inclusive convention (each "
+        "from_value is the previous to_value + 1): they have no adjacent mode (rule book §1.6)",
+        "select line_number from tier_sets where is_adjacent_set and tier_rank > 1 "
+        "and charge_code in (select charge_code from raw.catalog_charges "
+        "where charge_model = 'graduated_percentage')",
+    ),
+    (
         "taxes",
         "rate must be a decimal percent between 0 and 100; applied_by_default true/false",
         f"select line_number from raw.catalog_taxes where not {_is_decimal('rate')} "
@@ -443,36 +653,6 @@ RULES: list[tuple[str, str, str]] = [
 
 # Catalog features whose billing rules are not built yet: refused rather than mispriced.
 NOT_YET_SUPPORTED: list[tuple[str, str, str]] = [
-    (
-        "billable_metrics",
-        "weighted_sum and recurring metrics are not supported yet (issue #3)",
-        f"select line_number from raw.catalog_billable_metrics "
-        f"where aggregation = 'weighted_sum' or {_bool('recurring')}",
-    ),
-    (
-        "charges",
-        "percentage, graduated_percentage and dynamic charges are not supported yet (issue #3)",
-        "select line_number from raw.catalog_charges "
-        "where charge_model in ('percentage', 'graduated_percentage', 'dynamic')",
-    ),
-    (
-        "charges",
-        "pay-in-advance and prorated charges, spending minimums and pricing groups are "
-        "not supported yet (issue #3)",
-        f"select line_number from raw.catalog_charges where {_bool('pay_in_advance')} "
-        f"or {_bool('prorated')} or coalesce(try_cast(min_amount as decimal(38, 9)), 0) > 0 "
-        "or pricing_group_keys is not null",
-    ),
-    (
-        "charge_filters",
-        "charge filters are not supported yet (issue #3)",
-        "select line_number from raw.catalog_charge_filters",
-    ),
-    (
-        "charge_tiers",
-        "tiers of charge filters are not supported yet (issue #3)",
-        "select line_number from raw.catalog_charge_tiers where filter_code is not null",
-    ),
     (
         "plans",
         "trials and minimum commitments are not supported yet (issue #4)",
@@ -521,6 +701,117 @@ select
 from ordered
 """
 
+# The charge version a filter belongs to: the one in force when the filter starts (the earliest
+# version if the filter starts before all of them).
+FILTER_CHARGES_SQL = """
+create or replace temp table filter_charges as
+with dated as (
+    select
+        f.line_number,
+        c.charge_model,
+        c.metric_code,
+        c.line_number as charge_line,
+        coalesce(try_cast(c.valid_from as date), date '0001-01-01') as charge_from,
+        coalesce(try_cast(f.valid_from as date), date '0001-01-01') as filter_from
+    from raw.catalog_charge_filters as f
+    inner join raw.catalog_charges as c on c.charge_code = f.charge_code
+)
+select line_number, charge_model, metric_code
+from dated
+qualify row_number() over (
+    partition by line_number
+    order by
+        charge_from <= filter_from desc,
+        case when charge_from <= filter_from then charge_from end desc nulls last,
+        charge_from,
+        charge_line
+) = 1
+"""
+
+# `conditions` parsed: one row per value of each `;`-separated part, split at the part's first `=`.
+# A part without `=` gives one row with a null key and value.
+FILTER_CONDITIONS_SQL = """
+create or replace temp table filter_conditions as
+with filters as (
+    select
+        line_number,
+        charge_code,
+        coalesce(valid_from, '') as valid_from,
+        string_split(conditions, ';') as parts
+    from raw.catalog_charge_filters
+    where conditions is not null
+),
+parts as (
+    select
+        line_number,
+        charge_code,
+        valid_from,
+        unnest(parts) as part,
+        unnest(range(1, len(parts) + 1)) as part_index
+    from filters
+),
+split as (
+    select
+        line_number,
+        charge_code,
+        valid_from,
+        part_index,
+        case when strpos(part, '=') > 0 then left(part, strpos(part, '=') - 1) end as key,
+        case
+            when strpos(part, '=') > 0 then string_split(substr(part, strpos(part, '=') + 1), '|')
+            else [cast(null as varchar)]
+        end as value_list
+    from parts
+)
+select
+    line_number,
+    charge_code,
+    valid_from,
+    part_index,
+    key,
+    len(value_list) as value_count,
+    unnest(value_list) as value
+from split
+"""
+
+# The well-formed conditions with `*` expanded to the values the metric filter declares.
+FILTER_VALUES_SQL = """
+create or replace temp table filter_values as
+with declared as (
+    select metric_code, key, unnest(string_split("values", '|')) as value
+    from raw.catalog_metric_filters
+    where "values" is not null
+)
+select c.line_number, c.charge_code, c.valid_from, c.key, coalesce(d.value, c.value) as value
+from filter_conditions as c
+left join filter_charges as fc on fc.line_number = c.line_number
+left join declared as d on c.value = '*' and d.metric_code = fc.metric_code and d.key = c.key
+where c.line_number not in (
+    select line_number
+    from filter_conditions
+    group by line_number
+    having bool_or(MALFORMED) or count(distinct key) < count(distinct part_index)
+)
+""".replace("MALFORMED", MALFORMED_CONDITION)
+
+# What prices each row of charges.csv and charge_filters.csv (read by `_property_rules`).
+PRICED_SQL = """
+create or replace temp view priced_charges as
+select *, cast(null as varchar) as filter_code from raw.catalog_charges;
+create or replace temp view priced_charge_filters as
+select f.*, fc.charge_model
+from raw.catalog_charge_filters as f
+inner join filter_charges as fc on fc.line_number = f.line_number
+"""
+
+WORK_TABLES_SQL = (
+    TIER_SETS_SQL,
+    FILTER_CHARGES_SQL,
+    FILTER_CONDITIONS_SQL,
+    FILTER_VALUES_SQL,
+    PRICED_SQL,
+)
+
 
 def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) -> int:
     columns = CATALOG_FILES[name]
@@ -562,7 +853,8 @@ def catalog_violations(conn: duckdb.DuckDBPyConnection) -> list[Violation]:
     conn.executemany("insert into catalog_currencies values (?)", [[c] for c in known_currencies()])
     conn.execute("create or replace temp table catalog_timezones (name varchar)")
     conn.executemany("insert into catalog_timezones values (?)", [[t] for t in known_timezones()])
-    conn.execute(TIER_SETS_SQL)
+    for sql in WORK_TABLES_SQL:
+        conn.execute(sql)
     violations = []
     for file, rule, sql in RULES + NOT_YET_SUPPORTED:
         for (line,) in conn.execute(sql).fetchall():

@@ -1,0 +1,885 @@
+"""The rating rules of issue #3, one test per rule-book section, against numbers worked out by hand.
+
+An independent oracle for the rating engine: a catalog and landing data of its own (no seeds),
+closed once for March 2026 through the CLI; each test reads `billing.fct_invoice_lines` and
+compares with the arithmetic written beside the assertion (rule book sections in the test names).
+
+Scenario
+- Billing entity in UTC; customers `cust_usd` (USD, exponent 2) and `cust_jpy` (JPY, exponent 0),
+  timezone empty (= the entity's UTC). One tax, not applied by default: no invoice carries tax.
+- One plan per rule (monthly, calendar, in arrears, amount 0: invoices hold only charge lines),
+  one subscription per case, so no rule sees another's events.
+- Subscriptions start 2026-03-01T00:00:00Z (March has 31 days), the partial-period cases
+  2026-03-17T00:00:00Z (Mar 17-31 = 15 days), the recurring-metric cases 2026-02-01T00:00:00Z
+  (`close --month 2026-03` backfills February first, CONTRACT §7). Period-end invoices of March
+  are issued 2026-04-01; invoices of February on 2026-03-01.
+- Where the rule book leaves a choice, the comment beside the assertion says which reading is
+  taken and why.
+"""
+
+import csv
+import json
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from conftest import query  # tests/ is on sys.path under both `pytest` and `python -m pytest`
+
+from orchestration.cli import main
+from orchestration.settings import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+MARCH_INVOICE = date(2026, 4, 1)
+FEBRUARY_INVOICE = date(2026, 3, 1)
+SEED_CATALOG = REPO_ROOT / "seeds" / "catalog"
+
+# --------------------------------------------------------------------------------------------
+# Catalog
+# --------------------------------------------------------------------------------------------
+
+# (metric_code, aggregation, field_name, recurring, rounding_function, rounding_precision)
+METRICS = [
+    ("requests", "count", "", "false", "", ""),
+    ("llm_tokens", "sum", "tokens", "false", "", ""),
+    ("payment_amount", "sum", "amount", "false", "", ""),
+    ("compute_units", "sum", "qty", "false", "", ""),
+    ("gpu_level", "weighted_sum", "gpus", "false", "", ""),
+    ("seats", "sum", "seats", "true", "", ""),
+    ("bytes_ceil", "sum", "bytes", "false", "ceil", "-2"),
+    ("cpu_round", "sum", "cpu", "false", "round", "1"),
+    ("storage_latest", "latest", "gb", "false", "", ""),
+    ("prompt_tokens", "sum", "tokens", "false", "", ""),
+    ("api_hits", "count", "", "false", "", ""),
+    ("storage_added", "sum", "gb", "false", "", ""),
+]
+
+METRIC_FILTERS = [
+    ("requests", "region", "us|eu|ap"),
+    ("requests", "tier", "free|pro"),
+    ("llm_tokens", "provider", "cloud|onprem"),
+]
+
+
+def _charge(code: str, plan: str, metric: str, model: str, **properties: str) -> dict:
+    """A charges.csv row: in arrears, invoiceable, not prorated unless told otherwise."""
+    return {
+        "charge_code": code,
+        "plan_code": plan,
+        "metric_code": metric,
+        "charge_model": model,
+        "pay_in_advance": "false",
+        "invoiceable": "true",
+        "prorated": "false",
+        **properties,
+    }
+
+
+PERCENT = {"rate": "2", "fixed_amount": "0.10"}
+CHARGES = [
+    _charge("c_requests", "p_filters", "requests", "standard", amount="1.00"),
+    _charge("c_requests_all", "p_filters", "requests", "standard", amount="0.10"),
+    _charge("c_llm", "p_groups", "llm_tokens", "graduated", pricing_group_keys="model"),
+    _charge(
+        "c_pct_events",
+        "p_pct_events",
+        "payment_amount",
+        "percentage",
+        **PERCENT,
+        free_units_per_events="2",
+    ),
+    _charge(
+        "c_pct_total",
+        "p_pct_total",
+        "payment_amount",
+        "percentage",
+        **PERCENT,
+        free_units_per_total_aggregation="100",
+    ),
+    _charge(
+        "c_pct_minmax",
+        "p_pct_minmax",
+        "payment_amount",
+        "percentage",
+        **PERCENT,
+        free_units_per_total_aggregation="100",
+        per_transaction_min_amount="0.50",
+        per_transaction_max_amount="3.00",
+    ),
+    _charge("c_pct_jpy", "p_pct_jpy", "payment_amount", "percentage", rate="2.5"),
+    _charge("c_grad_pct", "p_grad_pct", "payment_amount", "graduated_percentage"),
+    _charge("c_dynamic", "p_dynamic", "compute_units", "dynamic"),
+    _charge("c_weighted", "p_weighted", "gpu_level", "standard", amount="1.00"),
+    _charge("c_seats", "p_seats", "seats", "standard", amount="10.00"),
+    _charge(
+        "c_seats_prorated", "p_seats_prorated", "seats", "standard", amount="10.00", prorated="true"
+    ),
+    _charge("c_bytes", "p_rounding", "bytes_ceil", "standard", amount="0.01"),
+    _charge("c_cpu", "p_rounding", "cpu_round", "standard", amount="2.00"),
+    _charge("c_storage_latest", "p_rounding", "storage_latest", "standard", amount="1.00"),
+    _charge("c_prompt_tokens", "p_rounding", "prompt_tokens", "standard", amount="1.00"),
+    _charge("c_prorated_grad", "p_prorated_grad", "seats", "graduated", prorated="true"),
+    _charge("c_prorated_vol", "p_prorated_vol", "seats", "volume", prorated="true"),
+    _charge("c_min", "p_min", "api_hits", "standard", amount="0.50", min_amount="10.00"),
+    _charge(
+        "c_min_filters", "p_min_filters", "requests", "standard", amount="1.00", min_amount="10.00"
+    ),
+    _charge(
+        "c_adv_sum", "p_adv_sum", "storage_added", "standard", amount="1.00", pay_in_advance="true"
+    ),
+    _charge(
+        "c_adv_count",
+        "p_adv_count",
+        "api_hits",
+        "standard",
+        amount="0.25",
+        pay_in_advance="true",
+        invoiceable="false",
+    ),
+    _charge("c_adv_grad", "p_adv_grad", "storage_added", "graduated", pay_in_advance="true"),
+]
+
+# (charge_code, filter_code, conditions, pricing_group_keys, amount)
+CHARGE_FILTERS = [
+    ("c_requests", "f_region_us", "region=us", "", "2.00"),
+    ("c_requests", "f_us_pro", "region=us;tier=pro", "", "5.00"),
+    ("c_requests_all", "f_all_regions", "region=*", "", "3.00"),
+    # Lago groups a filter's events by the filter's own keys (`(charge_filter.presence ||
+    # charge).pricing_group_keys`): the filter repeats `model` so both readings agree.
+    ("c_llm", "f_onprem", "provider=onprem", "model", ""),
+    ("c_min_filters", "f_min_eu", "region=eu", "", "2.00"),
+]
+
+# (charge_code, filter_code, from_value, to_value, per_unit_amount, flat_amount, rate)
+TIERS = [
+    ("c_llm", "", "0", "10", "1.00", "3.00", ""),
+    ("c_llm", "", "11", "", "0.50", "0", ""),
+    ("c_llm", "f_onprem", "0", "5", "2.00", "1.00", ""),
+    ("c_llm", "f_onprem", "6", "", "1.00", "0", ""),
+    ("c_grad_pct", "", "0", "100", "", "0.50", "1"),
+    ("c_grad_pct", "", "101", "", "", "1.00", "0.5"),
+    ("c_prorated_grad", "", "0", "5", "10", "100", ""),
+    ("c_prorated_grad", "", "6", "15", "5", "50", ""),
+    ("c_prorated_grad", "", "16", "", "2", "0", ""),
+    ("c_prorated_vol", "", "0", "100", "2", "0", ""),
+    ("c_prorated_vol", "", "101", "200", "1", "10", ""),
+    ("c_prorated_vol", "", "201", "", "0.5", "50", ""),
+    ("c_adv_grad", "", "0", "5", "1", "2", ""),
+    ("c_adv_grad", "", "6", "", "0.5", "3", ""),
+]
+
+JPY_PLANS = {"p_pct_jpy"}
+
+
+def _rows(columns: str, rows: list[tuple]) -> list[dict]:
+    return [dict(zip(columns.split(), row, strict=True)) for row in rows]
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    """A catalog file with the header of its seeds/catalog namesake; absent cells are empty."""
+    with (SEED_CATALOG / path.name).open(newline="") as seed:
+        header = next(csv.reader(seed))
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="raise")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_catalog(catalog: Path) -> None:
+    catalog.mkdir(parents=True)
+    _write_csv(
+        catalog / "billing_entity.csv",
+        [
+            {
+                "name": "Rating Rules",
+                "legal_name": "Rating Rules Ltd",
+                "address_line1": "1 Oracle Way",
+                "city": "London",
+                "zipcode": "N1",
+                "country": "GB",
+                "email": "billing@rules.example",
+                "timezone": "UTC",
+                "invoice_prefix": "RUL",
+                "document_numbering": "per_customer",
+            }
+        ],
+    )
+    metric_columns = "metric_code aggregation field_name recurring rounding_function"
+    metrics = _rows(f"{metric_columns} rounding_precision", METRICS)
+    _write_csv(catalog / "billable_metrics.csv", [{**m, "name": m["metric_code"]} for m in metrics])
+    _write_csv(catalog / "metric_filters.csv", _rows("metric_code key values", METRIC_FILTERS))
+    plans = sorted({c["plan_code"] for c in CHARGES})
+    _write_csv(
+        catalog / "plans.csv",
+        [
+            {
+                "plan_code": p,
+                "name": p,
+                "interval": "monthly",
+                "currency": "JPY" if p in JPY_PLANS else "USD",
+                "amount": "0",
+                "pay_in_advance": "false",
+                "trial_days": "0",
+                "bill_charges_monthly": "false",
+            }
+            for p in plans
+        ],
+    )
+    _write_csv(catalog / "charges.csv", CHARGES)
+    _write_csv(
+        catalog / "charge_filters.csv",
+        _rows("charge_code filter_code conditions pricing_group_keys amount", CHARGE_FILTERS),
+    )
+    tier_columns = "charge_code filter_code from_value to_value per_unit_amount flat_amount"
+    _write_csv(catalog / "charge_tiers.csv", _rows(f"{tier_columns} rate", TIERS))
+    _write_csv(
+        catalog / "taxes.csv",
+        [
+            {
+                "tax_code": "no_tax",
+                "name": "Not applied",
+                "rate": "10",
+                "applied_by_default": "false",
+            }
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Landing
+# --------------------------------------------------------------------------------------------
+
+MARCH_1 = "2026-03-01T00:00:00Z"
+MARCH_17 = "2026-03-17T00:00:00Z"
+FEBRUARY_1 = "2026-02-01T00:00:00Z"
+
+# external_subscription_id: (customer, plan, started_at)
+SUBSCRIPTIONS = {
+    "sub_filters": ("cust_usd", "p_filters", MARCH_1),
+    "sub_groups": ("cust_usd", "p_groups", MARCH_1),
+    "sub_pct_events": ("cust_usd", "p_pct_events", MARCH_1),
+    "sub_pct_total": ("cust_usd", "p_pct_total", MARCH_1),
+    "sub_pct_total_exact": ("cust_usd", "p_pct_total", MARCH_1),
+    "sub_pct_minmax": ("cust_usd", "p_pct_minmax", MARCH_1),
+    "sub_pct_jpy": ("cust_jpy", "p_pct_jpy", MARCH_1),
+    "sub_grad_pct": ("cust_usd", "p_grad_pct", MARCH_1),
+    "sub_grad_pct_zero": ("cust_usd", "p_grad_pct", MARCH_1),
+    "sub_dynamic": ("cust_usd", "p_dynamic", MARCH_1),
+    "sub_weighted_full": ("cust_usd", "p_weighted", MARCH_1),
+    "sub_weighted_mid": ("cust_usd", "p_weighted", MARCH_17),
+    "sub_seats": ("cust_usd", "p_seats", FEBRUARY_1),
+    "sub_seats_prorated": ("cust_usd", "p_seats_prorated", FEBRUARY_1),
+    "sub_rounding": ("cust_usd", "p_rounding", MARCH_1),
+    "sub_prorated_grad_full": ("cust_usd", "p_prorated_grad", MARCH_1),
+    "sub_prorated_grad_mid": ("cust_usd", "p_prorated_grad", MARCH_17),
+    "sub_prorated_vol": ("cust_usd", "p_prorated_vol", MARCH_1),
+    "sub_min_full": ("cust_usd", "p_min", MARCH_1),
+    "sub_min_mid": ("cust_usd", "p_min", MARCH_17),
+    "sub_min_filters": ("cust_usd", "p_min_filters", MARCH_1),
+    "sub_adv_sum": ("cust_usd", "p_adv_sum", MARCH_1),
+    "sub_adv_count": ("cust_usd", "p_adv_count", MARCH_1),
+    "sub_adv_grad": ("cust_usd", "p_adv_grad", MARCH_1),
+}
+
+
+def at(day: int, hour: int = 10, month: int = 3) -> str:
+    return f"2026-{month:02d}-{day:02d}T{hour:02d}:00:00Z"
+
+
+# external_subscription_id: [(metric code, timestamp, properties, extra top-level fields)]
+EVENTS: dict[str, list[tuple[str, str, dict, dict]]] = {
+    "sub_filters": [
+        *[("requests", at(2), {"region": "us", "tier": "pro"}, {})] * 3,
+        *[("requests", at(3), {"region": "us", "tier": "free"}, {})] * 2,
+        ("requests", at(4), {"region": "us"}, {}),
+        *[("requests", at(5), {"region": "eu", "tier": "pro"}, {})] * 2,
+        ("requests", at(6), {"region": "ap", "tier": "free"}, {}),
+        ("requests", at(7), {"region": "mars", "tier": "pro"}, {}),
+        ("requests", at(8), {}, {}),
+    ],
+    "sub_groups": [
+        ("llm_tokens", at(2), {"model": "gpt", "provider": "cloud", "tokens": 8}, {}),
+        ("llm_tokens", at(3), {"model": "gpt", "provider": "cloud", "tokens": 7}, {}),
+        ("llm_tokens", at(4), {"model": "claude", "provider": "cloud", "tokens": 4}, {}),
+        ("llm_tokens", at(5), {"tokens": 12}, {}),
+        ("llm_tokens", at(6), {"model": "gpt", "provider": "onprem", "tokens": 7}, {}),
+        ("llm_tokens", at(7), {"model": "claude", "provider": "onprem", "tokens": 3}, {}),
+    ],
+    "sub_pct_events": [
+        ("payment_amount", at(day), {"amount": value}, {})
+        for day, value in ((2, 50), (3, 30), (4, 200), (5, 20))
+    ],
+    "sub_pct_total": [
+        ("payment_amount", at(day), {"amount": value}, {})
+        for day, value in ((2, 40), (3, 50), (4, 30), (5, 100))
+    ],
+    "sub_pct_total_exact": [
+        ("payment_amount", at(day), {"amount": value}, {})
+        for day, value in ((2, 40), (3, 60), (4, 30))
+    ],
+    "sub_pct_minmax": [
+        ("payment_amount", at(day), {"amount": value}, {})
+        for day, value in ((2, 60), (3, 70), (4, 10), (5, 500))
+    ],
+    "sub_pct_jpy": [
+        ("payment_amount", at(2), {"amount": 1000}, {}),
+        ("payment_amount", at(3), {"amount": "860"}, {}),
+    ],
+    "sub_grad_pct": [
+        ("payment_amount", at(2), {"amount": 60}, {}),
+        ("payment_amount", at(3), {"amount": 90}, {}),
+    ],
+    "sub_dynamic": [
+        ("compute_units", at(2), {"qty": 3}, {"precise_total_amount": "1.234"}),
+        ("compute_units", at(3), {"qty": 2}, {"precise_total_amount": 0.5}),
+        ("compute_units", at(4), {"qty": 5}, {"precise_total_amount": "2.011"}),
+    ],
+    "sub_weighted_full": [
+        ("gpu_level", MARCH_1, {"gpus": 2}, {}),
+        ("gpu_level", at(11, 0), {"gpus": 3}, {}),
+        ("gpu_level", at(21, 12), {"gpus": -4}, {}),
+    ],
+    "sub_weighted_mid": [
+        ("gpu_level", at(10, 0), {"gpus": 100}, {}),  # before the subscription started
+        ("gpu_level", MARCH_17, {"gpus": 4}, {}),
+        ("gpu_level", at(25, 0), {"gpus": 6}, {}),
+    ],
+    "sub_seats": [
+        ("seats", at(10, month=2), {"seats": 3}, {}),
+        ("seats", at(20), {"seats": 2}, {}),
+    ],
+    "sub_seats_prorated": [
+        ("seats", at(10, month=2), {"seats": 5}, {}),
+        ("seats", at(26), {"seats": 12}, {}),
+        ("seats", at(26, 11), {"seats": 12}, {}),
+    ],
+    "sub_rounding": [
+        ("bytes_ceil", at(2), {"bytes": 120}, {}),
+        ("bytes_ceil", at(3), {"bytes": "5.5"}, {}),
+        ("cpu_round", at(2), {"cpu": 1.25}, {}),
+        ("cpu_round", at(3), {"cpu": 1.2}, {}),
+        ("storage_latest", at(5), {"gb": 10}, {}),
+        ("storage_latest", at(20), {"gb": -3}, {}),
+        ("prompt_tokens", at(2), {"tokens": 10}, {}),
+        ("prompt_tokens", at(3), {"tokens": "abc"}, {}),
+        ("prompt_tokens", at(4), {"tokens": "7"}, {}),
+        ("prompt_tokens", at(5), {"tokens": 2.5}, {}),
+    ],
+    "sub_prorated_grad_full": [("seats", at(1, 8), {"seats": 75}, {})],
+    "sub_prorated_grad_mid": [("seats", at(17), {"seats": 31}, {})],
+    "sub_prorated_vol": [
+        ("seats", at(1, 8), {"seats": 100}, {}),
+        ("seats", at(22), {"seats": 186}, {}),
+    ],
+    "sub_min_full": [("api_hits", at(day), {}, {}) for day in range(2, 9)],
+    "sub_min_mid": [("api_hits", at(day), {}, {}) for day in range(18, 25)],
+    "sub_min_filters": [
+        ("requests", at(2), {"region": "eu"}, {}),
+        ("requests", at(3), {"region": "eu"}, {}),
+        ("requests", at(4), {"region": "us"}, {}),
+    ],
+    "sub_adv_sum": [
+        ("storage_added", at(5), {"gb": 10}, {}),
+        ("storage_added", at(10), {"gb": -4}, {}),
+        ("storage_added", at(15), {"gb": 8}, {}),
+    ],
+    "sub_adv_count": [("api_hits", at(day), {}, {}) for day in (3, 4, 5)],
+    "sub_adv_grad": [
+        ("storage_added", at(6), {"gb": 1}, {}),
+        ("storage_added", at(7), {"gb": 4}, {}),
+        ("storage_added", at(8), {"gb": 3}, {}),
+    ],
+}
+
+
+def _write_ndjson(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def write_landing(landing: Path) -> None:
+    _write_ndjson(
+        landing / "customers" / "customers.ndjson",
+        [
+            {
+                "external_customer_id": "cust_usd",
+                "name": "Dollar Co",
+                "country": "US",
+                "currency": "USD",
+                "timezone": "",
+                "updated_at": "2026-01-01T00:00:00Z",
+            },
+            {
+                "external_customer_id": "cust_jpy",
+                "name": "Yen KK",
+                "country": "JP",
+                "currency": "JPY",
+                "timezone": "",
+                "updated_at": "2026-01-02T00:00:00Z",
+            },
+        ],
+    )
+    _write_ndjson(
+        landing / "subscriptions" / "subscriptions.ndjson",
+        [
+            {
+                "external_subscription_id": sub,
+                "external_customer_id": customer,
+                "plan_code": plan,
+                "billing_time": "calendar",
+                "started_at": started,
+            }
+            for sub, (customer, plan, started) in SUBSCRIPTIONS.items()
+        ],
+    )
+    _write_ndjson(
+        landing / "events" / "events.ndjson",
+        [
+            {
+                "transaction_id": f"{sub}_{index}",
+                "external_subscription_id": sub,
+                "code": code,
+                "timestamp": timestamp,
+                "properties": properties,
+                **extra,
+            }
+            for sub, events in EVENTS.items()
+            for index, (code, timestamp, properties, extra) in enumerate(events)
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scenario, closed for March 2026 (February backfilled) through the CLI."""
+    root = tmp_path_factory.mktemp("rating_rules")
+    write_catalog(root / "catalog")
+    write_landing(root / "landing")
+    locations = {
+        "catalog": root / "catalog",
+        "landing": root / "landing",
+        "warehouse": root / "warehouse.duckdb",
+        "output": root / "output",
+    }
+    args = [f"--{name}={path}" for name, path in locations.items()]
+    assert main(["close", "--month", "2026-03", *args]) == 0
+    return locations["warehouse"]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the lines
+# --------------------------------------------------------------------------------------------
+
+
+def fee(units: str, events: int, precise: str, amount: str) -> tuple:
+    """(units, events_count, precise_amount, amount) as the warehouse returns them."""
+    return (Decimal(units), events, Decimal(precise), Decimal(amount))
+
+
+def q9(value: Fraction | int) -> str:
+    """An exact value as a decimal(38, 9) column holds it: half away from zero at the 9th digit."""
+    value = Fraction(value)
+    exact = Decimal(value.numerator) / Decimal(value.denominator)  # 28 significant digits
+    return str(exact.quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP))
+
+
+def buckets(
+    warehouse: Path,
+    subscription: str,
+    charge: str,
+    *,
+    line_type: str = "charge",
+    issuing_date: date = MARCH_INVOICE,
+) -> dict[tuple[str | None, str | None], tuple]:
+    """The lines of one charge on one invoice date, keyed by (filter_code, pricing_group)."""
+    rows = query(
+        warehouse,
+        """
+        select filter_code, pricing_group, units, events_count, precise_amount, amount
+        from billing.fct_invoice_lines
+        where external_subscription_id = ? and charge_code = ? and line_type = ?
+          and issuing_date = ?
+        """,
+        [subscription, charge, line_type, issuing_date],
+    )
+    found = {(r[0], r[1]): r[2:] for r in rows}
+    assert len(found) == len(rows), f"two lines share a bucket: {rows}"
+    return found
+
+
+def single(warehouse: Path, subscription: str, charge: str, **where) -> tuple:
+    """The one unfiltered, ungrouped line of a charge."""
+    lines = buckets(warehouse, subscription, charge, **where)
+    assert list(lines) == [(None, None)], lines
+    return lines[(None, None)]
+
+
+def in_advance_lines(warehouse: Path, subscription: str, charge: str) -> list[tuple]:
+    """Every line of a pay-in-advance charge, in event order, with its invoice (if any)."""
+    return query(
+        warehouse,
+        """
+        select lines.invoice_id, invoices.invoice_type, invoices.issuing_date,
+               invoices.fees_amount, invoices.total_amount,
+               lines.units, lines.events_count, lines.precise_amount, lines.amount
+        from billing.fct_invoice_lines as lines
+        left join billing.fct_invoices as invoices using (invoice_id)
+        where lines.external_subscription_id = ? and lines.charge_code = ?
+        order by lines.first_event_at, lines.invoice_line_id
+        """,
+        [subscription, charge],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# §1.11 charge filters
+# --------------------------------------------------------------------------------------------
+
+
+def test_1_11_charge_filters_most_specific_filter_wins(warehouse):
+    # Events: 3 us/pro, 2 us/free, 1 us (no tier), 2 eu/pro, 1 ap/free, 1 mars/pro, 1 {}.
+    assert buckets(warehouse, "sub_filters", "c_requests") == {
+        # us/pro matches f_region_us too, but the more specific f_us_pro takes it: 3 x 5.00.
+        ("f_us_pro", None): fee("3", 3, "15", "15.00"),
+        # us/free 2 + us without tier 1 = 3 events x 2.00.
+        ("f_region_us", None): fee("3", 3, "6", "6.00"),
+        # No filter matches eu/pro 2, ap/free 1, mars (undeclared) 1, {} 1: 5 x 1.00 (charge's).
+        (None, None): fee("5", 5, "5", "5.00"),
+    }
+
+
+def test_1_11_all_filter_values_expand_to_declared_values_only(warehouse):
+    assert buckets(warehouse, "sub_filters", "c_requests_all") == {
+        # region=* is region ∈ {us, eu, ap}: us 3+2+1, eu 2, ap 1 = 9 events x 3.00.
+        ("f_all_regions", None): fee("9", 9, "27", "27.00"),
+        # "mars" is not a declared value, {} has no region: 2 x 0.10 (charge's own amount).
+        (None, None): fee("2", 2, "0.2", "0.20"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# §1.10 pricing groups
+# --------------------------------------------------------------------------------------------
+
+
+def test_1_10_pricing_groups_price_each_group_with_its_own_tiers(warehouse):
+    # Graduated, inclusive tiers 0-10 @1.00 flat 3.00, 11+ @0.50; each group runs the model alone
+    # (ungrouped, the 31 cloud tokens would give 10 + 3 + 21 x 0.5 = 23.50).
+    lines = buckets(warehouse, "sub_groups", "c_llm")
+    default_bucket = {
+        group: line for (filter_code, group), line in lines.items() if not filter_code
+    }
+    assert default_bucket == {
+        # 8 + 7 = 15: 10 x 1.00 + 3.00 + (15 - 11 + 1) x 0.50 = 10 + 3 + 2.5 = 15.50.
+        '{"model":"gpt"}': fee("15", 2, "15.5", "15.50"),
+        # 4: 4 x 1.00 + 3.00 = 7.00.
+        '{"model":"claude"}': fee("4", 1, "7", "7.00"),
+        # The event without "model" (and without provider): 12 = 10 + 3 + 2 x 0.50 = 14.00.
+        '{"model":null}': fee("12", 1, "14", "14.00"),
+    }
+
+
+def test_1_10_pricing_groups_cross_charge_filters(warehouse):
+    # f_onprem has its own tiers 0-5 @2.00 flat 1.00, 6+ @1.00, and is grouped by model too.
+    lines = buckets(warehouse, "sub_groups", "c_llm")
+    onprem = {group: line for (filter_code, group), line in lines.items() if filter_code}
+    assert onprem == {
+        # 7: 5 x 2.00 + 1.00 + (7 - 6 + 1) x 1.00 = 10 + 1 + 2 = 13.00.
+        '{"model":"gpt"}': fee("7", 1, "13", "13.00"),
+        # 3: 3 x 2.00 + 1.00 = 7.00.
+        '{"model":"claude"}': fee("3", 1, "7", "7.00"),
+    }
+    assert {filter_code for filter_code, _ in lines} == {None, "f_onprem"}
+
+
+# --------------------------------------------------------------------------------------------
+# §1.5 percentage
+# --------------------------------------------------------------------------------------------
+
+
+def test_1_5_percentage_first_events_are_free(warehouse):
+    # Rate 2 %, fixed 0.10, N = 2 free events; events 50, 30, 200, 20 (units 300).
+    # Running total of the first 2 events: [50, 80], free amount 80; free events N = 2.
+    # (300 - 80) x 2 % = 4.40; (4 - 2) x 0.10 = 0.20; total 4.60.
+    assert single(warehouse, "sub_pct_events", "c_pct_events") == fee("300", 4, "4.6", "4.60")
+
+
+def test_1_5_percentage_crossing_event_pays_fixed_fee(warehouse):
+    # Rate 2 %, fixed 0.10, X = 100 free; events 40, 50, 30, 100 (units 220).
+    # Running totals to the first one past X: [40, 90, 120]; free amount min(120, 100) = 100;
+    # free events = count(running total < 100) = 2, so the crossing event (30) pays the fee.
+    # (220 - 100) x 2 % = 2.40; (4 - 2) x 0.10 = 0.20; total 2.60.
+    assert single(warehouse, "sub_pct_total", "c_pct_total") == fee("220", 4, "2.6", "2.60")
+
+
+def test_1_5_percentage_event_reaching_the_free_amount_exactly_pays_fixed_fee(warehouse):
+    # Events 40, 60, 30 (units 130): running totals [40, 100, 130]; free amount 100; free events
+    # = count(< 100) = 1 (strict <: the event landing exactly on X is not free).
+    # (130 - 100) x 2 % = 0.60; (3 - 1) x 0.10 = 0.20; total 0.80.
+    assert single(warehouse, "sub_pct_total_exact", "c_pct_total") == fee("130", 3, "0.8", "0.80")
+
+
+def test_1_5_percentage_per_transaction_min_and_max(warehouse):
+    # Rate 2 %, fixed 0.10, X = 100 free, min 0.50, max 3.00 (for everyone, CONTRACT §7).
+    # Walk (free budget, then rate, then fixed, then clamp):
+    #   60: fully free (budget 100 -> 40): 0, not raised to the minimum
+    #   70: 40 free, 30 paid: 30 x 2 % + 0.10 = 0.70 (inside [0.50, 3.00])
+    #   10: 0.20 + 0.10 = 0.30 -> raised to 0.50
+    #  500: 10.00 + 0.10 = 10.10 -> capped at 3.00
+    # Total 0 + 0.70 + 0.50 + 3.00 = 4.20. (The fully free event comes first on purpose: Lago's
+    # walk does `next 0` inside a reduce, which would reset an earlier running total.)
+    assert single(warehouse, "sub_pct_minmax", "c_pct_minmax") == fee("640", 4, "4.2", "4.20")
+
+
+def test_1_5_percentage_rounds_jpy_to_whole_yen_half_away_from_zero(warehouse):
+    # 1000 + "860" = 1860 x 2.5 % = 46.5 JPY -> 47 (half away from zero; half-even would be 46).
+    assert single(warehouse, "sub_pct_jpy", "c_pct_jpy") == fee("1860", 2, "46.5", "47")
+
+
+# --------------------------------------------------------------------------------------------
+# §1.6 graduated_percentage
+# --------------------------------------------------------------------------------------------
+
+
+def test_1_6_graduated_percentage_inclusive_tiers_with_flat_fees(warehouse):
+    # Tiers 0-100 rate 1 % flat 0.50, 101+ rate 0.5 % flat 1.00; units 60 + 90 = 150.
+    # Tier 1 full: 100 - 1 + 1 = 100 units x 1 % = 1.00 + 0.50 = 1.50.
+    # Tier 2: 150 - 101 + 1 = 50 units x 0.5 % = 0.25 + 1.00 = 1.25. Total 2.75.
+    assert single(warehouse, "sub_grad_pct", "c_grad_pct") == fee("150", 2, "2.75", "2.75")
+
+
+def test_1_6_graduated_percentage_bills_first_flat_fee_at_zero_usage(warehouse):
+    # No events: the first tier is reached at 0 units, 0 x 1 % + 0.50 (§18.1); kept, amount > 0.
+    assert single(warehouse, "sub_grad_pct_zero", "c_grad_pct") == fee("0", 0, "0.5", "0.50")
+
+
+# --------------------------------------------------------------------------------------------
+# §1.7 dynamic
+# --------------------------------------------------------------------------------------------
+
+
+def test_1_7_dynamic_sums_the_events_own_prices(warehouse):
+    # Units 3 + 2 + 5 = 10; amount = Σ precise_total_amount = 1.234 + 0.5 + 2.011 = 3.745
+    # -> 3.75 (half away from zero).
+    assert single(warehouse, "sub_dynamic", "c_dynamic") == fee("10", 3, "3.745", "3.75")
+
+
+# --------------------------------------------------------------------------------------------
+# §2 weighted_sum (metered)
+# --------------------------------------------------------------------------------------------
+
+MARCH_SECONDS = 31 * 86400
+
+
+def test_2_weighted_sum_over_a_full_month(warehouse):
+    # Window [Mar 1 00:00, Apr 1 00:00) = 31 x 86400 s. Levels: 2 from Mar 1 00:00 to Mar 11
+    # 00:00 (10 d), 5 to Mar 21 12:00 (10.5 d), 1 to Apr 1 00:00 (10.5 d).
+    seconds = 2 * 10 * 86400 + 5 * 21 * 43200 + 1 * 21 * 43200  # 7,171,200
+    units = Fraction(seconds, MARCH_SECONDS)  # = 83/31 = 2.677419354838...
+    assert units == Fraction(83, 31)
+    # x 1.00 -> 2.677419355 (9 decimals) -> 2.68.
+    assert single(warehouse, "sub_weighted_full", "c_weighted") == fee(
+        q9(units), 3, q9(units), "2.68"
+    )
+
+
+def test_2_weighted_sum_partial_first_period_divides_by_the_full_month(warehouse):
+    # Started Mar 17 00:00 (the Mar 10 event of 100 precedes it: ignored, the metered level
+    # starts at 0). Levels: 4 from Mar 17 to Mar 25 (8 d), 10 to Apr 1 (7 d).
+    # (4 x 8 + 10 x 7) days / 31 days (§18.6, never 15) = 102/31 = 3.290322580645...
+    units = Fraction((4 * 8 + 10 * 7) * 86400, MARCH_SECONDS)
+    assert single(warehouse, "sub_weighted_mid", "c_weighted") == fee(
+        q9(units), 2, q9(units), "3.29"
+    )
+    assert q9(units) == "3.290322581"
+
+
+# --------------------------------------------------------------------------------------------
+# §2 recurring sum
+# --------------------------------------------------------------------------------------------
+
+
+def test_2_recurring_sum_counts_events_from_before_the_period(warehouse):
+    # No lower time bound: Feb 10 (+3) and Mar 20 (+2) = 5 seats x 10.00 = 50.00. The event
+    # count comes from the same unbounded scope (Lago: `result.count = events.count` over
+    # `recurring_events_scope`), so 2.
+    assert single(warehouse, "sub_seats", "c_seats") == fee("5", 2, "50", "50.00")
+
+
+def test_2_recurring_sum_february_was_backfilled(warehouse):
+    # February (invoice of Mar 1, partition 2026-02): 3 seats x 10.00.
+    assert single(warehouse, "sub_seats", "c_seats", issuing_date=FEBRUARY_INVOICE) == fee(
+        "3", 1, "30", "30.00"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# §2.1 prorated recurring sum
+# --------------------------------------------------------------------------------------------
+
+
+def test_2_1_prorated_sum_weights_persisted_units_and_events(warehouse):
+    # The rule book's example moved to March: 5 seats from February, two events of 12 on Mar 26.
+    # 5 x 31/31 + 2 x 12 x (31 - 26 + 1)/31 = 5 + 144/31 = 9.645161290... -> ceil(5) 9.64517.
+    # x 10.00 = 96.4517 -> 96.45. Units: the full 5 + 12 + 12 = 29; events_count from the
+    # unprorated (unbounded, recurring) aggregation: 3 (Lago: `result.count =
+    # aggregation_without_proration.count`).
+    assert single(warehouse, "sub_seats_prorated", "c_seats_prorated") == fee(
+        "29", 3, "96.4517", "96.45"
+    )
+
+
+def test_2_1_prorated_sum_february(warehouse):
+    # February (28 days): 5 seats added Feb 10 weigh (28 - 10 + 1)/28 = 19/28:
+    # 95/28 = 3.392857142... -> ceil(5) 3.39286 x 10.00 = 33.9286 -> 33.93; units 5 (full).
+    assert single(
+        warehouse, "sub_seats_prorated", "c_seats_prorated", issuing_date=FEBRUARY_INVOICE
+    ) == fee("5", 1, "33.9286", "33.93")
+
+
+# --------------------------------------------------------------------------------------------
+# §2 metric rounding and value rules
+# --------------------------------------------------------------------------------------------
+
+
+def test_2_metric_rounding_ceil_to_hundreds(warehouse):
+    # 120 + "5.5" = 125.5, ceil at precision -2 -> 200 units x 0.01 = 2.00.
+    assert single(warehouse, "sub_rounding", "c_bytes") == fee("200", 2, "2", "2.00")
+
+
+def test_2_metric_rounding_round_half_away_from_zero_to_one_decimal(warehouse):
+    # 1.25 + 1.2 = 2.45, round at precision 1 -> 2.5 (half away from zero) x 2.00 = 5.00.
+    assert single(warehouse, "sub_rounding", "c_cpu") == fee("2.5", 2, "5", "5.00")
+
+
+def test_18_14_latest_negative_value_gives_zero(warehouse):
+    # Latest by timestamp is -3 (Mar 20, after 10 on Mar 5) -> 0 units, 0.00. The line is kept:
+    # it has events (§4 drops only 0 units, 0 amount and 0 events).
+    assert single(warehouse, "sub_rounding", "c_storage_latest") == fee("0", 2, "0", "0.00")
+
+
+def test_2_sum_ignores_non_numeric_values(warehouse):
+    # 10 + "7" + 2.5 = 19.5 x 1.00; "abc" is ignored and, like Lago's event store (numeric
+    # properties only, ^-?\d+(\.\d+)?$), not counted: 3 events.
+    assert single(warehouse, "sub_rounding", "c_prompt_tokens") == fee("19.5", 3, "19.5", "19.50")
+
+
+# --------------------------------------------------------------------------------------------
+# §1.9 prorated graduated, §1.4 / §18.3 prorated volume (recurring sum `seats`)
+# --------------------------------------------------------------------------------------------
+
+
+def test_1_9_prorated_graduated_spec_example(warehouse):
+    # One event of 75 on Mar 1 of a subscription started Mar 1: weight 31/31, fully active.
+    # Tiers 0-5 @10 flat 100, 6-15 @5 flat 50, 16+ @2:
+    # 5 x 10 + 10 x 5 + 60 x 2 + 100 + 50 = 50 + 50 + 120 + 150 = 370.
+    assert single(warehouse, "sub_prorated_grad_full", "c_prorated_grad") == fee(
+        "75", 1, "370", "370.00"
+    )
+
+
+def test_1_9_prorated_graduated_partial_period(warehouse):
+    # Started Mar 17; one event of 31 on Mar 17 weighs (31 - 17 + 1)/31 = 15/31: prorated 15.
+    # Full units place the event in the tiers (5 | 10 | 16), each part prorated by 15/31:
+    # (5 x 10 + 10 x 5 + 16 x 2) x 15/31 = 132 x 15/31 = 1980/31 = 63.870967741...
+    # Flat fees in full for every tier the 31 full units reach: 100 + 50 + 0.
+    precise = Fraction(1980, 31) + 150
+    assert single(warehouse, "sub_prorated_grad_mid", "c_prorated_grad") == fee(
+        "31", 1, q9(precise), "213.87"
+    )
+    assert q9(precise) == "213.870967742"
+
+
+def test_1_4_prorated_volume_tier_from_full_units_price_on_prorated(warehouse):
+    # +100 on Mar 1 (31/31 -> 100) and +186 on Mar 22 ((31 - 22 + 1)/31 = 10/31 -> 60).
+    # Full 286 picks tier 201+ (@0.5 flat 50): 160 prorated x 0.5 + 50 = 130.00.
+    # (Picking the tier from the prorated 160 would give 160 x 1 + 10 = 170.)
+    assert single(warehouse, "sub_prorated_vol", "c_prorated_vol") == fee("286", 2, "130", "130.00")
+
+
+# --------------------------------------------------------------------------------------------
+# §5 spending minimum
+# --------------------------------------------------------------------------------------------
+
+
+def test_5_spending_minimum_true_up(warehouse):
+    # 7 hits x 0.50 = 3.50 against a 10.00 minimum: true-up 10.00 - 3.50 = 6.50, units 1,
+    # events 0 (Lago's true-up fee sets events_count = 0), no filter.
+    assert single(warehouse, "sub_min_full", "c_min") == fee("7", 7, "3.5", "3.50")
+    assert single(warehouse, "sub_min_full", "c_min", line_type="spending_minimum") == fee(
+        "1", 0, "6.5", "6.50"
+    )
+
+
+def test_5_spending_minimum_prorated_for_a_partial_period(warehouse):
+    # Started Mar 17: minimum 10.00 / 31 x 15 days (Mar 17-31) = 150/31 = 4.838709677...
+    # 7 hits x 0.50 = 3.50; true-up 150/31 - 3.5 = 1.338709677... -> 1.34. The precise amount is
+    # the exact difference rounded once at the 9th decimal (no 9-decimal day price first).
+    precise = Fraction(150, 31) - Fraction(7, 2)
+    assert single(warehouse, "sub_min_mid", "c_min") == fee("7", 7, "3.5", "3.50")
+    assert single(warehouse, "sub_min_mid", "c_min", line_type="spending_minimum") == fee(
+        "1", 0, q9(precise), "1.34"
+    )
+    assert q9(precise) == "1.338709677"
+
+
+def test_5_spending_minimum_sums_every_filter_bucket(warehouse):
+    # f_min_eu: 2 x 2.00 = 4.00; default (us): 1 x 1.00 = 1.00; used 5.00 < 10.00:
+    # true-up 5.00 (per bucket it would have been 6.00 and 9.00).
+    assert buckets(warehouse, "sub_min_filters", "c_min_filters") == {
+        ("f_min_eu", None): fee("2", 2, "4", "4.00"),
+        (None, None): fee("1", 1, "1", "1.00"),
+    }
+    assert single(
+        warehouse, "sub_min_filters", "c_min_filters", line_type="spending_minimum"
+    ) == fee("1", 0, "5", "5.00")
+
+
+# --------------------------------------------------------------------------------------------
+# §7 pay-in-advance charges
+# --------------------------------------------------------------------------------------------
+
+
+def test_7_pay_in_advance_sum_bills_the_high_water_mark(warehouse):
+    # +10 (level 10, max 0 -> 10 units), -4 (level 6 < max 10 -> 0), +8 (level 14 vs max 10 -> 4):
+    # one invoice per event, issued on the event's date, standard 1.00 (§18.9).
+    def advance(day: int, units: str, amount: str) -> tuple:
+        invoice = ("pay_in_advance", date(2026, 3, day), Decimal(amount), Decimal(amount))
+        return invoice + fee(units, 1, amount, amount)
+
+    lines = in_advance_lines(warehouse, "sub_adv_sum", "c_adv_sum")
+    assert [line[1:] for line in lines] == [
+        advance(5, "10", "10.00"),
+        # 0 units, 0.00, but one event: §4 keeps the fee, §7 invoices every invoiceable fee.
+        advance(10, "0", "0.00"),
+        advance(15, "4", "4.00"),
+    ]
+    # Three distinct invoices; and no fourth line: the charge is not billed again on the
+    # period-end invoice of Apr 1 (§7).
+    assert len({line[0] for line in lines}) == 3
+
+
+def test_7_pay_in_advance_not_invoiceable_lines_have_no_invoice(warehouse):
+    # Count charge, 0.25 per hit, invoiceable false: one line per event, invoice_id empty
+    # (CONTRACT §7), none at period end.
+    lines = in_advance_lines(warehouse, "sub_adv_count", "c_adv_count")
+    assert [line[0] for line in lines] == [None, None, None]
+    assert [line[5:] for line in lines] == [fee("1", 1, "0.25", "0.25")] * 3
+
+
+def test_7_pay_in_advance_graduated_flat_fees_come_with_the_event_reaching_the_tier(warehouse):
+    # Tiers 0-5 @1 flat 2, 6+ @0.5 flat 3; model(u) = min(u, 5) + 2 (+ (u - 5) x 0.5 + 3 past 5).
+    #  +1: model(1) - 0 (baseline forced to 0 at 0 prior units) = 1 + 2 = 3.00
+    #  +4: model(5) - model(1) = 7 - 3 = 4.00
+    #  +3: model(8) - model(5) = (5 + 2 + 3 x 0.5 + 3) - 7 = 11.5 - 7 = 4.50 (tier-2 flat fee)
+    lines = in_advance_lines(warehouse, "sub_adv_grad", "c_adv_grad")
+    assert [(line[1], line[2]) for line in lines] == [
+        ("pay_in_advance", date(2026, 3, day)) for day in (6, 7, 8)
+    ]
+    assert [line[5:] for line in lines] == [
+        fee("1", 1, "3", "3.00"),
+        fee("4", 1, "4", "4.00"),
+        fee("3", 1, "4.5", "4.50"),
+    ]
