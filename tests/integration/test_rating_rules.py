@@ -54,6 +54,10 @@ METRICS = [
     ("prompt_tokens", "sum", "tokens", "false", "", ""),
     ("api_hits", "count", "", "false", "", ""),
     ("storage_added", "sum", "gb", "false", "", ""),
+    ("users", "unique_count", "user_id", "false", "", ""),
+    ("users_recurring", "unique_count", "user_id", "true", "", ""),
+    ("gpu_recurring", "weighted_sum", "gpus", "true", "", ""),
+    ("seats_adv", "sum", "seats", "true", "", ""),
 ]
 
 METRIC_FILTERS = [
@@ -139,6 +143,42 @@ CHARGES = [
         invoiceable="false",
     ),
     _charge("c_adv_grad", "p_adv_grad", "storage_added", "graduated", pay_in_advance="true"),
+    _charge("c_users", "p_users", "users", "standard", amount="1.00"),
+    _charge("c_users_rec", "p_users_rec", "users_recurring", "standard", amount="1.00"),
+    _charge(
+        "c_users_prorated",
+        "p_users_prorated",
+        "users_recurring",
+        "standard",
+        amount="31.00",
+        prorated="true",
+    ),
+    _charge("c_gpu_rec", "p_gpu_rec", "gpu_recurring", "standard", amount="1.00"),
+    _charge(
+        "c_adv_users", "p_adv_users", "users", "standard", amount="2.00", pay_in_advance="true"
+    ),
+    _charge(
+        "c_adv_pct",
+        "p_adv_pct",
+        "payment_amount",
+        "percentage",
+        rate="1",
+        fixed_amount="0.10",
+        free_units_per_events="1",
+        pay_in_advance="true",
+    ),
+    _charge(
+        "c_seats_adv", "p_seats_adv", "seats_adv", "standard", amount="30.00", pay_in_advance="true"
+    ),
+    _charge(
+        "c_seats_adv_prorated",
+        "p_seats_adv_prorated",
+        "seats_adv",
+        "standard",
+        amount="31.00",
+        pay_in_advance="true",
+        prorated="true",
+    ),
 ]
 
 # (charge_code, filter_code, conditions, pricing_group_keys, amount)
@@ -281,11 +321,23 @@ SUBSCRIPTIONS = {
     "sub_adv_sum": ("cust_usd", "p_adv_sum", MARCH_1),
     "sub_adv_count": ("cust_usd", "p_adv_count", MARCH_1),
     "sub_adv_grad": ("cust_usd", "p_adv_grad", MARCH_1),
+    "sub_users": ("cust_usd", "p_users", MARCH_1),
+    "sub_users_rec": ("cust_usd", "p_users_rec", FEBRUARY_1),
+    "sub_users_prorated": ("cust_usd", "p_users_prorated", FEBRUARY_1),
+    "sub_gpu_rec": ("cust_usd", "p_gpu_rec", FEBRUARY_1),
+    "sub_adv_users": ("cust_usd", "p_adv_users", MARCH_1),
+    "sub_adv_pct": ("cust_usd", "p_adv_pct", MARCH_1),
+    "sub_seats_adv": ("cust_usd", "p_seats_adv", FEBRUARY_1),
+    "sub_seats_adv_prorated": ("cust_usd", "p_seats_adv_prorated", MARCH_1),
 }
 
 
 def at(day: int, hour: int = 10, month: int = 3) -> str:
     return f"2026-{month:02d}-{day:02d}T{hour:02d}:00:00Z"
+
+
+ADD = {"operation_type": "add"}
+REMOVE = {"operation_type": "remove"}
 
 
 # external_subscription_id: [(metric code, timestamp, properties, extra top-level fields)]
@@ -391,6 +443,48 @@ EVENTS: dict[str, list[tuple[str, str, dict, dict]]] = {
         ("storage_added", at(7), {"gb": 4}, {}),
         ("storage_added", at(8), {"gb": 3}, {}),
     ],
+    "sub_users": [
+        ("users", at(2), {"user_id": "u1"}, ADD),
+        ("users", at(3), {"user_id": "u2"}, {}),  # no operation_type: "add"
+        ("users", at(4), {"user_id": "u1"}, ADD),
+        ("users", at(5), {"user_id": "u2"}, REMOVE),
+        ("users", at(6), {"user_id": "u3"}, REMOVE),
+        ("users", at(7), {"user_id": "u1"}, ADD),
+    ],
+    "sub_users_rec": [
+        ("users_recurring", at(5, month=2), {"user_id": "u1"}, {}),
+        ("users_recurring", at(10, month=2), {"user_id": "u2"}, {}),
+        ("users_recurring", at(8), {"user_id": "u2"}, REMOVE),
+        ("users_recurring", at(12), {"user_id": "u3"}, {}),
+        ("users_recurring", at(14), {"user_id": "u4"}, {}),
+    ],
+    "sub_users_prorated": [
+        ("users_recurring", at(10, month=2), {"user_id": "a"}, {}),
+        ("users_recurring", at(10), {"user_id": "b"}, {}),
+        ("users_recurring", at(5), {"user_id": "c"}, {}),
+        ("users_recurring", at(20), {"user_id": "c"}, REMOVE),
+        ("users_recurring", at(25, 9), {"user_id": "d"}, {}),
+        ("users_recurring", at(25, 17), {"user_id": "d"}, REMOVE),
+    ],
+    "sub_gpu_rec": [
+        ("gpu_recurring", at(10, 0, month=2), {"gpus": 3}, {}),
+        ("gpu_recurring", at(16, 0), {"gpus": 2}, {}),
+    ],
+    "sub_adv_users": [
+        ("users", at(3), {"user_id": "u1"}, {}),
+        ("users", at(4), {"user_id": "u1"}, REMOVE),
+        ("users", at(5), {"user_id": "u1"}, ADD),
+        ("users", at(6), {"user_id": "u2"}, {}),
+    ],
+    "sub_adv_pct": [
+        ("payment_amount", at(day), {"amount": value}, {})
+        for day, value in ((3, 100), (4, 200), (5, 300))
+    ],
+    "sub_seats_adv": [
+        ("seats_adv", at(3, month=2), {"seats": 2}, {}),
+        ("seats_adv", at(12), {"seats": 1}, {}),
+    ],
+    "sub_seats_adv_prorated": [("seats_adv", at(12), {"seats": 1}, {})],
 }
 
 
@@ -531,6 +625,63 @@ def in_advance_lines(warehouse: Path, subscription: str, charge: str) -> list[tu
         """,
         [subscription, charge],
     )
+
+
+def charge_lines(warehouse: Path, subscription: str, charge: str) -> list[tuple]:
+    """Every line of a charge, period-end and pay-in-advance alike, by issuing date:
+    (invoice_type, issuing_date, units, events_count, precise_amount, amount)."""
+    return query(
+        warehouse,
+        """
+        select invoices.invoice_type, invoices.issuing_date,
+               lines.units, lines.events_count, lines.precise_amount, lines.amount
+        from billing.fct_invoice_lines as lines
+        left join billing.fct_invoices as invoices using (invoice_id)
+        where lines.external_subscription_id = ? and lines.charge_code = ?
+        order by invoices.issuing_date, lines.first_event_at, lines.invoice_line_id
+        """,
+        [subscription, charge],
+    )
+
+
+def ceil5(value: Fraction) -> Decimal:
+    """Lago's `BigDecimal#ceil(5)` of a positive exact value."""
+    scaled = value * 100000
+    return Decimal(-(-scaled.numerator // scaled.denominator)) / 100000
+
+
+def line_events(warehouse: Path, subscription: str, charge: str, **where) -> dict:
+    """{(filter_code, pricing_group): set of transaction_ids} from billing.invoice_line_events,
+    one entry per line of the charge on one invoice date (CONTRACT §4 lineage)."""
+    issuing_date = where.pop("issuing_date", MARCH_INVOICE)
+    assert not where, where
+    lines = query(
+        warehouse,
+        """
+        select invoice_line_id, filter_code, pricing_group
+        from billing.fct_invoice_lines
+        where external_subscription_id = ? and charge_code = ? and line_type = 'charge'
+          and issuing_date = ?
+        """,
+        [subscription, charge, issuing_date],
+    )
+    found = {}
+    for line_id, filter_code, group in lines:
+        events = query(
+            warehouse,
+            "select transaction_id from billing.invoice_line_events where invoice_line_id = ?",
+            [line_id],
+        )
+        transaction_ids = [row[0] for row in events]
+        assert len(transaction_ids) == len(set(transaction_ids)), transaction_ids
+        found[(filter_code, group)] = set(transaction_ids)
+    assert len(found) == len(lines), lines
+    return found
+
+
+def transactions(subscription: str, *indexes: int) -> set[str]:
+    """The transaction ids write_landing gives to EVENTS[subscription][index]."""
+    return {f"{subscription}_{index}" for index in indexes}
 
 
 # --------------------------------------------------------------------------------------------
@@ -716,6 +867,58 @@ def test_2_recurring_sum_february_was_backfilled(warehouse):
 
 
 # --------------------------------------------------------------------------------------------
+# §2 unique_count (metered and recurring), §2 recurring weighted_sum
+# --------------------------------------------------------------------------------------------
+
+
+def test_2_unique_count_add_remove_keeps_relevant_operations_only(warehouse):
+    # Per value, in time order, an operation counts only if it differs from the value's previous
+    # one, and a leading remove is ignored (Lago's LAG(operation_type, 1, 'remove')):
+    #   u1: add Mar 2 (+1), add Mar 4 (same as previous: 0), add Mar 7 (0)        -> +1
+    #   u2: add Mar 3 (no operation_type = "add": +1), remove Mar 5 (-1)          ->  0
+    #   u3: remove Mar 6, leading (0)                                              ->  0
+    # Units 1 x 1.00 = 1.00. (Summing every operation would give 4 - 2 = 2; counting leading
+    # removes but not repeated adds, 2 - 2 = 0.)
+    # events_count: the rule book is silent; CONTRACT §4 lists the events behind a line and
+    # the engine's lineage test holds events_count to that list: all 6 events the aggregation
+    # read, repeated adds and the leading remove included. (Lago itself reports
+    # `result.count = result.aggregation` for unique_count, i.e. 1.)
+    assert single(warehouse, "sub_users", "c_users") == fee("1", 6, "1", "1.00")
+    assert line_events(warehouse, "sub_users", "c_users") == {
+        (None, None): transactions("sub_users", *range(6))
+    }
+
+
+def test_2_recurring_unique_count_carries_values_across_periods(warehouse):
+    # February (invoice of Mar 1): u1 (Feb 5) and u2 (Feb 10) -> 2 x 1.00; 2 events.
+    assert single(warehouse, "sub_users_rec", "c_users_rec", issuing_date=FEBRUARY_INVOICE) == (
+        fee("2", 2, "2", "2.00")
+    )
+    # March: no lower time bound. u1 still active (+1), u2 added Feb 10 and removed Mar 8 (0),
+    # u3 Mar 12 (+1), u4 Mar 14 (+1) -> 3 x 1.00 = 3.00. (March's events alone would give 2:
+    # the remove of u2 would be a leading remove.) Events: the unbounded scope, 2 + 3 = 5.
+    assert single(warehouse, "sub_users_rec", "c_users_rec") == fee("3", 5, "3", "3.00")
+
+
+def test_2_recurring_weighted_sum_starts_march_at_february_level(warehouse):
+    # February (28 days): level 0 from Feb 1 to Feb 10 00:00, then 3 to Mar 1 00:00 (19 days):
+    # 3 x 19 / 28 = 57/28 = 2.0357142857... -> 2.035714286 -> 2.04. One event.
+    february = Fraction(3 * 19, 28)
+    assert single(warehouse, "sub_gpu_rec", "c_gpu_rec", issuing_date=FEBRUARY_INVOICE) == fee(
+        q9(february), 1, q9(february), "2.04"
+    )
+    assert q9(february) == "2.035714286"
+    # March: the recurring level persisted from February (3) is the initial value. Level 3 from
+    # Mar 1 00:00 to Mar 16 00:00 (15 days), 3 + 2 = 5 to Apr 1 00:00 (16 days):
+    # (3 x 15 + 5 x 16) / 31 = 125/31 = 4.0322580645... -> 4.032258065 -> 4.03.
+    # Events: weighted_sum keeps its lower time bound (only sum and unique_count drop it, §2;
+    # Lago's `result.count = event_store.count` over the period): the Mar 16 event, 1.
+    march = Fraction(3 * 15 + 5 * 16, 31)
+    assert single(warehouse, "sub_gpu_rec", "c_gpu_rec") == fee(q9(march), 1, q9(march), "4.03")
+    assert q9(march) == "4.032258065"
+
+
+# --------------------------------------------------------------------------------------------
 # §2.1 prorated recurring sum
 # --------------------------------------------------------------------------------------------
 
@@ -737,6 +940,39 @@ def test_2_1_prorated_sum_february(warehouse):
     assert single(
         warehouse, "sub_seats_prorated", "c_seats_prorated", issuing_date=FEBRUARY_INVOICE
     ) == fee("5", 1, "33.9286", "33.93")
+
+
+def test_2_1_prorated_unique_count_weighs_each_value_by_its_active_days(warehouse):
+    # Each value counts (days from its add, or the period start, through its removal, or the
+    # period end, both inclusive, in the customer's UTC) / 31:
+    #   a: added Feb 10, active all March                    31/31
+    #   b: added Mar 10, still active: Mar 10..31            22/31
+    #   c: added Mar 5, removed Mar 20 (removal day counts)  16/31
+    #   d: added and removed on Mar 25                        1/31
+    # Sum 70/31 = 2.258064516129...
+    # Rounding assumed: the day ratios are exact and their sum is ceiled at 5 decimals, the
+    # ceil(…, 5) §2.1 states for the prorated sum, which Lago applies to the prorated unique
+    # count as well (prorated_aggregations/unique_count_service.rb:
+    # `prorated_unique_count.ceil(5)`): ceil(70/31, 5) = 2.25807 x 31.00 = 70.00017 -> 70.00.
+    # Not a 9-decimal detail: summing 9-decimal day shares without that ceil gives
+    # 2.258064516 x 31 = 69.999999996, and at a price of 1000.00 the February case below would
+    # give 678.57 instead of 0.67858 x 1000 = 678.58.
+    prorated = ceil5(Fraction(70, 31))
+    assert prorated == Decimal("2.25807")
+    # Units: the full, non-prorated count at period end, a and b: 2 (§2.1, §4). Events: the
+    # unbounded recurring scope, 1 in February + 5 in March = 6.
+    assert single(warehouse, "sub_users_prorated", "c_users_prorated") == fee(
+        "2", 6, str(prorated * 31), "70.00"
+    )
+
+
+def test_2_1_prorated_unique_count_february(warehouse):
+    # a added Feb 10 of a 28-day February: (28 - 10 + 1)/28 = 19/28 = 0.678571428... -> ceil(5)
+    # 0.67858 x 31.00 = 21.03598 -> 21.04; units 1 (full), 1 event.
+    assert ceil5(Fraction(19, 28)) * 31 == Decimal("21.03598")
+    assert single(
+        warehouse, "sub_users_prorated", "c_users_prorated", issuing_date=FEBRUARY_INVOICE
+    ) == fee("1", 1, "21.03598", "21.04")
 
 
 # --------------------------------------------------------------------------------------------
@@ -883,3 +1119,123 @@ def test_7_pay_in_advance_graduated_flat_fees_come_with_the_event_reaching_the_t
         fee("4", 1, "4", "4.00"),
         fee("3", 1, "4.5", "4.50"),
     ]
+
+
+def test_7_pay_in_advance_unique_count_bills_each_id_once_per_period(warehouse):
+    # Standard 2.00, invoiceable. The in-advance unique count is the period's high-water mark
+    # of active ids (§7, §18.9):
+    #  Mar 3 add u1: active 1 > max 0 -> 1 unit, 2.00
+    #  Mar 4 remove u1: active 0, max 1 -> 0 units, 0.00 (a fee with one event: kept, invoiced)
+    #  Mar 5 add u1 again: active 1, max 1 -> 0 (already paid in the period), 0.00
+    #  Mar 6 add u2: active 2 > max 1 -> 1 unit, 2.00
+    # Units are the units billed (the rule book's "bills N units"). Lago would display
+    # `units_applied` (1) on the zero fee of Mar 5 (ApplyPayInAdvanceChargeModelService
+    # #display_applied_units_for_zero_invoice?), a presentation detail the rule book does not
+    # carry.
+    def advance(day: int, units: str, amount: str) -> tuple:
+        invoice = ("pay_in_advance", date(2026, 3, day), Decimal(amount), Decimal(amount))
+        return invoice + fee(units, 1, amount, amount)
+
+    lines = in_advance_lines(warehouse, "sub_adv_users", "c_adv_users")
+    assert [line[1:] for line in lines] == [
+        advance(3, "1", "2.00"),
+        advance(4, "0", "0.00"),
+        advance(5, "0", "0.00"),
+        advance(6, "1", "2.00"),
+    ]
+    # One invoice per event; none of it again at period end (metered, §7).
+    assert len({line[0] for line in lines}) == 4
+
+
+def test_7_pay_in_advance_percentage_prices_each_event_as_a_difference(warehouse):
+    # Rate 1 %, fixed 0.10, N = 1 free event. model(events 1..n):
+    #  n = 1: units 100, free amount = first event = 100, free events 1: 0 + 0 = 0
+    #  n = 2: units 300: (300 - 100) x 1 % = 2.00 + (2 - 1) x 0.10 = 2.10
+    #  n = 3: units 600: (600 - 100) x 1 % = 5.00 + (3 - 1) x 0.10 = 5.20
+    # Fees: 0 - 0 = 0.00, 2.10 - 0 = 2.10, 5.20 - 2.10 = 3.10; each line's units are the
+    # event's value (the sum's rise of the high-water mark).
+    def advance(day: int, units: str, precise: str, amount: str) -> tuple:
+        invoice = ("pay_in_advance", date(2026, 3, day), Decimal(amount), Decimal(amount))
+        return invoice + fee(units, 1, precise, amount)
+
+    lines = in_advance_lines(warehouse, "sub_adv_pct", "c_adv_pct")
+    assert [line[1:] for line in lines] == [
+        advance(3, "100", "0", "0.00"),
+        advance(4, "200", "2.1", "2.10"),
+        advance(5, "300", "3.1", "3.10"),
+    ]
+
+
+def test_7_recurring_pay_in_advance_bills_full_units_at_each_period_end(warehouse):
+    # Recurring sum, standard 30.00, in advance, not prorated; started Feb 1.
+    assert charge_lines(warehouse, "sub_seats_adv", "c_seats_adv") == [
+        # Feb 3, +2 seats: 2 units x 30.00 on an invoice of its own.
+        ("pay_in_advance", date(2026, 2, 3), *fee("2", 1, "60", "60.00")),
+        # End of February: the full recurring units (2), without proration, on the period-end
+        # invoice of Mar 1 (§7 `bill_full_amount?`); events: the unbounded recurring scope, 1.
+        ("subscription", FEBRUARY_INVOICE, *fee("2", 1, "60", "60.00")),
+        # Mar 12, +1 seat: the level 3 rises above March's maximum by 1: 1 x 30.00.
+        ("pay_in_advance", date(2026, 3, 12), *fee("1", 1, "30", "30.00")),
+        # End of March: 2 + 1 = 3 seats x 30.00 = 90.00, 2 events.
+        ("subscription", MARCH_INVOICE, *fee("3", 2, "90", "90.00")),
+    ]
+
+
+def test_7_prorated_pay_in_advance_standard_is_prorated_to_period_end(warehouse):
+    # +1 seat on Mar 12 at 31.00: days Mar 12..31 = 20 of 31. The rule book (§2.1, in advance
+    # plus prorated): units x 20/31, ceil(…, 5): 0.645161290... -> 0.64517 (a ceiling, not
+    # 0.64516); x 31.00 = 20.00027 -> 20.00. The line's units are the full 1 (§2.1, §4).
+    prorated = ceil5(Fraction(20, 31))
+    assert prorated == Decimal("0.64517")
+    assert prorated * 31 == Decimal("20.00027")
+    assert charge_lines(warehouse, "sub_seats_adv_prorated", "c_seats_adv_prorated") == [
+        ("pay_in_advance", date(2026, 3, 12), *fee("1", 1, "20.00027", "20.00")),
+        # Period end: recurring in advance bills the full units without proration (§7):
+        # 1 x 31.00.
+        ("subscription", MARCH_INVOICE, *fee("1", 1, "31", "31.00")),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# CONTRACT §4 lineage: billing.invoice_line_events
+# --------------------------------------------------------------------------------------------
+
+
+def test_lineage_filter_bucket_lines_list_their_events(warehouse):
+    # sub_filters events 0-2 us/pro, 3-4 us/free, 5 us, 6-7 eu/pro, 8 ap/free, 9 mars, 10 {}.
+    assert line_events(warehouse, "sub_filters", "c_requests") == {
+        ("f_us_pro", None): transactions("sub_filters", 0, 1, 2),
+        ("f_region_us", None): transactions("sub_filters", 3, 4, 5),
+        (None, None): transactions("sub_filters", 6, 7, 8, 9, 10),
+    }
+
+
+def test_lineage_pricing_group_lines_list_their_events(warehouse):
+    # sub_groups events: 0 gpt/cloud, 1 gpt/cloud, 2 claude/cloud, 3 {} (model null),
+    # 4 gpt/onprem, 5 claude/onprem.
+    assert line_events(warehouse, "sub_groups", "c_llm") == {
+        (None, '{"model":"gpt"}'): transactions("sub_groups", 0, 1),
+        (None, '{"model":"claude"}'): transactions("sub_groups", 2),
+        (None, '{"model":null}'): transactions("sub_groups", 3),
+        ("f_onprem", '{"model":"gpt"}'): transactions("sub_groups", 4),
+        ("f_onprem", '{"model":"claude"}'): transactions("sub_groups", 5),
+    }
+
+
+def test_lineage_pay_in_advance_lines_list_their_one_event(warehouse):
+    lines = query(
+        warehouse,
+        """
+        select invoice_line_id from billing.fct_invoice_lines
+        where external_subscription_id = 'sub_adv_sum' and charge_code = 'c_adv_sum'
+        order by first_event_at
+        """,
+    )
+    assert len(lines) == 3
+    for index, (line_id,) in enumerate(lines):
+        events = query(
+            warehouse,
+            "select transaction_id from billing.invoice_line_events where invoice_line_id = ?",
+            [line_id],
+        )
+        assert events == [(f"sub_adv_sum_{index}",)]

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_invoice_lines'}}}) }}
 {#- Lineage (CONTRACT §4): every charge line of the close window lists exactly as many events in
     billing.invoice_line_events as it says it counted. -#}
 with

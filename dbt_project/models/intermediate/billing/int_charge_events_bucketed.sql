@@ -128,6 +128,9 @@ select
     event_at,
     {{ utc_to_local_date('event_at', 'timezone') }} as event_local_date,
     is_carried_over,
+    -- A carried-over event of a weighted sum only sets the starting level: Lago counts the
+    -- events of the window alone there (§2), and so does the line's events_count.
+    not (is_carried_over and aggregation = 'weighted_sum') as is_counted,
     operation_type,
     value_text,
     -- Numeric aggregations read only values Lago's event store accepts as numbers (§2).

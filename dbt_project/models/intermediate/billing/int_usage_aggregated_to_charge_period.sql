@@ -141,7 +141,8 @@ relevant_operations as (
 ),
 
 {#- Prorated unique count (§2.1): each add counts its days, from the add (or the period start)
-    through the removal (or the period end), both inclusive, over the full period length. -#}
+    through the removal (or the period end), both inclusive, over the full period length; the sum
+    is ceil'd at 5 decimals, as for the prorated sum. -#}
 unique_counts as (
     select
         subscription_billing_id,
@@ -222,7 +223,7 @@ aggregated as (
         charge_code,
         filter_code,
         pricing_group,
-        count(*) as events_count,
+        count(case when is_counted then 1 end) as events_count,
         sum(value_number) as summed_value,
         max(case when not is_carried_over then value_number end) as max_value,
         min(case when not is_carried_over then event_at end) as first_window_event_at,
@@ -288,7 +289,7 @@ units as (
             when 'sum' then " ~ round_units(
                 divide_exact('coalesce(aggregated.day_weighted_sum, 0)', 'billing_charges.charges_period_days'),
                 "'ceil'", 5) ~ "
-            when 'unique_count' then coalesce(unique_counts.prorated_unique_units, 0)
+            when 'unique_count' then " ~ round_units('coalesce(unique_counts.prorated_unique_units, 0)', "'ceil'", 5) ~ "
         end") }} end as prorated_aggregated_units,
         {{ as_decimal('aggregated.dynamic_amount') }} as dynamic_amount,
         aggregated.first_event_at,

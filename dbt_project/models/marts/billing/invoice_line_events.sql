@@ -30,7 +30,7 @@ line_transactions as (
         and charge_lines.charge_code = bucketed.charge_code
         and charge_lines.filter_code = bucketed.filter_code
         and charge_lines.pricing_group is not distinct from bucketed.pricing_group
-    where charge_lines.transaction_id is null
+    where charge_lines.transaction_id is null and bucketed.is_counted
     union all
     select invoice_line_id, invoice_id, external_subscription_id, transaction_id
     from charge_lines
