@@ -1239,3 +1239,32 @@ def test_lineage_pay_in_advance_lines_list_their_one_event(warehouse):
             [line_id],
         )
         assert events == [(f"sub_adv_sum_{index}",)]
+
+
+def test_finalizing_freezes_pay_in_advance_invoices_and_lines_without_invoice(warehouse):
+    # Runs last: finalization freezes February and March as they are; every line stays (the
+    # not-invoiceable fees too, with no invoice), and each pay-in-advance invoice gets a PDF.
+    root = warehouse.parent
+    args = [
+        f"--catalog={root / 'catalog'}",
+        f"--landing={root / 'landing'}",
+        f"--warehouse={warehouse}",
+        f"--output={root / 'output'}",
+    ]
+    lines_before = query(warehouse, "select count(*) from billing.fct_invoice_lines")
+    for month in ("2026-02", "2026-03"):
+        assert main(["finalize", "--month", month, *args]) == 0
+    assert query(warehouse, "select count(*) from billing.fct_invoice_lines") == lines_before
+    statuses = query(
+        warehouse,
+        "select invoice_type, status, count(*) from billing.fct_invoices group by all order by all",
+    )
+    assert {(kind, status) for kind, status, _ in statuses} == {
+        ("pay_in_advance", "finalized"),
+        ("subscription", "finalized"),
+    }
+    assert query(
+        warehouse, "select count(*) from billing.fct_invoice_lines where invoice_id is null"
+    ) == [(3,)]
+    invoices = sum(count for _, _, count in statuses)
+    assert len(list((root / "output" / "invoices").rglob("*.pdf"))) == invoices
