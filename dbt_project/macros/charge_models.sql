@@ -127,3 +127,76 @@
         else {{ expression }}
     end
 {%- endmacro %}
+
+{#-
+    Percentage (rule book §1.5), shared by in-arrears and pay-in-advance pricing. Over events in
+    order, with columns free_events_limit (N), free_amount_limit (X), event_position,
+    running_total (through this event), max_running_total_before and value_number:
+    - is_in_running_total: Lago's running total holds the first N events, else the events up to
+      the first total past X;
+    - paying_value / is_paying_event: the per-transaction walk (min/max): the free amount absorbs
+      whole events until the running total reaches it, and the event that reaches it pays for
+      the excess; with no free amount, the first N events are free.
+-#}
+{% macro percentage_event_flags() -%}
+    case
+        when free_events_limit > 0 then event_position <= free_events_limit
+        when free_amount_limit > 0 then max_running_total_before <= free_amount_limit
+        else false
+    end as is_in_running_total,
+    case
+        when free_amount_limit > 0 then
+            case
+                when greatest(max_running_total_before, running_total) < free_amount_limit then 0
+                when max_running_total_before < free_amount_limit then running_total - free_amount_limit
+                else value_number
+            end
+        when event_position <= free_events_limit then 0
+        else value_number
+    end as paying_value,
+    case
+        when free_amount_limit > 0 then greatest(max_running_total_before, running_total) >= free_amount_limit
+        else event_position > free_events_limit
+    end as is_paying_event
+{%- endmacro %}
+
+{#- The amount of a paying event in the walk, clamped to the per-transaction limits. -#}
+{% macro percentage_paying_event_amount() -%}
+    case when is_paying_event then
+        {{ clamp_per_transaction(
+            divide_exact('paying_value * rate', 100) ~ ' + coalesce(fixed_amount, 0)',
+            'per_transaction_min_amount', 'per_transaction_max_amount') }}
+    else 0 end
+{%- endmacro %}
+
+{#- Free units and free events from the running total's size, last value and the count of its
+    values below X; N and X ignored when 0. -#}
+{% macro percentage_free_units(size, last_total, below_free_amount) -%}
+    case
+        when {{ size }} = 0 or {{ last_total }} = 0 then 0
+        when free_amount_limit = 0 then {{ last_total }}
+        else least({{ last_total }}, free_amount_limit)
+    end as free_value,
+    case
+        when free_events_limit > 0 and {{ below_free_amount }} > 0
+            then least(free_events_limit, {{ below_free_amount }})
+        when free_events_limit > 0 then free_events_limit
+        else {{ below_free_amount }}
+    end as free_events
+{%- endmacro %}
+
+{#- The amount for `units` over `events` (the formula without per-transaction limits, else the
+    walk's sum). -#}
+{% macro percentage_amount(units, events, free_value, free_events, per_transaction_amount) -%}
+    case
+        when per_transaction_min_amount is not null or per_transaction_max_amount is not null
+            then coalesce({{ per_transaction_amount }}, 0)
+        else
+            case when {{ free_value }} > {{ units }} then 0
+                else {{ divide_exact('(' ~ units ~ ' - ' ~ free_value ~ ') * rate', 100) }} end
+            + case
+                when {{ units }} = 0 or fixed_amount is null or {{ free_events }} >= {{ events }} then 0
+                else ({{ events }} - {{ free_events }}) * fixed_amount
+            end
+    end
+{%- endmacro %}

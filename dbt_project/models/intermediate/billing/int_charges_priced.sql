@@ -129,30 +129,7 @@ percentage_events as (
 ),
 
 percentage_flags as (
-    select
-        *,
-        -- Lago's running total: the first N events, else the events up to the first total past X.
-        case
-            when free_events_limit > 0 then event_position <= free_events_limit
-            when free_amount_limit > 0 then max_running_total_before <= free_amount_limit
-            else false
-        end as is_in_running_total,
-        -- The per-transaction walk (min/max): the free amount absorbs whole events until the
-        -- running total reaches it; the event that reaches it pays for the excess.
-        case
-            when free_amount_limit > 0 then
-                case
-                    when greatest(max_running_total_before, running_total) < free_amount_limit then 0
-                    when max_running_total_before < free_amount_limit then running_total - free_amount_limit
-                    else value_number
-                end
-            when event_position <= free_events_limit then 0
-            else value_number
-        end as paying_value,
-        case
-            when free_amount_limit > 0 then greatest(max_running_total_before, running_total) >= free_amount_limit
-            else event_position > free_events_limit
-        end as is_paying_event
+    select *, {{ percentage_event_flags() }}
     from percentage_events
 ),
 
@@ -161,15 +138,11 @@ percentage_sums as (
         price_key,
         max(free_events_limit) as free_events_limit,
         max(free_amount_limit) as free_amount_limit,
-        count(case when is_in_running_total then 1 end) as running_total_count,
+        count(case when is_in_running_total then 1 end) as running_total_size,
         sum(case when is_in_running_total then value_number else 0 end) as last_running_total,
         count(case when is_in_running_total and running_total < free_amount_limit then 1 end)
             as running_totals_below_free_amount,
-        sum(case when is_paying_event then
-            {{ clamp_per_transaction(
-                divide_exact('paying_value * rate', 100) ~ ' + coalesce(fixed_amount, 0)',
-                'per_transaction_min_amount', 'per_transaction_max_amount') }}
-            else 0 end) as per_transaction_amount
+        sum({{ percentage_paying_event_amount() }}) as per_transaction_amount
     from percentage_flags
     group by price_key
 ),
@@ -178,36 +151,16 @@ percentage_free_units as (
     select
         price_key,
         per_transaction_amount,
-        case
-            when running_total_count = 0 or last_running_total = 0 then 0
-            when free_amount_limit = 0 then last_running_total
-            else least(last_running_total, free_amount_limit)
-        end as free_value,
-        -- The smaller of N and the running totals below X, ignoring either when 0.
-        case
-            when free_events_limit > 0 and running_totals_below_free_amount > 0
-                then least(free_events_limit, running_totals_below_free_amount)
-            when free_events_limit > 0 then free_events_limit
-            else running_totals_below_free_amount
-        end as free_events
+        {{ percentage_free_units('running_total_size', 'last_running_total', 'running_totals_below_free_amount') }}
     from percentage_sums
 ),
 
 percentage_amounts as (
     select
         buckets.price_key,
-        case
-            when buckets.per_transaction_min_amount is not null or buckets.per_transaction_max_amount is not null
-                then coalesce(free.per_transaction_amount, 0)
-            else
-                case when coalesce(free.free_value, 0) > buckets.units then 0
-                    else {{ divide_exact('(buckets.units - coalesce(free.free_value, 0)) * buckets.rate', 100) }} end
-                + case
-                    when buckets.units = 0 or buckets.fixed_amount is null
-                        or coalesce(free.free_events, 0) >= buckets.events_count then 0
-                    else (buckets.events_count - coalesce(free.free_events, 0)) * buckets.fixed_amount
-                end
-        end as model_amount
+        {{ percentage_amount(
+            'buckets.units', 'buckets.events_count', 'coalesce(free.free_value, 0)',
+            'coalesce(free.free_events, 0)', 'free.per_transaction_amount') }} as model_amount
     from buckets
     left join percentage_free_units as free on buckets.price_key = free.price_key
     where buckets.charge_model = 'percentage'

@@ -300,8 +300,7 @@ unit_priced_input as (
 percentage_sequence as (
     select
         *,
-        max(sum_before) over event_order as max_running_total_before,
-        count(case when is_in_running_total then 1 end) over event_order as running_total_count
+        max(sum_before) over event_order as max_running_total_before
     from (
         select
             priced_fee_events.*,
@@ -312,8 +311,7 @@ percentage_sequence as (
             coalesce(sum(value_number) over (
                 partition by scope_key, charge_code, filter_code, pricing_group
                 order by event_at, transaction_id rows between unbounded preceding and 1 preceding
-            ), 0) as sum_before,
-            false as is_in_running_total
+            ), 0) as sum_before
         from priced_fee_events
         where charge_model = 'percentage'
         window event_order as (
@@ -328,44 +326,20 @@ percentage_sequence as (
 ),
 
 percentage_flags as (
-    select
-        *,
-        case
-            when free_events_limit > 0 then event_position <= free_events_limit
-            when free_amount_limit > 0 then max_running_total_before <= free_amount_limit
-            else false
-        end as in_running_total,
-        case
-            when free_amount_limit > 0 then
-                case
-                    when greatest(max_running_total_before, running_total) < free_amount_limit then 0
-                    when max_running_total_before < free_amount_limit then running_total - free_amount_limit
-                    else value_number
-                end
-            when event_position <= free_events_limit then 0
-            else value_number
-        end as paying_value,
-        case
-            when free_amount_limit > 0 then greatest(max_running_total_before, running_total) >= free_amount_limit
-            else event_position > free_events_limit
-        end as is_paying_event
+    select *, {{ percentage_event_flags() }}
     from percentage_sequence
 ),
 
 percentage_prefixes as (
     select
         *,
-        -- The running total of Lago's free units is a prefix of the events: its last value and
-        -- how many of its values stay below the free amount, as of this event.
-        sum(case when in_running_total then value_number else 0 end) over event_order as last_running_total,
-        count(case when in_running_total then 1 end) over event_order as running_total_size,
-        count(case when in_running_total and running_total < free_amount_limit then 1 end) over event_order
+        -- Lago's running total is a prefix of the events: its size, last value and values
+        -- below the free amount, as of this event.
+        count(case when is_in_running_total then 1 end) over event_order as running_total_size,
+        sum(case when is_in_running_total then value_number else 0 end) over event_order as last_running_total,
+        count(case when is_in_running_total and running_total < free_amount_limit then 1 end) over event_order
             as running_totals_below_free_amount,
-        sum(case when is_paying_event then
-            {{ clamp_per_transaction(
-                divide_exact('paying_value * rate', 100) ~ ' + coalesce(fixed_amount, 0)',
-                'per_transaction_min_amount', 'per_transaction_max_amount') }}
-            else 0 end) over event_order as per_transaction_amount
+        sum({{ percentage_paying_event_amount() }}) over event_order as per_transaction_amount
     from percentage_flags
     window event_order as (
         partition by scope_key, charge_code, filter_code, pricing_group
@@ -382,31 +356,13 @@ percentage_amounts as (
     from (
         select
             *,
-            case
-                when per_transaction_min_amount is not null or per_transaction_max_amount is not null
-                    then per_transaction_amount
-                else
-                    case when free_value > running_total then 0
-                        else {{ divide_exact('(running_total - free_value) * rate', 100) }} end
-                    + case
-                        when running_total = 0 or fixed_amount is null or free_events >= event_position then 0
-                        else (event_position - free_events) * fixed_amount
-                    end
-            end as model_amount
+            {{ percentage_amount(
+                'running_total', 'event_position', 'free_value', 'free_events', 'per_transaction_amount') }}
+                as model_amount
         from (
             select
                 *,
-                case
-                    when running_total_size = 0 or last_running_total = 0 then 0
-                    when free_amount_limit = 0 then last_running_total
-                    else least(last_running_total, free_amount_limit)
-                end as free_value,
-                case
-                    when free_events_limit > 0 and running_totals_below_free_amount > 0
-                        then least(free_events_limit, running_totals_below_free_amount)
-                    when free_events_limit > 0 then free_events_limit
-                    else running_totals_below_free_amount
-                end as free_events
+                {{ percentage_free_units('running_total_size', 'last_running_total', 'running_totals_below_free_amount') }}
             from percentage_prefixes
         ) as with_free_units
     ) as with_model
