@@ -9,26 +9,7 @@
 -#}
 {% macro charge_model_amounts(source, name) -%}
 {{ name }}_tier_sets as (
-    select price_key, tier_filter_code, tier_valid_from
-    from (
-        select
-            {{ source }}.price_key,
-            tiers.filter_code as tier_filter_code,
-            tiers.valid_from as tier_valid_from,
-            row_number() over (
-                partition by {{ source }}.price_key
-                order by case when tiers.filter_code = {{ source }}.filter_code then 0 else 1 end,
-                    tiers.valid_from desc
-            ) as set_rank
-        from {{ source }}
-        inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
-            on {{ source }}.charge_code = tiers.charge_code
-            and (tiers.filter_code = {{ source }}.filter_code or tiers.filter_code = '')
-            and tiers.valid_from <= {{ source }}.tier_date
-            and tiers.tier_rank = 1
-        where {{ source }}.charge_model in ('graduated', 'volume', 'graduated_percentage')
-    ) as ranked
-    where set_rank = 1
+    {{ tier_set_in_force(source, source ~ ".charge_model in ('graduated', 'volume', 'graduated_percentage')") }}
 ),
 
 {{ name }}_tiers as (
@@ -199,4 +180,31 @@
                 else ({{ events }} - {{ free_events }}) * fixed_amount
             end
     end
+{%- endmacro %}
+
+{#- The tier set that prices each row of `source` (price_key, charge_code, filter_code, tier_date):
+    the bucket's own tiers when it has some, else the charge's, in their latest version on or
+    before tier_date (tiers are versioned as a set, CONTRACT §3.1), for the rows of `source`
+    that meet `condition`. -#}
+{% macro tier_set_in_force(source, condition) -%}
+    select price_key, tier_filter_code, tier_valid_from
+    from (
+        select
+            {{ source }}.price_key,
+            tiers.filter_code as tier_filter_code,
+            tiers.valid_from as tier_valid_from,
+            row_number() over (
+                partition by {{ source }}.price_key
+                order by case when tiers.filter_code = {{ source }}.filter_code then 0 else 1 end,
+                    tiers.valid_from desc
+            ) as set_rank
+        from {{ source }}
+        inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
+            on {{ source }}.charge_code = tiers.charge_code
+            and (tiers.filter_code = {{ source }}.filter_code or tiers.filter_code = '')
+            and tiers.valid_from <= {{ source }}.tier_date
+            and tiers.tier_rank = 1
+        where {{ condition }}
+    ) as ranked
+    where set_rank = 1
 {%- endmacro %}

@@ -187,6 +187,10 @@ prorated_events as (
     where charge_model = 'graduated'
 ),
 
+prorated_tier_sets as (
+    {{ tier_set_in_force('buckets', "buckets.charge_model = 'graduated' and buckets.is_prorated_charge") }}
+),
+
 prorated_tiers as (
     select
         prorated_events.price_key,
@@ -200,15 +204,11 @@ prorated_tiers as (
         tiers.per_unit_amount,
         tiers.flat_amount
     from prorated_events
+    inner join prorated_tier_sets as tier_sets on prorated_events.price_key = tier_sets.price_key
     inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
         on prorated_events.charge_code = tiers.charge_code
-        and tiers.filter_code = prorated_events.filter_code
-        and tiers.valid_from = (
-            select max(versions.valid_from) from {{ ref('stg_catalog__charge_tiers') }} as versions
-            where versions.charge_code = prorated_events.charge_code
-                and versions.filter_code = prorated_events.filter_code
-                and versions.valid_from <= prorated_events.charges_period_start
-        )
+        and tier_sets.tier_filter_code = tiers.filter_code
+        and tier_sets.tier_valid_from = tiers.valid_from
 ),
 
 prorated_graduated_amounts as (
@@ -239,16 +239,12 @@ prorated_graduated_amounts as (
         group by price_key
     ) as flats on buckets.price_key = flats.price_key
     -- No events: the first tier's flat fee alone (§18.1).
+    left join prorated_tier_sets as tier_sets on buckets.price_key = tier_sets.price_key
     left join {{ ref('stg_catalog__charge_tiers') }} as first_flat
         on buckets.charge_code = first_flat.charge_code
-        and buckets.filter_code = first_flat.filter_code
+        and tier_sets.tier_filter_code = first_flat.filter_code
+        and tier_sets.tier_valid_from = first_flat.valid_from
         and first_flat.tier_rank = 1
-        and first_flat.valid_from = (
-            select max(versions.valid_from) from {{ ref('stg_catalog__charge_tiers') }} as versions
-            where versions.charge_code = buckets.charge_code
-                and versions.filter_code = buckets.filter_code
-                and versions.valid_from <= buckets.charges_period_start
-        )
     where buckets.charge_model = 'graduated' and buckets.is_prorated_charge
 ),
 
