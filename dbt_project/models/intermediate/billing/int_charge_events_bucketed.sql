@@ -10,62 +10,10 @@
 -#}
 with
 
-billings as (
-    select
-        subscription_billing_id,
-        billing_month,
-        billing_trigger,
-        external_subscription_id,
-        plan_code,
-        timezone,
-        charges_period_start,
-        charges_from_at,
-        charges_to_at
-    from {{ ref('int_subscription_billings_scheduled') }}
-    where
-        charges_from_at is not null
-        and billing_month >= {{ billing_period_start() }}
-        and billing_month < {{ billing_period_end() }}
-),
-
-charges as (
-    select charge_code, plan_code, metric_code, pricing_group_keys, is_pay_in_advance, valid_from, valid_to
-    from {{ ref('stg_catalog__charges') }}
-),
-
-metrics as (
-    select metric_code, aggregation, field_name, is_recurring, valid_from, valid_to
-    from {{ ref('stg_catalog__billable_metrics') }}
-),
-
-{#- The catalog in force at the start of each charges period (CONTRACT §3.1). -#}
 billing_charges as (
-    select
-        billings.subscription_billing_id,
-        billings.billing_month,
-        billings.external_subscription_id,
-        billings.timezone,
-        billings.charges_period_start,
-        billings.charges_from_at,
-        billings.charges_to_at,
-        charges.charge_code,
-        charges.pricing_group_keys as charge_pricing_group_keys,
-        charges.metric_code,
-        metrics.aggregation,
-        metrics.field_name,
-        metrics.is_recurring
-    from billings
-    inner join charges
-        on billings.plan_code = charges.plan_code
-        and billings.charges_period_start >= charges.valid_from
-        and billings.charges_period_start < charges.valid_to
-    inner join metrics
-        on charges.metric_code = metrics.metric_code
-        and billings.charges_period_start >= metrics.valid_from
-        and billings.charges_period_start < metrics.valid_to
-    where
-        not charges.is_pay_in_advance
-        or (metrics.is_recurring and billings.billing_trigger = 'period_end')
+    select *
+    from {{ ref('int_subscription_billing_charges') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
 recurring_metrics as (

@@ -6,39 +6,6 @@
 -#}
 with
 
-billings as (
-    select
-        subscription_billing_id,
-        billing_month,
-        billing_trigger,
-        plan_code,
-        timezone,
-        charges_period_start,
-        charges_period_end,
-        charges_period_days,
-        charges_from_at,
-        charges_to_at,
-        terminated_on
-    from {{ ref('int_subscription_billings_scheduled') }}
-    where
-        charges_from_at is not null
-        and billing_month >= {{ billing_period_start() }}
-        and billing_month < {{ billing_period_end() }}
-),
-
-charges as (
-    select
-        charge_code, plan_code, metric_code, pricing_group_keys, is_pay_in_advance, is_prorated,
-        valid_from, valid_to
-    from {{ ref('stg_catalog__charges') }}
-),
-
-metrics as (
-    select
-        metric_code, aggregation, is_recurring, rounding_function, rounding_precision, valid_from, valid_to
-    from {{ ref('stg_catalog__billable_metrics') }}
-),
-
 charge_filters as (
     select charge_code, filter_code, pricing_group_keys, valid_from, valid_to
     from {{ ref('stg_catalog__charge_filters') }}
@@ -54,42 +21,21 @@ empty_groups as (
 ),
 
 billing_charges as (
-    select
-        billings.*,
-        {{ utc_to_local_date('billings.charges_from_at', 'billings.timezone') }} as charges_from_date,
-        case when billings.billing_trigger = 'termination' then billings.terminated_on
-            else billings.charges_period_end end as charges_to_date,
-        charges.charge_code,
-        charges.pricing_group_keys,
-        charges.is_prorated and not charges.is_pay_in_advance as is_prorated,
-        charges.metric_code,
-        metrics.aggregation,
-        metrics.rounding_function,
-        metrics.rounding_precision
-    from billings
-    inner join charges
-        on billings.plan_code = charges.plan_code
-        and billings.charges_period_start >= charges.valid_from
-        and billings.charges_period_start < charges.valid_to
-    inner join metrics
-        on charges.metric_code = metrics.metric_code
-        and billings.charges_period_start >= metrics.valid_from
-        and billings.charges_period_start < metrics.valid_to
-    where
-        not charges.is_pay_in_advance
-        or (metrics.is_recurring and billings.billing_trigger = 'period_end')
+    select *
+    from {{ ref('int_subscription_billing_charges') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
 {#- The default bucket, and one per filter in force (§1.11). -#}
 billing_filters as (
-    select subscription_billing_id, charge_code, '' as filter_code, pricing_group_keys
+    select subscription_billing_id, charge_code, '' as filter_code, charge_pricing_group_keys as pricing_group_keys
     from billing_charges
     union all
     select
         billing_charges.subscription_billing_id,
         billing_charges.charge_code,
         charge_filters.filter_code,
-        coalesce(charge_filters.pricing_group_keys, billing_charges.pricing_group_keys)
+        coalesce(charge_filters.pricing_group_keys, billing_charges.charge_pricing_group_keys)
     from billing_charges
     inner join charge_filters
         on billing_charges.charge_code = charge_filters.charge_code
