@@ -14,10 +14,9 @@ usage as (
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
-billings as (
-    select subscription_billing_id, timezone, charges_from_at, charges_period_days, billing_trigger,
-        charges_period_end, terminated_on
-    from {{ ref('int_subscription_billings_scheduled') }}
+billing_charges as (
+    select subscription_billing_id, charge_code, charges_period_days, charges_from_date, charges_to_date
+    from {{ ref('int_subscription_billing_charges') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
@@ -84,17 +83,18 @@ events as (
         buckets.charges_period_start,
         buckets.charge_code,
         buckets.filter_code,
-        billings.charges_period_days,
-        {{ utc_to_local_date('billings.charges_from_at', 'billings.timezone') }} as charges_from_date,
-        case when billings.billing_trigger = 'termination' then billings.terminated_on
-            else billings.charges_period_end end as charges_to_date,
+        billing_charges.charges_period_days,
+        billing_charges.charges_from_date,
+        billing_charges.charges_to_date,
         bucketed.transaction_id,
         bucketed.event_at,
         bucketed.event_local_date,
         bucketed.is_carried_over,
         coalesce(bucketed.value_number, 0) as value_number
     from buckets
-    inner join billings on buckets.subscription_billing_id = billings.subscription_billing_id
+    inner join billing_charges
+        on buckets.subscription_billing_id = billing_charges.subscription_billing_id
+        and buckets.charge_code = billing_charges.charge_code
     inner join {{ ref('int_charge_events_bucketed') }} as bucketed
         on buckets.subscription_billing_id = bucketed.subscription_billing_id
         and buckets.charge_code = bucketed.charge_code
