@@ -4,7 +4,8 @@
 
 - `customers/customers.csv` and `customers/customer_updates.ndjson` (a few later rows; the latest
   `updated_at` wins);
-- `subscriptions/subscriptions.csv` (one phase per subscription, calendar billing);
+- `subscriptions/subscriptions.csv` (one phase per subscription; calendar billing, anniversary
+  billing for every other mid-month start);
 - `events/events_YYYY-MM.ndjson` for the first month, `.csv` for the second, `.parquet` for the
   third and later (a month with more than `MAX_ROWS_PER_FILE` rows is split into
   `events_YYYY-MM_partNN.*` by time), and `events/replay_YYYY-MM.ndjson`, which repeats rows of
@@ -558,6 +559,7 @@ class _Subscription:
     started_ms: int
     terminated_ms: int | None
     mid_month: bool = False
+    anniversary: bool = False  # periods from the start day instead of the calendar month
     share: float = 0.0  # fixed share of the events (whales), 0 = drawn
     api_share: float = 0.0  # overrides the plan's api_calls share when set
 
@@ -642,10 +644,12 @@ def _make_subscriptions(
     candidates = [s for s in subs if s.sub_id not in special]
     mid_count = min(len(candidates), max(2, round(0.2 * len(subs))))
     span_s = max(86_400, (end_ms - start_ms) // 1000 - 9 * 86_400)
-    for index in np.sort(rng.choice(len(candidates), size=mid_count, replace=False)):
+    for n, index in enumerate(np.sort(rng.choice(len(candidates), size=mid_count, replace=False))):
         sub = candidates[int(index)]
         sub.mid_month = True
+        sub.anniversary = n % 2 == 1
         sub.started_ms = start_ms + 2 * DAY_MS + int(rng.integers(0, span_s)) * 1000
+
     for sub in subs:
         if not sub.mid_month:
             sub.started_ms = _local_midnight_ms(
@@ -666,7 +670,7 @@ def _subscription_rows(
                 "external_subscription_id": sub.sub_id,
                 "external_customer_id": customers[sub.customer].row["external_customer_id"],
                 "plan_code": sub.plan,
-                "billing_time": "calendar",
+                "billing_time": "anniversary" if sub.anniversary else "calendar",
                 "subscription_at": started,
                 "started_at": started,
                 "terminated_at": terminated,

@@ -55,6 +55,17 @@
     cast(date_trunc('{{ part }}', {{ date_expression }}) as date)
 {%- endmacro %}
 
+{#- An instant plus whole days of 24 hours (a trial's end, rule book §9). -#}
+{% macro add_days_to_instant(timestamp_expression, days) -%}
+    {{ return(adapter.dispatch('add_days_to_instant', 'meterhouse')(timestamp_expression, days)) }}
+{%- endmacro %}
+{% macro default__add_days_to_instant(timestamp_expression, days) -%}
+    {{ timestamp_expression }} + make_interval(0, 0, 0, 0, cast({{ days }} as integer) * 24, 0, 0)
+{%- endmacro %}
+{% macro duckdb__add_days_to_instant(timestamp_expression, days) -%}
+    {{ timestamp_expression }} + to_hours(cast({{ days }} as integer) * 24)
+{%- endmacro %}
+
 {#- Instants and local dates (rule book §8: boundaries at local midnight, stored in UTC). -#}
 {% macro local_midnight_to_utc(date_expression, timezone) -%}
     {{ return(adapter.dispatch('local_midnight_to_utc', 'meterhouse')(date_expression, timezone)) }}

@@ -1,21 +1,47 @@
-{#- Calendar billing periods (rule book §8): weeks Monday-Sunday, months, quarters, halves, years. -#}
-{% macro calendar_period_start(interval, date_expression) -%}
-    case {{ interval }}
-        when 'weekly' then {{ trunc_date('week', date_expression) }}
-        when 'monthly' then {{ trunc_date('month', date_expression) }}
-        when 'quarterly' then {{ trunc_date('quarter', date_expression) }}
-        when 'semiannual' then {{ add_months(trunc_date('year', date_expression),
-            "case when month(" ~ date_expression ~ ") >= 7 then 6 else 0 end") }}
-        when 'yearly' then {{ trunc_date('year', date_expression) }}
+{#-
+    Billing periods (rule book §8) as local calendar dates, anchored on a date.
+
+    Anniversary periods start on the subscription day: every k-th month from the anchor (clamped to
+    the month's last day, and always counted from the anchor itself, so Jan 31 gives Feb 28 and then
+    Mar 31) or every 7 days from its weekday. Calendar periods are the same arithmetic anchored on
+    2001-01-01, a Monday and a January 1st: weeks Monday-Sunday, months, quarters, halves, years.
+-#}
+{% macro calendar_anchor() -%}
+    cast('2001-01-01' as date)
+{%- endmacro %}
+
+{% macro period_anchor(billing_time, subscription_on) -%}
+    case when {{ billing_time }} = 'anniversary' then {{ subscription_on }} else {{ calendar_anchor() }} end
+{%- endmacro %}
+
+{% macro interval_months(interval) -%}
+    case {{ interval }} when 'monthly' then 1 when 'quarterly' then 3 when 'semiannual' then 6 when 'yearly' then 12 end
+{%- endmacro %}
+
+{#- Whole calendar months from a to b, ignoring the days. -#}
+{% macro month_index_between(a, b) -%}
+    ((year({{ b }}) - year({{ a }})) * 12 + month({{ b }}) - month({{ a }}))
+{%- endmacro %}
+
+{% macro floor_to_multiple(value, step) -%}
+    (cast(floor(({{ value }}) / cast({{ step }} as double)) as integer) * ({{ step }}))
+{%- endmacro %}
+
+{#- First day of the period of `interval` that holds `day`. -#}
+{% macro period_start(interval, anchor, day) -%}
+    {%- set months = month_index_between(anchor, day) -%}
+    {%- set whole_months = months ~ " - case when " ~ add_months(anchor, months) ~ " > " ~ day ~ " then 1 else 0 end" -%}
+    case
+        when {{ interval }} = 'weekly'
+            then {{ add_days(anchor, floor_to_multiple(days_between(anchor, day), 7)) }}
+        else {{ add_months(anchor, floor_to_multiple(whole_months, interval_months(interval))) }}
     end
 {%- endmacro %}
 
-{#- Last day (inclusive) of the calendar period starting at period_start. -#}
-{% macro calendar_period_end(interval, period_start) -%}
-    case {{ interval }}
-        when 'weekly' then {{ add_days(period_start, 6) }}
-        else {{ add_days(add_months(period_start,
-            "case " ~ interval ~ " when 'monthly' then 1 when 'quarterly' then 3 "
-            ~ "when 'semiannual' then 6 when 'yearly' then 12 end"), -1) }}
+{#- Last day (inclusive) of the period of `interval` that starts on `start` (a period_start). -#}
+{% macro period_end(interval, anchor, start) -%}
+    case
+        when {{ interval }} = 'weekly' then {{ add_days(start, 6) }}
+        else {{ add_days(add_months(anchor, month_index_between(anchor, start) ~ ' + ' ~ interval_months(interval)), -1) }}
     end
 {%- endmacro %}

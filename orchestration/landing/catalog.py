@@ -401,6 +401,13 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "plans",
+        "trial_days must be a whole number of days, 0 or more (rule book §9)",
+        "select line_number from raw.catalog_plans where trial_days is not null "
+        "and (try_cast(trial_days as integer) is null or try_cast(trial_days as integer) < 0 "
+        "or try_cast(trial_days as decimal(38, 9)) <> try_cast(trial_days as integer))",
+    ),
+    (
+        "plans",
         "plan_code is defined twice with the same valid_from",
         "select line_number from raw.catalog_plans qualify "
         "count(*) over (partition by plan_code, coalesce(valid_from, '')) > 1",
@@ -653,13 +660,6 @@ RULES: list[tuple[str, str, str]] = [
 
 # Catalog features whose billing rules are not built yet: refused rather than mispriced.
 NOT_YET_SUPPORTED: list[tuple[str, str, str]] = [
-    (
-        "plans",
-        "trials and minimum commitments are not supported yet (issue #4)",
-        "select line_number from raw.catalog_plans where "
-        "coalesce(try_cast(trial_days as integer), 0) > 0 "
-        "or coalesce(try_cast(minimum_commitment as decimal(38, 9)), 0) > 0",
-    ),
     (
         "usage_thresholds",
         "progressive billing is not supported yet (issue #4)",

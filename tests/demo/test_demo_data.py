@@ -461,21 +461,24 @@ def test_subscriptions(demo: tuple[Path, DemoManifest]) -> None:
     assert len(subs) == manifest.subscriptions > manifest.customers
     assert set(customers) == {s["external_customer_id"] for s in subs}
     assert {s["plan_code"] for s in subs} == set(plans)
-    mid_month, terminated = 0, []
+    mid_month, anniversary, terminated = 0, 0, []
     for sub in subs:
         customer = customers[sub["external_customer_id"]]
         assert plans[sub["plan_code"]]["currency"] == customer["currency"]
-        assert sub["billing_time"] == "calendar"
         assert sub["subscription_at"] == sub["started_at"]
         started = _utc(sub["started_at"])
         zone = ZoneInfo(customer["timezone"]) if customer["timezone"] else UTC
         local_midnight = datetime(2026, 8, 1, tzinfo=zone).astimezone(UTC)
         if started != local_midnight:
             mid_month += 1
+            anniversary += sub["billing_time"] == "anniversary"
             assert START < started < END
+        else:
+            assert sub["billing_time"] == "calendar"
         if sub["terminated_at"]:
             terminated.append(sub)
     assert mid_month >= 2
+    assert anniversary == mid_month // 2
     assert len(terminated) == 1
     ended = _utc(terminated[0]["terminated_at"])
     assert terminated[0]["plan_code"] == "team_eur"

@@ -369,12 +369,17 @@ CASES = [
         "charge_tiers.csv line 3: tiers of graduated_percentage charges must use the inclusive "
         "convention",
     ),
-    # Issue #4 features are still refused.
     (
         "plans.csv",
         "100,true,0,false",
-        "100,true,14,false",
-        "plans.csv line 2: trials and minimum commitments are not supported yet (issue #4)",
+        "100,true,1.5,false",
+        "plans.csv line 2: trial_days must be a whole number of days, 0 or more (rule book §9)",
+    ),
+    (
+        "plans.csv",
+        "100,true,0,false",
+        "100,true,-3,false",
+        "plans.csv line 2: trial_days must be a whole number of days, 0 or more (rule book §9)",
     ),
 ]
 

@@ -24,7 +24,9 @@ customers as (
 ),
 
 plans as (
-    select plan_code, plan_interval, currency, is_pay_in_advance, bills_charges_monthly, valid_from, valid_to
+    select
+        plan_code, plan_interval, currency, amount, trial_days, is_pay_in_advance, bills_charges_monthly,
+        valid_from, valid_to
     from {{ ref('stg_catalog__plans') }}
 ),
 
@@ -42,42 +44,36 @@ latest_phases as (
     where recency_rank = 1
 ),
 
-phased as (
-    select
-        *,
-        row_number() over (partition by external_subscription_id order by started_at) as phase_rank
-    from latest_phases
-),
-
 joined as (
     select
-        phased.external_subscription_id,
-        phased.external_customer_id,
-        phased.plan_code,
-        phased.billing_time,
-        phased.source_file,
+        latest_phases.external_subscription_id,
+        latest_phases.external_customer_id,
+        latest_phases.plan_code,
+        latest_phases.billing_time,
+        latest_phases.source_file,
         customers.currency as customer_currency,
         customers.timezone,
         plans.plan_interval,
         plans.currency as plan_currency,
-        phased.line_number,
-        phased.phase_rank,
+        plans.amount as plan_amount,
+        plans.trial_days,
+        latest_phases.line_number,
         coalesce(plans.is_pay_in_advance, false) as is_pay_in_advance,
         coalesce(plans.bills_charges_monthly, false) as bills_charges_monthly,
         customers.external_customer_id is not null as has_customer,
         plans.plan_code is not null as has_plan,
-        phased.subscription_at,
-        phased.started_at,
-        phased.terminated_at,
-        phased.loaded_at
-    from phased
-    left join customers on phased.external_customer_id = customers.external_customer_id
+        latest_phases.subscription_at,
+        latest_phases.started_at,
+        latest_phases.terminated_at,
+        latest_phases.loaded_at
+    from latest_phases
+    left join customers on latest_phases.external_customer_id = customers.external_customer_id
     -- Structure (interval, currency, timing) comes from the plan version in force at the start;
     -- changing it mid-subscription is a plan change, i.e. a new phase.
     left join plans
-        on phased.plan_code = plans.plan_code
-        and {{ utc_to_local_date('phased.started_at', "coalesce(customers.timezone, 'UTC')") }} >= plans.valid_from
-        and {{ utc_to_local_date('phased.started_at', "coalesce(customers.timezone, 'UTC')") }} < plans.valid_to
+        on latest_phases.plan_code = plans.plan_code
+        and {{ utc_to_local_date('latest_phases.started_at', "coalesce(customers.timezone, 'UTC')") }} >= plans.valid_from
+        and {{ utc_to_local_date('latest_phases.started_at', "coalesce(customers.timezone, 'UTC')") }} < plans.valid_to
 )
 
 select
@@ -88,21 +84,22 @@ select
     plan_currency as currency,
     timezone,
     plan_interval,
+    plan_amount,
+    trial_days,
     source_file,
     case
         when not has_customer then 'unknown_customer'
         when not has_plan then 'unknown_plan'
         when customer_currency <> plan_currency then 'currency_mismatch'
-        when billing_time = 'anniversary' then 'not_supported'
-        when phase_rank > 1 then 'not_supported'
+        when billing_time not in ('calendar', 'anniversary') then 'bad_value'
     end as rejection_reason,
     case
         when not has_customer then 'no customer ' || external_customer_id || ' in customers/'
         when not has_plan then 'no plan ' || plan_code || ' in force at the start in plans.csv'
         when customer_currency <> plan_currency
             then 'plan currency ' || plan_currency || ' differs from customer currency ' || customer_currency
-        when billing_time = 'anniversary' then 'anniversary billing is not supported yet (issue #4)'
-        when phase_rank > 1 then 'plan changes (a second phase) are not supported yet (issue #4)'
+        when billing_time not in ('calendar', 'anniversary')
+            then 'billing_time ' || billing_time || ' is neither calendar nor anniversary'
     end as rejection_detail,
     line_number,
     is_pay_in_advance,

@@ -1,6 +1,7 @@
 {#-
     Invoice lines (Lago's fees) of the close window: subscription fees (rule book §9), charge
-    fees per bucket (§4, §1.10, §1.11) and spending-minimum true-ups (§5), each rounded once to
+    fees per bucket (§4, §1.10, §1.11), spending-minimum (§5) and minimum-commitment (§6)
+    true-ups, each rounded once to
     its currency's exponent, with the taxes that apply to it (§11 precedence: charge, then plan,
     then customer, then the billing entity's defaults).
 -#}
@@ -32,7 +33,7 @@ pay_in_advance_fees as (
 ),
 
 plans as (
-    select plan_code, plan_name, amount, tax_codes, valid_from, valid_to
+    select plan_code, plan_name, amount, minimum_commitment, tax_codes, valid_from, valid_to
     from {{ ref('stg_catalog__plans') }}
 ),
 
@@ -81,13 +82,12 @@ subscription_fees as (
         plans.tax_codes as plan_tax_codes,
         cast(1 as decimal(38, 9)) as units,
         cast(0 as bigint) as events_count,
-        -- Full period unless the subscription started inside it or ends in it (§9 cases 1, 3, 4).
+        -- Full period unless the phase started, its trial ended, or it ends inside it (§9).
         case
             when billings.fee_billed_days >= billings.fee_period_days then {{ as_decimal('plans.amount') }}
             else {{ divide_exact('plans.amount * billings.fee_billed_days', 'billings.fee_period_days') }}
         end as precise_amount,
-        {{ local_midnight_to_utc('greatest(billings.fee_period_start, billings.started_on)', 'billings.timezone') }}
-            as from_datetime,
+        {{ local_midnight_to_utc('billings.fee_from_on', 'billings.timezone') }} as from_datetime,
         case
             when billings.billing_trigger = 'termination' then billings.terminated_at
             else {{ local_midnight_to_utc(add_days('billings.fee_period_end', 1), 'billings.timezone') }}
@@ -102,7 +102,8 @@ subscription_fees as (
         on billings.plan_code = plans.plan_code
         and billings.fee_period_start >= plans.valid_from
         and billings.fee_period_start < plans.valid_to
-    where billings.fee_period_start is not null
+    -- No day to bill (a trial over the whole period, an upgrade on the period's first day): no line.
+    where billings.fee_billed_days > 0
 ),
 
 charge_fees as (
@@ -179,10 +180,7 @@ spending_minimums as (
         cast(1 as decimal(38, 9)) as units,
         cast(0 as bigint) as events_count,
         {{ divide_exact(
-            'charges.min_amount * (' ~ days_between(
-                utc_to_local_date('billings.charges_from_at', 'billings.timezone'),
-                "case when billings.billing_trigger = 'termination' then billings.terminated_on "
-                ~ "else billings.charges_period_end end") ~ ' + 1)',
+            'charges.min_amount * greatest(0, ' ~ days_between('billings.charges_from_date', 'billings.charges_to_date') ~ ' + 1)',
             'billings.charges_period_days') }}
             - coalesce(sum({{ round_to_exponent('charge_fees.precise_amount', 'currencies.exponent') }}), 0)
             as precise_amount,
@@ -218,8 +216,8 @@ spending_minimums as (
         billings.issuing_date, billings.external_customer_id, billings.external_subscription_id,
         billings.plan_code, billings.currency, charges.charge_code, charges.metric_code,
         metrics.metric_name, charges.tax_codes,
-        charges.min_amount, billings.charges_from_at, billings.charges_to_at, billings.timezone,
-        billings.billing_trigger, billings.terminated_on, billings.charges_period_end,
+        charges.min_amount, billings.charges_from_at, billings.charges_to_at,
+        billings.charges_from_date, billings.charges_to_date,
         billings.charges_period_days, billings.invoice_period_start, billings.invoice_period_end
 ),
 
@@ -269,7 +267,7 @@ advance_fees as (
         and pay_in_advance_fees.charges_period_start < plans.valid_to
 ),
 
-lines as (
+fee_lines as (
     select * from subscription_fees
     union all
     select * from charge_fees
@@ -277,6 +275,112 @@ lines as (
     select * from spending_minimums where precise_amount > 0
     union all
     select * from advance_fees
+),
+
+{#- Minimum commitment (§6): the billing on the last day of a plan period, or at a termination,
+    tops the period's fees up to the commitment prorated to the days the phase had in it. In
+    arrears that is the invoice closing the period; in advance, the one that opens the next
+    (§6 timing), which is the same billing. The fees of the period are every line whose window
+    starts in it, from this close and from earlier ones, before coupons (§18.11). -#}
+commitment_periods as (
+    select
+        billings.*,
+        plans.minimum_commitment,
+        plans.tax_codes as plan_tax_codes,
+        {{ period_start('billings.plan_interval', 'billings.anchor_on', 'billings.commitment_day') }}
+            as commitment_period_start,
+        {{ period_end('billings.plan_interval', 'billings.anchor_on',
+            period_start('billings.plan_interval', 'billings.anchor_on', 'billings.commitment_day')) }}
+            as commitment_period_end
+    from (
+        select
+            billings.*,
+            case when billing_trigger = 'termination' then terminated_on
+                else {{ add_days('issuing_date', -1) }} end as commitment_day
+        from billings
+        where billing_trigger in ('period_end', 'termination')
+    ) as billings
+    inner join plans
+        on billings.plan_code = plans.plan_code
+        and billings.commitment_day >= plans.valid_from
+        and billings.commitment_day < plans.valid_to
+    where plans.minimum_commitment > 0
+),
+
+closing_commitment_periods as (
+    select
+        commitment_periods.*,
+        {{ local_midnight_to_utc('commitment_period_start', 'timezone') }} as commitment_from_at,
+        {{ local_midnight_to_utc(add_days('commitment_period_end', 1), 'timezone') }} as commitment_to_at
+    from commitment_periods
+    where billing_trigger = 'termination' or commitment_day = commitment_period_end
+),
+
+period_fees as (
+    select external_subscription_id, plan_code, from_datetime, {{ round_to_exponent('precise_amount', 'currencies.exponent') }} as amount
+    from fee_lines
+    inner join currencies on fee_lines.currency = currencies.currency
+    {% if is_incremental() %}
+    union all
+    select external_subscription_id, plan_code, from_datetime, amount
+    from {{ this }}
+    where billing_month < {{ billing_period_start() }} and line_type <> 'commitment'
+    {% endif %}
+),
+
+commitments as (
+    select
+        closing.subscription_billing_id,
+        closing.invoice_id,
+        closing.billing_month,
+        closing.issuing_date,
+        closing.external_customer_id,
+        closing.external_subscription_id,
+        closing.plan_code,
+        closing.currency,
+        'commitment' as line_type,
+        cast(null as varchar) as charge_code,
+        cast(null as varchar) as metric_code,
+        cast(null as varchar) as filter_code,
+        cast(null as varchar) as pricing_group,
+        'Minimum commitment' as description,
+        cast(null as varchar) as charge_tax_codes,
+        closing.plan_tax_codes,
+        cast(1 as decimal(38, 9)) as units,
+        cast(0 as bigint) as events_count,
+        {{ as_decimal(round_to_exponent(divide_exact(
+            'closing.minimum_commitment * (' ~ days_between(
+                'greatest(closing.commitment_period_start, closing.started_on)', 'closing.commitment_day') ~ ' + 1)',
+            days_between('closing.commitment_period_start', 'closing.commitment_period_end') ~ ' + 1'
+        ), 'currencies.exponent') ~ ' - coalesce(sum(period_fees.amount), 0)') }} as precise_amount,
+        greatest(closing.commitment_from_at, closing.started_at) as from_datetime,
+        case when closing.billing_trigger = 'termination' then closing.terminated_at
+            else closing.commitment_to_at end as to_datetime_exclusive,
+        cast(null as timestamp) as first_event_at,
+        cast(null as timestamp) as last_event_at,
+        cast(null as varchar) as transaction_id,
+        closing.invoice_period_start,
+        closing.invoice_period_end
+    from closing_commitment_periods as closing
+    inner join currencies on closing.currency = currencies.currency
+    left join period_fees
+        on closing.external_subscription_id = period_fees.external_subscription_id
+        and closing.plan_code = period_fees.plan_code
+        and period_fees.from_datetime >= closing.commitment_from_at
+        and period_fees.from_datetime < closing.commitment_to_at
+    group by
+        closing.subscription_billing_id, closing.invoice_id, closing.billing_month, closing.issuing_date,
+        closing.external_customer_id, closing.external_subscription_id, closing.plan_code,
+        closing.currency, closing.plan_tax_codes, closing.minimum_commitment, closing.commitment_period_start,
+        closing.commitment_period_end, closing.started_on, closing.commitment_day, currencies.exponent,
+        closing.commitment_from_at, closing.commitment_to_at, closing.started_at, closing.billing_trigger,
+        closing.terminated_at, closing.invoice_period_start, closing.invoice_period_end
+),
+
+lines as (
+    select * from fee_lines
+    union all
+    select * from commitments where precise_amount > 0
 )
 
 select

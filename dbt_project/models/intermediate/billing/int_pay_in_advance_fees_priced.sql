@@ -18,24 +18,22 @@
 -#}
 with
 
-subscriptions as (
-    select
+-- Every charges period of a phase that overlaps the close window, once.
+period_windows as (
+    select distinct
         external_subscription_id,
+        requested_at,
         external_customer_id,
         plan_code,
         currency,
         timezone,
-        plan_interval,
-        case when bills_charges_monthly then 'monthly' else plan_interval end as charges_interval,
-        started_at,
-        terminated_at,
-        started_on,
-        terminated_on
-    from {{ ref('int_subscriptions_validated') }}
-    where
-        rejection_reason is null
-        and started_on < {{ billing_period_end() }}
-        and (terminated_on is null or terminated_on >= {{ billing_period_start() }})
+        charges_period_start,
+        charges_period_end,
+        charges_period_days,
+        charges_from_at,
+        charges_to_at
+    from {{ ref('int_subscription_charges_periods') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
 charges as (
@@ -47,46 +45,9 @@ metrics as (
     from {{ ref('stg_catalog__billable_metrics') }}
 ),
 
-probe_days as (
-    select {{ add_days('months.month_start', 'offsets.day_offset') }} as probe_day
-    from {{ ref('int_calendar_months') }} as months
-    cross join (
-        select 0 as day_offset union all select 7 union all select 14
-        union all select 21 union all select 28
-    ) as offsets
-    where months.month_start >= {{ billing_period_start() }}
-        and months.month_start < {{ billing_period_end() }}
-        and {{ add_days('months.month_start', 'offsets.day_offset') }} < {{ add_months('months.month_start', 1) }}
-),
-
-{#- Every charges period of a subscription that overlaps the close window. -#}
-periods as (
-    select distinct
-        subscriptions.*,
-        {{ calendar_period_start('subscriptions.charges_interval', 'probe_days.probe_day') }} as charges_period_start
-    from subscriptions
-    cross join probe_days
-),
-
-period_windows as (
-    select
-        periods.*,
-        {{ calendar_period_end('charges_interval', 'charges_period_start') }} as charges_period_end,
-        {{ days_between('charges_period_start', calendar_period_end('charges_interval', 'charges_period_start')) }} + 1
-            as charges_period_days,
-        greatest({{ local_midnight_to_utc('charges_period_start', 'timezone') }}, started_at) as charges_from_at,
-        case
-            when terminated_at is not null and terminated_at
-                < {{ local_midnight_to_utc(add_days(calendar_period_end('charges_interval', 'charges_period_start'), 1), 'timezone') }}
-                then terminated_at
-            else {{ local_midnight_to_utc(add_days(calendar_period_end('charges_interval', 'charges_period_start'), 1), 'timezone') }}
-        end as charges_to_at
-    from periods
-),
-
 period_charges as (
     select
-        {{ hash_key(['period_windows.external_subscription_id', 'period_windows.started_at', 'period_windows.charges_period_start']) }}
+        {{ hash_key(['period_windows.external_subscription_id', 'period_windows.requested_at', 'period_windows.charges_period_start']) }}
             as scope_key,
         period_windows.*,
         charges.charge_code,

@@ -20,7 +20,10 @@ billings as (
         charges_period_days,
         charges_from_at,
         charges_to_at,
-        terminated_on
+        charges_from_date,
+        charges_to_date,
+        ended_by,
+        next_plan_code
     from {{ ref('int_subscription_billings_scheduled') }}
     where
         charges_from_at is not null
@@ -34,6 +37,10 @@ charges as (
 
 metrics as (
     select * from {{ ref('stg_catalog__billable_metrics') }}
+),
+
+plan_metrics as (
+    select distinct plan_code, metric_code from {{ ref('stg_catalog__charges') }}
 )
 
 select
@@ -46,10 +53,8 @@ select
     billings.charges_period_days,
     billings.charges_from_at,
     billings.charges_to_at,
-    -- The window's first and last local days, both inclusive, for day-weighted proration (§2.1).
-    {{ utc_to_local_date('billings.charges_from_at', 'billings.timezone') }} as charges_from_date,
-    case when billings.billing_trigger = 'termination' then billings.terminated_on
-        else billings.charges_period_end end as charges_to_date,
+    billings.charges_from_date,
+    billings.charges_to_date,
     charges.charge_code,
     charges.pricing_group_keys as charge_pricing_group_keys,
     charges.is_prorated and not charges.is_pay_in_advance as is_prorated,
@@ -68,6 +73,16 @@ inner join metrics
     on charges.metric_code = metrics.metric_code
     and billings.charges_period_start >= metrics.valid_from
     and billings.charges_period_start < metrics.valid_to
+left join plan_metrics as next_plan_metrics
+    on billings.next_plan_code = next_plan_metrics.plan_code
+    and charges.metric_code = next_plan_metrics.metric_code
 where
-    not charges.is_pay_in_advance
-    or (metrics.is_recurring and billings.billing_trigger = 'period_end')
+    (not charges.is_pay_in_advance
+     or (metrics.is_recurring and billings.billing_trigger = 'period_end'))
+    -- §9: at an upgrade, a recurring, non-prorated charge whose metric the new plan also charges
+    -- carries over to the new plan instead of being billed on the old one.
+    and not (
+        billings.billing_trigger = 'termination' and billings.ended_by = 'upgrade'
+        and metrics.is_recurring and not charges.is_prorated
+        and next_plan_metrics.metric_code is not null
+    )

@@ -1,134 +1,120 @@
 {#-
-    One row per subscription and billing event whose invoice belongs to the close window
+    One row per subscription phase and billing event whose invoice belongs to the close window
     (CONTRACT §2, §7; rule book §8, §9):
 
     - period_end: a charges period ends (local date) inside the window; the invoice is issued the
       next day with those charges, the in-arrears fee of a plan period ending that day, and the
-      in-advance fee of the plan period starting the next day;
-    - subscription_start: a pay-in-advance subscription starts; its prorated first fee is billed
-      at once;
-    - termination: the subscription ends; charges up to that instant and, in arrears, the fee
-      pro rata to the termination day.
+      in-advance fee of the plan period starting the next day (unless a trial still runs then);
+    - subscription_start: a pay-in-advance phase without a running trial starts; its first fee is
+      billed at once;
+    - trial_end: a pay-in-advance trial ends inside a plan period; the rest of it is billed then
+      (§9 free trial, §18.13);
+    - termination: the phase ends at an instant (terminated, or upgraded away); charges up to that
+      instant and, in arrears, the fee pro rata to the termination day (the day before, for an
+      upgrade: §18.5).
+
+    Which invoice (CONTRACT §7): period-end billings of a customer, currency and day share one;
+    the two sides of a plan change share one (a downgrade's first in-advance fee joins the old
+    phase's period-end invoice, an upgrade's the old phase's termination invoice); the other
+    instant billings have their own.
 
     Periods are local calendar dates in the customer's timezone; charge windows are UTC instants,
     half-open [charges_from_at, charges_to_at).
 -#}
 with
 
-subscriptions as (
-    select
-        external_subscription_id,
-        external_customer_id,
-        plan_code,
-        currency,
-        timezone,
-        plan_interval,
-        is_pay_in_advance,
-        bills_charges_monthly,
-        started_at,
-        terminated_at,
-        started_on,
-        terminated_on,
-        case when bills_charges_monthly then 'monthly' else plan_interval end as charges_interval
-    from {{ ref('int_subscriptions_validated') }}
+periods as (
+    select *
+    from {{ ref('int_subscription_charges_periods') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+),
+
+phases as (
+    select *
+    from {{ ref('int_subscription_phases') }}
     where
-        rejection_reason is null
-        and started_on < {{ billing_period_end() }}
-        and (terminated_on is null or terminated_on >= {{ billing_period_start() }})
-),
-
-close_months as (
-    select month_start
-    from {{ ref('int_calendar_months') }}
-    where month_start >= {{ billing_period_start() }} and month_start < {{ billing_period_end() }}
-),
-
-{#- Every period of a week or longer that ends in a month contains one of these days of it. -#}
-probe_days as (
-    select {{ add_days('close_months.month_start', 'offsets.day_offset') }} as probe_day
-    from close_months
-    cross join (
-        select 0 as day_offset union all select 7 union all select 14
-        union all select 21 union all select 28
-    ) as offsets
-    where {{ add_days('close_months.month_start', 'offsets.day_offset') }}
-        < {{ add_months('close_months.month_start', 1) }}
-),
-
-charges_periods as (
-    select distinct
-        subscriptions.external_subscription_id,
-        subscriptions.started_at,
-        {{ calendar_period_start('subscriptions.charges_interval', 'probe_days.probe_day') }}
-            as charges_period_start
-    from subscriptions
-    cross join probe_days
-),
-
-charges_periods_bounded as (
-    select
-        charges_periods.external_subscription_id,
-        charges_periods.started_at,
-        charges_periods.charges_period_start,
-        {{ calendar_period_end('subscriptions.charges_interval', 'charges_periods.charges_period_start') }}
-            as charges_period_end
-    from charges_periods
-    inner join subscriptions
-        on charges_periods.external_subscription_id = subscriptions.external_subscription_id
-        and charges_periods.started_at = subscriptions.started_at
+        started_on < {{ billing_period_end() }}
+        and (ended_at is null or {{ utc_to_local_date('ended_at', 'timezone') }} >= {{ billing_period_start() }})
 ),
 
 period_end_billings as (
     select
-        subscriptions.*,
+        external_subscription_id,
+        requested_at,
         'period_end' as billing_trigger,
-        bounded.charges_period_start,
-        bounded.charges_period_end,
-        {{ add_days('bounded.charges_period_end', 1) }} as issuing_date,
-        bounded.charges_period_end as billing_day
-    from charges_periods_bounded as bounded
-    inner join subscriptions
-        on bounded.external_subscription_id = subscriptions.external_subscription_id
-        and bounded.started_at = subscriptions.started_at
+        charges_period_start,
+        charges_period_end,
+        charges_from_at,
+        charges_to_at,
+        {{ add_days('charges_period_end', 1) }} as issuing_date,
+        charges_period_end as billing_day
+    from periods
     where
-        bounded.charges_period_end >= {{ billing_period_start() }}
-        and bounded.charges_period_end < {{ billing_period_end() }}
-        and subscriptions.started_on <= bounded.charges_period_end
-        -- Ended on or before that day: the termination invoice bills the last stretch instead.
-        and (subscriptions.terminated_on is null
-             or subscriptions.terminated_on > bounded.charges_period_end)
+        -- The row of the month that holds the period end (a period overlaps up to two months).
+        billing_month = {{ trunc_date('month', 'charges_period_end') }}
+        -- An instant end bills its last stretch in a termination billing instead.
+        and (billed_through_on is null or charges_period_end <= billed_through_on)
 ),
 
 termination_billings as (
     select
-        subscriptions.*,
+        external_subscription_id,
+        requested_at,
         'termination' as billing_trigger,
-        {{ calendar_period_start('subscriptions.charges_interval', 'subscriptions.terminated_on') }}
-            as charges_period_start,
-        {{ calendar_period_end('subscriptions.charges_interval',
-            calendar_period_start('subscriptions.charges_interval', 'subscriptions.terminated_on')) }}
+        {{ period_start('charges_interval', 'anchor_on', 'terminated_on') }} as charges_period_start,
+        {{ period_end('charges_interval', 'anchor_on', period_start('charges_interval', 'anchor_on', 'terminated_on')) }}
             as charges_period_end,
-        subscriptions.terminated_on as issuing_date,
-        subscriptions.terminated_on as billing_day
-    from subscriptions
-    where
-        subscriptions.terminated_on >= {{ billing_period_start() }}
-        and subscriptions.terminated_on < {{ billing_period_end() }}
+        greatest(
+            {{ local_midnight_to_utc(period_start('charges_interval', 'anchor_on', 'terminated_on'), 'timezone') }},
+            started_at
+        ) as charges_from_at,
+        terminated_at as charges_to_at,
+        terminated_on as issuing_date,
+        terminated_on as billing_day
+    from phases
+    where terminated_on >= {{ billing_period_start() }} and terminated_on < {{ billing_period_end() }}
 ),
 
 start_billings as (
     select
-        subscriptions.*,
+        external_subscription_id,
+        requested_at,
         'subscription_start' as billing_trigger,
         cast(null as date) as charges_period_start,
         cast(null as date) as charges_period_end,
-        subscriptions.started_on as issuing_date,
-        subscriptions.started_on as billing_day
-    from subscriptions
+        cast(null as timestamp) as charges_from_at,
+        cast(null as timestamp) as charges_to_at,
+        started_on as issuing_date,
+        started_on as billing_day
+    from phases
     where
-        subscriptions.is_pay_in_advance
-        and subscriptions.started_on >= {{ billing_period_start() }}
-        and subscriptions.started_on < {{ billing_period_end() }}
+        is_pay_in_advance
+        -- A trial defers the first in-advance invoice to its end (§18.13).
+        and (trial_end_at is null or trial_end_at <= started_at)
+        and started_on >= {{ billing_period_start() }}
+        and started_on < {{ billing_period_end() }}
+),
+
+trial_end_billings as (
+    select
+        external_subscription_id,
+        requested_at,
+        'trial_end' as billing_trigger,
+        cast(null as date) as charges_period_start,
+        cast(null as date) as charges_period_end,
+        cast(null as timestamp) as charges_from_at,
+        cast(null as timestamp) as charges_to_at,
+        trial_end_on as issuing_date,
+        trial_end_on as billing_day
+    from phases
+    where
+        is_pay_in_advance
+        and trial_end_at > started_at
+        and (ended_at is null or trial_end_at < ended_at)
+        -- A trial ending at a period's first instant leaves that fee to the period-end invoice.
+        and trial_end_at > {{ local_midnight_to_utc(period_start('plan_interval', 'anchor_on', 'trial_end_on'), 'timezone') }}
+        and trial_end_on >= {{ billing_period_start() }}
+        and trial_end_on < {{ billing_period_end() }}
 ),
 
 billings as (
@@ -137,37 +123,90 @@ billings as (
     select * from termination_billings
     union all
     select * from start_billings
+    union all
+    select * from trial_end_billings
+),
+
+with_phases as (
+    select
+        billings.*,
+        phases.external_customer_id,
+        phases.plan_code,
+        phases.currency,
+        phases.timezone,
+        phases.billing_time,
+        phases.plan_interval,
+        phases.charges_interval,
+        phases.anchor_on,
+        phases.is_pay_in_advance,
+        phases.started_by,
+        phases.started_at,
+        phases.started_on,
+        phases.trial_end_at,
+        phases.trial_end_on,
+        phases.ended_by,
+        phases.ended_at,
+        phases.next_plan_code,
+        phases.terminated_at,
+        phases.terminated_on,
+        phases.billed_through_on
+    from billings
+    inner join phases
+        on billings.external_subscription_id = phases.external_subscription_id
+        and billings.requested_at = phases.requested_at
 ),
 
 with_fee_periods as (
     select
-        billings.*,
-        -- The plan period the fee of this billing covers, if any (rule book §8 invoice timing).
+        with_phases.*,
+        -- The plan period whose fee this billing carries, if any (rule book §8 invoice timing).
         case
             when billing_trigger = 'subscription_start'
-                then {{ calendar_period_start('plan_interval', 'started_on') }}
+                then {{ period_start('plan_interval', 'anchor_on', 'started_on') }}
+            when billing_trigger = 'trial_end'
+                then {{ period_start('plan_interval', 'anchor_on', 'trial_end_on') }}
             when billing_trigger = 'termination' and not is_pay_in_advance
-                then {{ calendar_period_start('plan_interval', 'terminated_on') }}
+                then {{ period_start('plan_interval', 'anchor_on', 'terminated_on') }}
             when billing_trigger = 'period_end' and not is_pay_in_advance
-                and {{ calendar_period_end('plan_interval', calendar_period_start('plan_interval', 'billing_day')) }} = billing_day
-                then {{ calendar_period_start('plan_interval', 'billing_day') }}
+                and {{ period_end('plan_interval', 'anchor_on', period_start('plan_interval', 'anchor_on', 'billing_day')) }}
+                    = billing_day
+                then {{ period_start('plan_interval', 'anchor_on', 'billing_day') }}
             when billing_trigger = 'period_end' and is_pay_in_advance
-                and {{ calendar_period_start('plan_interval', add_days('billing_day', 1)) }} = {{ add_days('billing_day', 1) }}
+                and {{ period_start('plan_interval', 'anchor_on', add_days('billing_day', 1)) }} = {{ add_days('billing_day', 1) }}
+                -- The phase is still on at the next period's first instant, its trial over by then.
+                and (ended_at is null
+                     or ended_at > {{ local_midnight_to_utc(add_days('billing_day', 1), 'timezone') }})
+                and (trial_end_at is null
+                     or trial_end_at <= {{ local_midnight_to_utc(add_days('billing_day', 1), 'timezone') }})
                 then {{ add_days('billing_day', 1) }}
         end as fee_period_start
-    from billings
+    from with_phases
+),
+
+with_fee_days as (
+    select
+        with_fee_periods.*,
+        {{ period_end('plan_interval', 'anchor_on', 'fee_period_start') }} as fee_period_end,
+        -- The first day billed: a late start or a trial's end counts its day in full (§8).
+        greatest(fee_period_start, started_on, coalesce(trial_end_on, fee_period_start)) as fee_from_on
+    from with_fee_periods
 ),
 
 scheduled as (
     select
-        {{ hash_key(['external_subscription_id', 'started_at', 'billing_trigger', 'issuing_date']) }}
+        {{ hash_key(['external_subscription_id', 'requested_at', 'billing_trigger', 'issuing_date']) }}
             as subscription_billing_id,
         {{ hash_key([
             'external_customer_id', 'currency', 'issuing_date',
-            "case when billing_trigger = 'period_end' then 'period_end' "
+            "case when billing_trigger = 'period_end' "
+            ~ "or (billing_trigger = 'subscription_start' and started_by = 'downgrade') then 'period_end' "
+            ~ "when (billing_trigger = 'termination' and ended_by = 'upgrade') "
+            ~ "or (billing_trigger = 'subscription_start' and started_by = 'upgrade') "
+            ~ "then 'plan_change:' || external_subscription_id "
             ~ "else billing_trigger || ':' || external_subscription_id end",
         ]) }} as invoice_id,
         external_subscription_id,
+        requested_at,
         external_customer_id,
         plan_code,
         currency,
@@ -175,40 +214,50 @@ scheduled as (
         plan_interval,
         billing_trigger,
         charges_interval,
+        anchor_on,
         is_pay_in_advance,
         charges_period_start,
         charges_period_end,
         -- Full length of the charges period, the divisor of time-weighted metrics (§2).
         {{ days_between('charges_period_start', 'charges_period_end') }} + 1 as charges_period_days,
         fee_period_start,
-        {{ calendar_period_end('plan_interval', 'fee_period_start') }} as fee_period_end,
-        {{ days_between('fee_period_start', calendar_period_end('plan_interval', 'fee_period_start')) }} + 1
-            as fee_period_days,
-        -- Days billed: from the start day (a late start counts its first day in full) to the
-        -- period end, or to the termination day (rule book §8 day counting, §9 proration).
-        case when fee_period_start is not null then
-            {{ days_between(
-                "greatest(fee_period_start, started_on)",
-                "case when billing_trigger = 'termination' then terminated_on else "
-                ~ calendar_period_end('plan_interval', 'fee_period_start') ~ " end"
-            ) }} + 1
+        fee_period_end,
+        {{ days_between('fee_period_start', 'fee_period_end') }} + 1 as fee_period_days,
+        fee_from_on,
+        -- Days billed (§9): to the period end, or to the termination day, whose day goes to the
+        -- new plan on an upgrade (§18.5); an anniversary in-advance plan's first fee is whole.
+        case
+            when fee_period_start is null then null
+            when billing_trigger = 'subscription_start' and started_by = 'creation' and billing_time = 'anniversary'
+                then {{ days_between('fee_period_start', 'fee_period_end') }} + 1
+            else greatest(0, {{ days_between(
+                'fee_from_on',
+                "case when billing_trigger = 'termination' then terminated_on else fee_period_end end"
+            ) }} + 1 - case when billing_trigger = 'termination' and ended_by = 'upgrade' then 1 else 0 end)
         end as fee_billed_days,
         issuing_date,
+        started_by,
         started_on,
+        trial_end_on,
+        ended_by,
+        next_plan_code,
         terminated_on,
         -- CONTRACT §2: the close month holding the period end, or the instant of issue.
         {{ trunc_date('month', 'billing_day') }} as billing_month,
-        case when charges_period_start is not null then
-            greatest({{ local_midnight_to_utc('charges_period_start', 'timezone') }}, started_at)
-        end as charges_from_at,
+        charges_from_at,
+        charges_to_at,
+        -- The charges window's first and last local days, both inclusive, for day-weighted
+        -- proration (§2.1, §5); an upgrade counts one day less (§18.5).
+        {{ utc_to_local_date('charges_from_at', 'timezone') }} as charges_from_date,
         case
-            when billing_trigger = 'termination' then terminated_at
-            when charges_period_end is not null
-                then {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }}
-        end as charges_to_at,
+            when charges_from_at is null then null
+            when billing_trigger = 'termination' and ended_by = 'upgrade' then {{ add_days('terminated_on', -1) }}
+            when billing_trigger = 'termination' then terminated_on
+            else charges_period_end
+        end as charges_to_date,
         started_at,
         terminated_at
-    from with_fee_periods
+    from with_fee_days
 )
 
 select * from scheduled

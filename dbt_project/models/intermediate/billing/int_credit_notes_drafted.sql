@@ -1,0 +1,128 @@
+{#-
+    Credit notes issued by the close window: a pay-in-advance phase that ends at an instant
+    (termination or upgrade) gets back the unused days of the subscription fee it paid for the
+    period holding that instant (rule book §9 Termination, §16):
+
+    - unused = plan amount / period days x (period end - termination day), one day more for an
+      upgrade, whose termination day goes to the new plan (§18.5); rounded to the currency, and
+      never more than the fee itself;
+    - the fee's taxes in the same proportion; total = round(item + precise tax), and the taxes
+      take the rounding difference so that total = subtotal + taxes (§16).
+
+    A fee not yet billed (a trial still running) has nothing to credit. The whole note is credit
+    (`credit_amount`), to apply to the customer's next invoices; until it is applied the whole of
+    it is `balance_amount`.
+-#}
+with
+
+terminations as (
+    select *
+    from {{ ref('int_subscription_billings_scheduled') }}
+    where
+        billing_trigger = 'termination'
+        and is_pay_in_advance
+        and billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+),
+
+fee_lines as (
+    select
+        invoice_line_id, invoice_id, external_subscription_id, plan_code, currency, amount,
+        precise_taxes_amount, from_datetime, to_datetime_exclusive
+    from {{ ref('int_invoice_lines_taxed') }}
+    where line_type = 'subscription'
+),
+
+plans as (
+    select plan_code, amount, valid_from, valid_to from {{ ref('stg_catalog__plans') }}
+),
+
+currencies as (
+    select currency, exponent from {{ ref('stg_reference__currencies') }}
+),
+
+credited_periods as (
+    select
+        terminations.*,
+        {{ period_start('terminations.plan_interval', 'terminations.anchor_on', 'terminations.terminated_on') }}
+            as credited_period_start,
+        {{ period_end('terminations.plan_interval', 'terminations.anchor_on',
+            period_start('terminations.plan_interval', 'terminations.anchor_on', 'terminations.terminated_on')) }}
+            as credited_period_end
+    from terminations
+),
+
+items as (
+    select
+        credited_periods.subscription_billing_id,
+        credited_periods.external_customer_id,
+        credited_periods.external_subscription_id,
+        credited_periods.ended_by,
+        credited_periods.terminated_on,
+        credited_periods.billing_month,
+        credited_periods.credited_period_start,
+        credited_periods.credited_period_end,
+        fee_lines.invoice_id,
+        fee_lines.invoice_line_id,
+        fee_lines.currency,
+        fee_lines.amount as fee_amount,
+        fee_lines.precise_taxes_amount as fee_precise_taxes_amount,
+        currencies.exponent,
+        least(
+            fee_lines.amount,
+            {{ round_to_exponent(divide_exact(
+                'plans.amount * (' ~ days_between('credited_periods.terminated_on', 'credited_periods.credited_period_end')
+                ~ " + case when credited_periods.ended_by = 'upgrade' then 1 else 0 end)",
+                days_between('credited_periods.credited_period_start', 'credited_periods.credited_period_end') ~ ' + 1'
+            ), 'currencies.exponent') }}
+        ) as item_amount
+    from credited_periods
+    inner join fee_lines
+        on credited_periods.external_subscription_id = fee_lines.external_subscription_id
+        and credited_periods.plan_code = fee_lines.plan_code
+        and fee_lines.from_datetime <= credited_periods.terminated_at
+        and fee_lines.to_datetime_exclusive > credited_periods.terminated_at
+    inner join plans
+        on credited_periods.plan_code = plans.plan_code
+        and credited_periods.credited_period_start >= plans.valid_from
+        and credited_periods.credited_period_start < plans.valid_to
+    inner join currencies on fee_lines.currency = currencies.currency
+),
+
+taxed as (
+    select
+        items.*,
+        case when items.fee_amount = 0 then {{ as_decimal('0') }}
+            else {{ divide_exact('items.item_amount * items.fee_precise_taxes_amount', 'items.fee_amount') }}
+        end as precise_taxes_amount
+    from items
+    where items.item_amount > 0
+),
+
+totals as (
+    select
+        taxed.*,
+        {{ round_to_exponent('taxed.item_amount + taxed.precise_taxes_amount', 'taxed.exponent') }} as total_amount
+    from taxed
+)
+
+select
+    {{ hash_key(['subscription_billing_id', "'credit_note'"]) }} as credit_note_id,
+    invoice_id,
+    invoice_line_id,
+    external_customer_id,
+    external_subscription_id,
+    case when ended_by = 'upgrade' then 'upgrade' else 'termination' end as reason,
+    'Unused days ' || cast(
+        case when ended_by = 'upgrade' then terminated_on else {{ add_days('terminated_on', 1) }} end as varchar
+    ) || ' to ' || cast(credited_period_end as varchar) as description,
+    terminated_on as issuing_date,
+    billing_month,
+    currency,
+    {{ as_money('item_amount') }} as sub_total_excluding_taxes_amount,
+    {{ as_money('0') }} as coupons_adjustment_amount,
+    {{ as_money('total_amount - item_amount') }} as taxes_amount,
+    {{ as_money('total_amount') }} as total_amount,
+    {{ as_money('total_amount') }} as credit_amount,
+    {{ as_money('0') }} as refund_amount,
+    {{ as_money('total_amount') }} as balance_amount
+from totals
