@@ -15,11 +15,13 @@ FINALIZED_MODELS = (
     "finalized_invoices",
     "finalized_invoice_lines",
     "finalized_invoice_taxes",
+    "finalized_credit_notes",
 )
 BILLING_MART_MODELS = (
     "fct_invoices",
     "fct_invoice_lines",
     "fct_invoice_taxes",
+    "fct_credit_notes",
     "dim_customers",
     "rejected_inputs",
     "invoice_line_events",

@@ -162,6 +162,15 @@ def finalized_invoices_for_month(
     return result
 
 
+# Ledger revenue kind of each invoice line type, and the line column naming its account.
+LEDGER_REVENUE_OF_LINE_TYPE = {
+    "subscription": ("subscription", "plan_code"),
+    "charge": ("usage", "metric_code"),
+    "spending_minimum": ("spending_minimum", "metric_code"),
+    "commitment": ("commitment", "plan_code"),
+}
+
+
 def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[LedgerInvoice]:
     """Ledger models of every finalized invoice: the ledger is rebuilt from them as a whole."""
     invoices = _rows(
@@ -169,6 +178,7 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         """
         select invoices.invoice_id, invoices.invoice_number, invoices.issuing_date,
                invoices.external_customer_id, invoices.currency, invoices.total_amount,
+               invoices.progressive_billing_credit_amount, invoices.credit_notes_amount,
                coalesce(customers.customer_name, invoices.external_customer_id) as customer_name,
                currencies.exponent
         from billing.fct_invoices as invoices
@@ -189,10 +199,18 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         where invoices.status = 'finalized'
         """,
     ):
-        kind = "subscription" if line["line_type"] == "subscription" else "usage"
-        code = line["plan_code"] if kind == "subscription" else line["metric_code"]
+        kind, code = LEDGER_REVENUE_OF_LINE_TYPE[line["line_type"]]
         amount = _money(line["amount"], exponents[line["invoice_id"]])
-        revenues[line["invoice_id"]].append(LedgerRevenue(kind, code, amount))
+        revenues[line["invoice_id"]].append(LedgerRevenue(kind, line[code], amount))
+    for invoice in invoices:
+        if invoice["progressive_billing_credit_amount"]:
+            credit = _money(invoice["progressive_billing_credit_amount"], invoice["exponent"])
+            revenues[invoice["invoice_id"]].append(
+                LedgerRevenue("progressive_billing_credit", "usage", -credit)
+            )
+        if invoice["credit_notes_amount"]:
+            applied = _money(invoice["credit_notes_amount"], invoice["exponent"])
+            revenues[invoice["invoice_id"]].append(LedgerRevenue("credit_note", "applied", -applied))
     taxes = defaultdict(list)
     for tax in _rows(
         conn,

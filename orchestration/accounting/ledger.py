@@ -47,7 +47,6 @@ TAX_ACCOUNT_ROOT = "Liabilities:Tax"
 # Amounts are signed as they affect the invoice total: a positive amount is credited (revenue),
 # a negative one is debited. To add a kind, add one entry here, for example
 #   "coupon": "Income:Discounts"                    (contra-revenue, negative amounts)
-#   "credit_note": "Liabilities:Credit-Notes"       (credit note applied, negative amounts)
 #   "prepaid_credit": "Liabilities:Prepaid-Credits" (wallet credits applied, negative amounts)
 # Kinds missing from this mapping are refused, never posted to a guessed account.
 REVENUE_ACCOUNT_ROOTS: Mapping[str, str] = {
@@ -55,6 +54,11 @@ REVENUE_ACCOUNT_ROOTS: Mapping[str, str] = {
     "usage": "Income:Usage",
     "commitment": "Income:Commitments",
     "spending_minimum": "Income:Spending-Minimums",
+    # Usage an earlier progressive-billing invoice already recognized (negative amounts).
+    "progressive_billing_credit": "Income:Progressive-Billing-Credits",
+    # Credit notes applied to the invoice, tax included (negative amounts); issue #5 splits
+    # them per tax rate and books the notes themselves.
+    "credit_note": "Income:Credit-Notes",
 }
 
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")

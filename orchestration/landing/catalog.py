@@ -651,6 +651,24 @@ RULES: list[tuple[str, str, str]] = [
         f"or not {_is_bool('applied_by_default')}",
     ),
     (
+        "usage_thresholds",
+        "plan_code must name a plan of plans.csv",
+        "select line_number from raw.catalog_usage_thresholds "
+        "where plan_code not in (select plan_code from raw.catalog_plans)",
+    ),
+    (
+        "usage_thresholds",
+        "amount must be a decimal above 0; recurring true or false",
+        f"select line_number from raw.catalog_usage_thresholds where not {_is_decimal('amount')} "
+        f"or try_cast(amount as decimal(38, 9)) <= 0 or not {_is_bool('recurring')}",
+    ),
+    (
+        "usage_thresholds",
+        "a plan has at most one recurring threshold (rule book §14)",
+        "select line_number from raw.catalog_usage_thresholds "
+        f"where {_bool('recurring')} qualify count(*) over (partition by plan_code) > 1",
+    ),
+    (
         "taxes",
         "tax_code is defined twice",
         "select line_number from raw.catalog_taxes "
@@ -662,8 +680,16 @@ RULES: list[tuple[str, str, str]] = [
 NOT_YET_SUPPORTED: list[tuple[str, str, str]] = [
     (
         "usage_thresholds",
-        "progressive billing is not supported yet (issue #4)",
-        "select line_number from raw.catalog_usage_thresholds",
+        "progressive billing is supported on plans whose in-arrears charges are standard, "
+        "package, graduated or volume on a count or sum metric that is not recurring, without "
+        "proration; this plan has another charge (issue #4)",
+        "select line_number from raw.catalog_usage_thresholds where plan_code in ("
+        "select charges.plan_code from raw.catalog_charges as charges "
+        "left join raw.catalog_billable_metrics as metrics using (metric_code) "
+        f"where not {_bool('charges.pay_in_advance')} and ("
+        "charges.charge_model not in ('standard', 'package', 'graduated', 'volume') "
+        f"or metrics.aggregation not in ('count', 'sum') or {_bool('metrics.recurring')} "
+        f"or {_bool('charges.prorated')}))",
     ),
 ]
 

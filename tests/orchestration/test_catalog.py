@@ -1,4 +1,4 @@
-"""The catalog's issue #3 features load, and each rule on them names the file, line and rule."""
+"""The catalog loads its issue #3 and #4 features, and each rule names the file, line and rule."""
 
 from pathlib import Path
 
@@ -401,3 +401,38 @@ def test_overlapping_filters_are_refused_on_both_lines_and_nested_ones_are_not(t
         load_catalog(duckdb.connect(), folder)
     overlapping = [line for line in str(error.value).splitlines() if "must not overlap" in line]
     assert [line.split(":")[0].rsplit(" ", 1)[1] for line in overlapping] == ["2", "4"]
+
+
+def _with_thresholds(tmp_path: Path, thresholds: str) -> Path:
+    """FEATURES plus plan `lite`, whose one charge counts API calls at a standard price."""
+    files = dict(FEATURES)
+    files["plans.csv"] += "lite,Lite,monthly,USD,10,false,0,false,,,\n"  # 3
+    files["charges.csv"] += "lite_api_calls,lite,api_calls,standard,false,true,false,,,,0.01,,,,,,,,,\n"
+    files["usage_thresholds.csv"] = "plan_code,amount,recurring\n" + thresholds
+    return _write(tmp_path, files)
+
+
+def test_usage_thresholds_on_a_unit_priced_plan_load(tmp_path: Path):
+    conn = duckdb.connect()
+    load_catalog(conn, _with_thresholds(tmp_path, "lite,50,false\nlite,100.5,false\nlite,25,true\n"))
+    assert conn.execute("select count(*) from raw.catalog_usage_thresholds").fetchone() == (3,)
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ("lite,25,true\nlite,30,true\n", "usage_thresholds.csv line 3: a plan has at most one "
+         "recurring threshold (rule book §14)"),
+        ("lite,0,false\n", "usage_thresholds.csv line 2: amount must be a decimal above 0"),
+        ("lite,10,maybe\n", "usage_thresholds.csv line 2: amount must be a decimal above 0; "
+         "recurring true or false"),
+        ("basic,10,false\n", "usage_thresholds.csv line 2: plan_code must name a plan of plans.csv"),
+        # `pro` prices percentages, weighted sums and recurring metrics in arrears.
+        ("pro,10,false\n", "usage_thresholds.csv line 2: progressive billing is supported on plans "
+         "whose in-arrears charges are standard, package, graduated or volume"),
+    ],
+)  # fmt: skip
+def test_each_usage_threshold_rule_names_file_line_and_rule(tmp_path: Path, thresholds, message):
+    with pytest.raises(CatalogError) as error:
+        load_catalog(duckdb.connect(), _with_thresholds(tmp_path, thresholds))
+    assert message in str(error.value)

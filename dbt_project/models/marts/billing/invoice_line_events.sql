@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 {#- "Why was I charged this?": the exact events behind each charge line (CONTRACT §4): for a
     period-end line, the events of its bucket (filter and pricing group) that the close aggregated,
-    carried-over events of recurring metrics included; for a pay-in-advance line, its one event.
+    carried-over events of recurring metrics included; for a pay-in-advance line, its one event;
+    for a progressive-billing line, its bucket's events up to the crossing.
     Query it with `where invoice_line_id = '...'`. -#}
 with
 
@@ -14,7 +15,11 @@ charge_lines as (
         drafted.charge_code,
         coalesce(drafted.filter_code, '') as filter_code,
         drafted.pricing_group,
-        drafted.transaction_id
+        drafted.transaction_id,
+        drafted.invoice_type,
+        drafted.plan_code,
+        drafted.from_datetime,
+        drafted.last_event_at
     from {{ ref('fct_invoice_lines') }} as lines
     inner join {{ ref('int_invoice_lines_drafted') }} as drafted
         on lines.invoice_line_id = drafted.invoice_line_id
@@ -35,6 +40,20 @@ line_transactions as (
     select invoice_line_id, invoice_id, external_subscription_id, transaction_id
     from charge_lines
     where transaction_id is not null
+    union all
+    -- A progressive-billing line: its bucket's events of the period up to the crossing.
+    select charge_lines.invoice_line_id, charge_lines.invoice_id, charge_lines.external_subscription_id,
+        steps.transaction_id
+    from charge_lines
+    inner join {{ ref('int_usage_threshold_steps') }} as steps
+        on charge_lines.external_subscription_id = steps.external_subscription_id
+        and charge_lines.plan_code = steps.plan_code
+        and charge_lines.from_datetime = steps.charges_from_at
+        and charge_lines.charge_code = steps.charge_code
+        and charge_lines.filter_code = steps.filter_code
+        and charge_lines.pricing_group is not distinct from steps.pricing_group
+        and steps.event_at <= charge_lines.last_event_at
+    where charge_lines.invoice_type = 'progressive_billing'
 ),
 
 events as (
