@@ -28,18 +28,14 @@ sequenced as (
     select
         validated.*,
         started_at as requested_at,
-        row_number() over (partition by external_subscription_id order by started_at) as phase_number,
-        first_value(started_at) over (partition by external_subscription_id order by started_at)
-            as initial_started_at,
-        first_value(subscription_on) over (partition by external_subscription_id order by started_at)
-            as initial_subscription_on,
-        lag(annual_amount) over (partition by external_subscription_id order by started_at)
-            as previous_annual_amount,
-        lag(plan_interval) over (partition by external_subscription_id order by started_at)
-            as previous_plan_interval,
-        lag(billing_time) over (partition by external_subscription_id order by started_at)
-            as previous_billing_time
+        row_number() over phase_order as phase_number,
+        first_value(started_at) over phase_order as initial_started_at,
+        first_value(subscription_on) over phase_order as initial_subscription_on,
+        lag(annual_amount) over phase_order as previous_annual_amount,
+        lag(plan_interval) over phase_order as previous_plan_interval,
+        lag(billing_time) over phase_order as previous_billing_time
     from validated
+    window phase_order as (partition by external_subscription_id order by started_at)
 ),
 
 started as (
@@ -70,15 +66,12 @@ effective as (
 ended as (
     select
         effective.*,
-        lead(effective_started_at) over (partition by external_subscription_id order by requested_at)
-            as next_started_at,
-        lead(started_by) over (partition by external_subscription_id order by requested_at)
-            as next_started_by,
-        lead(requested_at) over (partition by external_subscription_id order by requested_at)
-            as next_requested_at,
-        lead(plan_code) over (partition by external_subscription_id order by requested_at)
-            as next_plan_code
+        lead(effective_started_at) over phase_order as next_started_at,
+        lead(started_by) over phase_order as next_started_by,
+        lead(requested_at) over phase_order as next_requested_at,
+        lead(plan_code) over phase_order as next_plan_code
     from effective
+    window phase_order as (partition by external_subscription_id order by requested_at)
 ),
 
 resolved as (
