@@ -395,7 +395,7 @@ commitments as (
     the usage r above F; and, once at or above F, when it crosses a multiple of r (Lago's
     `actual + invoiced mod r >= r`). Each event that passes a threshold issues an invoice at its
     instant with every bucket of the period at its amount so far; what earlier ones billed is
-    credited on the invoice (int_invoices_drafted). -#}
+    credited on the next invoice (int_progressive_billing_credits). -#}
 threshold_steps as (
     -- Whole periods: the window's steps and those earlier closes kept of the same periods.
     select *
