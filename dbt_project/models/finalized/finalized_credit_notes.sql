@@ -68,7 +68,6 @@ select
     total_amount,
     credit_amount,
     refund_amount,
-    balance_amount,
     'finalized' as status,
     cast(current_timestamp as timestamp) as finalized_at
 from to_number

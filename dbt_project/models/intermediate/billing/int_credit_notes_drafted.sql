@@ -10,8 +10,8 @@
       take the rounding difference so that total = subtotal + taxes (§16).
 
     A fee not yet billed (a trial still running) has nothing to credit. The whole note is credit
-    (`credit_amount`), to apply to the customer's next invoices; until it is applied the whole of
-    it is `balance_amount`.
+    (`credit_amount`) for the customer's next invoices (int_invoices_drafted); what is left of it
+    changes as they use it, so only billing.fct_credit_notes shows it (`balance_amount`).
 -#}
 with
 
@@ -123,6 +123,5 @@ select
     {{ as_money('total_amount - item_amount') }} as taxes_amount,
     {{ as_money('total_amount') }} as total_amount,
     {{ as_money('total_amount') }} as credit_amount,
-    {{ as_money('0') }} as refund_amount,
-    {{ as_money('total_amount') }} as balance_amount
+    {{ as_money('0') }} as refund_amount
 from totals

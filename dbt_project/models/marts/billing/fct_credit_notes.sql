@@ -21,7 +21,6 @@ finalized as (
         total_amount,
         credit_amount,
         refund_amount,
-        balance_amount,
         status
     from {{ ref('finalized_credit_notes') }}
 ),
@@ -45,7 +44,6 @@ drafts as (
         total_amount,
         credit_amount,
         refund_amount,
-        balance_amount,
         'draft' as status
     from {{ ref('int_credit_notes_drafted') }}
     where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
