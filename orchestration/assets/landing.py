@@ -1,5 +1,5 @@
-"""Landing inputs -> raw warehouse tables (CONTRACT §3): the catalog, customers, subscriptions,
-events, and the rows quarantined on the way."""
+"""Landing inputs -> raw warehouse tables (CONTRACT §3): the catalog, the seven landing folders of
+§3.2, and the rows quarantined on the way."""
 
 from datetime import UTC, datetime
 
@@ -8,14 +8,12 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.landing.catalog import CATALOG_FILES, load_catalog
 from orchestration.landing.loader import ensure_raw_tables, load_folder
-from orchestration.landing.readers import landing_files
+from orchestration.landing.readers import LANDING_KINDS
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import current_locations
 
-LANDING_FOLDERS = ("customers", "subscriptions", "events")
-# Folders of CONTRACT §3.2 whose billing rules arrive with issues #5 and #6: refusing to close is
-# better than issuing invoices that silently ignore a customer's coupon, wallet or credit note.
-NOT_YET_SUPPORTED_FOLDERS = ("wallets", "wallet_transactions", "applied_coupons", "credit_notes")
+# CONTRACT §3.2, in load order (readers.LANDING_KINDS).
+LANDING_FOLDERS = tuple(LANDING_KINDS)
 
 
 @dg.multi_asset(
@@ -38,16 +36,6 @@ NOT_YET_SUPPORTED_FOLDERS = ("wallets", "wallet_transactions", "applied_coupons"
 def landing_inputs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """Load new catalog and landing files into raw tables; count what was read, kept, rejected."""
     locations = current_locations()
-    unsupported = [
-        folder
-        for folder in NOT_YET_SUPPORTED_FOLDERS
-        if landing_files(locations.landing_dir / folder)
-    ]
-    if unsupported:
-        raise dg.Failure(
-            f"landing folders {', '.join(unsupported)} hold files, but coupons, wallets and credit "
-            "notes are not supported yet (issues #5, #6); remove them to close without them"
-        )
     loaded_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with warehouse.get_connection() as conn:
         ensure_raw_tables(conn)

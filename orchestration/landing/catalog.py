@@ -669,6 +669,64 @@ RULES: list[tuple[str, str, str]] = [
         f"where {_bool('recurring')} qualify count(*) over (partition by plan_code) > 1",
     ),
     (
+        "coupons",
+        "coupon_type must be fixed_amount or percentage; frequency once, recurring or forever",
+        "select line_number from raw.catalog_coupons "
+        "where coupon_type not in ('fixed_amount', 'percentage') "
+        "or frequency not in ('once', 'recurring', 'forever')",
+    ),
+    (
+        "coupons",
+        "a fixed_amount coupon needs an amount above 0 and a known currency",
+        "select line_number from raw.catalog_coupons where coupon_type = 'fixed_amount' and ("
+        f"not {_is_decimal('amount')} or coalesce(try_cast(amount as decimal(38, 9)), 0) <= 0 "
+        "or upper(coalesce(currency, '')) not in (select currency from catalog_currencies))",
+    ),
+    (
+        "coupons",
+        "a percentage coupon needs a percentage_rate above 0 and at most 100",
+        "select line_number from raw.catalog_coupons where coupon_type = 'percentage' and ("
+        f"not {_is_decimal('percentage_rate')} "
+        "or coalesce(try_cast(percentage_rate as decimal(38, 9)), 0) <= 0 "
+        "or try_cast(percentage_rate as decimal(38, 9)) > 100)",
+    ),
+    (
+        "coupons",
+        "a recurring coupon needs a whole frequency_duration of at least 1 (invoices)",
+        "select line_number from raw.catalog_coupons where frequency = 'recurring' and ("
+        f"not {_is_whole('frequency_duration')} "
+        "or coalesce(try_cast(frequency_duration as decimal(38, 9)), 0) < 1)",
+    ),
+    (
+        "coupons",
+        "expires_at must be an ISO 8601 date or timestamp",
+        "select line_number from raw.catalog_coupons "
+        "where expires_at is not null and try_cast(expires_at as timestamp) is null",
+    ),
+    (
+        "coupons",
+        "a coupon is limited to plans or to metrics, not both (rule book §13)",
+        "select line_number from raw.catalog_coupons "
+        "where nullif(trim(plan_codes), '') is not null "
+        "and nullif(trim(metric_codes), '') is not null",
+    ),
+    (
+        "coupons",
+        "plan_codes must name plans of plans.csv",
+        _codes_exist("coupons", "plan_codes", "plans", "plan_code"),
+    ),
+    (
+        "coupons",
+        "metric_codes must name metrics of billable_metrics.csv",
+        _codes_exist("coupons", "metric_codes", "billable_metrics", "metric_code"),
+    ),
+    (
+        "coupons",
+        "coupon_code is defined twice",
+        "select line_number from raw.catalog_coupons "
+        "qualify count(*) over (partition by coupon_code) > 1",
+    ),
+    (
         "taxes",
         "tax_code is defined twice",
         "select line_number from raw.catalog_taxes "

@@ -56,6 +56,10 @@ SCHEMAS = {
     "events": schemas.event_schema,
     "customers": lambda _latest: schemas.customer_schema(),
     "subscriptions": lambda _latest: schemas.subscription_schema(),
+    "applied_coupons": lambda _latest: schemas.applied_coupon_schema(),
+    "wallets": lambda _latest: schemas.wallet_schema(),
+    "wallet_transactions": lambda _latest: schemas.wallet_transaction_schema(),
+    "credit_notes": lambda _latest: schemas.credit_note_schema(),
 }
 
 # Events may be stamped up to this long after they were loaded (clock skew at the sender).

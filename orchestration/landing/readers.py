@@ -177,7 +177,180 @@ SUBSCRIPTIONS = LandingKind(
     ),
 )
 
-LANDING_KINDS = {kind.name: kind for kind in (CUSTOMERS, SUBSCRIPTIONS, EVENTS)}
+
+def _decimal(field: str) -> str:
+    """`<field>_text` (given or not) and `<field>` as decimal(38, 9) (NULL when not a number)."""
+    text = f"nullif(trim({field}), '')"
+    return f"{text} as {field}_text,\ntry_cast({text} as decimal(38, 9)) as {field}"
+
+
+def _timestamp(field: str) -> str:
+    """`<field>_text` (given or not) and `<field>` as a naive UTC timestamp, NULL if unparseable."""
+    return f"nullif(trim({field}), '') as {field}_text,\n{_ts(field)} as {field}"
+
+
+def _whole_number(field: str) -> str:
+    """`<field>_text` and `<field>` as an integer: NULL unless a whole number ("3", "3.0")."""
+    number = f"try_cast(trim({field}) as decimal(38, 9))"
+    return (
+        f"nullif(trim({field}), '') as {field}_text,\n"
+        f"case when {number} = trunc({number}) then try_cast({number} as integer) end as {field}"
+    )
+
+
+def _pipe_list(field: str, lower: bool = False) -> str:
+    """A `|`-separated list, items trimmed, de-duplicated and sorted; NULL when it has no item."""
+    item = "lower(trim(item))" if lower else "trim(item)"
+    items = f"list_filter(list_transform(string_split({field}, '|'), lambda item: {item}), "
+    items += "lambda item: item <> '')"
+    return f"nullif(array_to_string(list_sort(list_distinct({items})), '|'), '') as {field}"
+
+
+APPLIED_COUPONS = LandingKind(
+    name="applied_coupons",
+    fields=(
+        "external_customer_id",
+        "coupon_code",
+        "applied_at",
+        "amount_override",
+        "percentage_rate_override",
+    ),
+    json_fields=(),
+    typing_sql=",\n".join(
+        [
+            _text("external_customer_id"),
+            _text("coupon_code"),
+            _timestamp("applied_at"),
+            _decimal("amount_override"),
+            _decimal("percentage_rate_override"),
+        ]
+    ),
+    key=("external_customer_id", "coupon_code", "applied_at"),
+    payload=("amount_override", "percentage_rate_override"),
+    table_columns=(
+        ("external_customer_id", "varchar not null"),
+        ("coupon_code", "varchar not null"),
+        ("applied_at", "timestamp not null"),
+        ("amount_override", "decimal(38, 9)"),
+        ("percentage_rate_override", "decimal(38, 9)"),
+    ),
+)
+
+WALLETS = LandingKind(
+    name="wallets",
+    fields=(
+        "wallet_code",
+        "external_customer_id",
+        "currency",
+        "rate_amount",
+        "priority",
+        "allowed_line_types",
+        "metric_codes",
+        "created_at",
+        "expires_at",
+    ),
+    json_fields=(),
+    typing_sql=",\n".join(
+        [
+            _text("wallet_code"),
+            _text("external_customer_id"),
+            "upper(nullif(trim(currency), '')) as currency",
+            _decimal("rate_amount"),
+            _whole_number("priority"),  # empty stays NULL; staging applies Lago's default 50
+            _pipe_list("allowed_line_types", lower=True),
+            _pipe_list("metric_codes"),
+            _timestamp("created_at"),
+            _timestamp("expires_at"),
+        ]
+    ),
+    key=("wallet_code",),
+    payload=(
+        "external_customer_id",
+        "currency",
+        "rate_amount",
+        "priority",
+        "allowed_line_types",
+        "metric_codes",
+        "created_at",
+        "expires_at",
+    ),
+    table_columns=(
+        ("wallet_code", "varchar not null"),
+        ("external_customer_id", "varchar not null"),
+        ("currency", "varchar not null"),
+        ("rate_amount", "decimal(38, 9) not null"),
+        ("priority", "integer"),
+        ("allowed_line_types", "varchar"),
+        ("metric_codes", "varchar"),
+        ("created_at", "timestamp not null"),
+        ("expires_at", "timestamp"),
+    ),
+)
+
+WALLET_TRANSACTIONS = LandingKind(
+    name="wallet_transactions",
+    fields=("wallet_code", "transaction_type", "credits", "created_at", "paid_at"),
+    json_fields=(),
+    typing_sql=",\n".join(
+        [
+            _text("wallet_code"),
+            "lower(nullif(trim(transaction_type), '')) as transaction_type",
+            _decimal("credits"),
+            _timestamp("created_at"),
+            _timestamp("paid_at"),
+        ]
+    ),
+    # A purchase's payment arrives as the same row re-sent with paid_at: a second raw row, not a
+    # conflict (staging collapses the two). Everything is key, so the payload cannot differ.
+    key=("wallet_code", "transaction_type", "created_at", "credits", "paid_at"),
+    payload=("credits",),
+    table_columns=(
+        ("wallet_code", "varchar not null"),
+        ("transaction_type", "varchar not null"),
+        ("credits", "decimal(38, 9) not null"),
+        ("created_at", "timestamp not null"),
+        ("paid_at", "timestamp"),
+    ),
+)
+
+CREDIT_NOTES = LandingKind(
+    name="credit_notes",
+    fields=("invoice_id", "invoice_number", "invoice_line_id", "amount", "reason", "created_at"),
+    json_fields=(),
+    typing_sql=",\n".join(
+        [
+            _text("invoice_id"),
+            _text("invoice_number"),
+            _text("invoice_line_id"),
+            _decimal("amount"),
+            _text("reason"),
+            _timestamp("created_at"),
+        ]
+    ),
+    key=("invoice_id", "invoice_number", "invoice_line_id", "created_at"),
+    payload=("amount", "reason"),
+    table_columns=(
+        ("invoice_id", "varchar"),
+        ("invoice_number", "varchar"),
+        ("invoice_line_id", "varchar"),
+        ("amount", "decimal(38, 9) not null"),
+        ("reason", "varchar"),
+        ("created_at", "timestamp not null"),
+    ),
+)
+
+LANDING_KINDS = {
+    kind.name: kind
+    for kind in (
+        CUSTOMERS,
+        SUBSCRIPTIONS,
+        EVENTS,
+        APPLIED_COUPONS,
+        WALLETS,
+        WALLET_TRANSACTIONS,
+        CREDIT_NOTES,
+    )
+}
 
 
 def landing_files(folder: Path) -> list[Path]:

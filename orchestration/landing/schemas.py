@@ -189,3 +189,182 @@ def subscription_schema() -> pa.DataFrameSchema:
         ],
         strict=False,
     )
+
+
+# Invoice line types a wallet may pay for (rule book §15 `allowed_fee_types`); none listed = all.
+WALLET_LINE_TYPES = ("subscription", "charge", "commitment", "spending_minimum")
+WALLET_TRANSACTION_TYPES = ("purchased", "granted", "voided")
+
+_DECIMAL = pl.Decimal(38, 9)
+_TIMESTAMP = pl.Datetime("us")
+
+
+def _required_timestamp(column: str) -> pl.Expr:
+    return pl.col(column).is_not_null() & _not_before_1970(column)
+
+
+def _optional_timestamp(column: str) -> pl.Expr:
+    return _parsed_when_given(f"{column}_text", column) & _not_before_1970(column)
+
+
+def _number_when_given(column: str) -> pl.Expr:
+    """Given as text and parsed to a decimal, or not given at all."""
+    return _parsed_when_given(f"{column}_text", column)
+
+
+def _at_least(column: str, minimum: int) -> pl.Expr:
+    return pl.col(column).is_null() | (pl.col(column) >= minimum)
+
+
+def _above_zero(column: str) -> pl.Expr:
+    return pl.col(column).is_not_null() & (pl.col(column) > 0)
+
+
+def _items_in(column: str, allowed: tuple[str, ...]) -> pl.Expr:
+    """Every `|`-separated item of a list column is allowed (an absent list is)."""
+    return pl.col(column).is_null() | (
+        pl.col(column).str.split("|").list.eval(pl.element().is_in(list(allowed))).list.all()
+    )
+
+
+def applied_coupon_schema() -> pa.DataFrameSchema:
+    """A coupon applied to a customer (CONTRACT §3.2 `applied_coupons/`)."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "external_customer_id": pa.Column(pl.Utf8, nullable=True),
+            "coupon_code": pa.Column(pl.Utf8, nullable=True),
+            "applied_at_text": pa.Column(pl.Utf8, nullable=True),
+            "applied_at": pa.Column(_TIMESTAMP, nullable=True),
+            "amount_override_text": pa.Column(pl.Utf8, nullable=True),
+            "amount_override": pa.Column(_DECIMAL, nullable=True),
+            "percentage_rate_override_text": pa.Column(pl.Utf8, nullable=True),
+            "percentage_rate_override": pa.Column(_DECIMAL, nullable=True),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present("external_customer_id", "coupon_code", "applied_at_text"),
+            _row_check("bad_timestamp", _required_timestamp("applied_at")),
+            _row_check(
+                "bad_value",
+                _number_when_given("amount_override")
+                & _number_when_given("percentage_rate_override")
+                & _at_least("amount_override", 0)
+                & _at_least("percentage_rate_override", 0)
+                & (
+                    pl.col("percentage_rate_override").is_null()
+                    | (pl.col("percentage_rate_override") <= 100)
+                ),
+            ),
+        ],
+        strict=False,
+    )
+
+
+def wallet_schema() -> pa.DataFrameSchema:
+    """A prepaid-credit wallet (CONTRACT §3.2 `wallets/`)."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "wallet_code": pa.Column(pl.Utf8, nullable=True),
+            "external_customer_id": pa.Column(pl.Utf8, nullable=True),
+            "currency": pa.Column(pl.Utf8, nullable=True),
+            "rate_amount_text": pa.Column(pl.Utf8, nullable=True),
+            "rate_amount": pa.Column(_DECIMAL, nullable=True),
+            "priority_text": pa.Column(pl.Utf8, nullable=True),
+            "priority": pa.Column(pl.Int32, nullable=True),
+            "allowed_line_types": pa.Column(pl.Utf8, nullable=True),
+            "created_at_text": pa.Column(pl.Utf8, nullable=True),
+            "created_at": pa.Column(_TIMESTAMP, nullable=True),
+            "expires_at_text": pa.Column(pl.Utf8, nullable=True),
+            "expires_at": pa.Column(_TIMESTAMP, nullable=True),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present(
+                "wallet_code",
+                "external_customer_id",
+                "currency",
+                "rate_amount_text",
+                "created_at_text",
+            ),
+            _row_check(
+                "bad_timestamp",
+                _required_timestamp("created_at") & _optional_timestamp("expires_at"),
+            ),
+            _row_check(
+                "bad_value",
+                pl.col("currency").is_in(sorted(known_currencies())).fill_null(False)
+                & _above_zero("rate_amount")
+                & _parsed_when_given("priority_text", "priority")
+                & _at_least("priority", 1)
+                & _items_in("allowed_line_types", WALLET_LINE_TYPES),
+            ),
+            _row_check(
+                "bad_value",
+                pl.col("expires_at").is_null()
+                | (pl.col("expires_at") >= pl.col("created_at")).fill_null(False),
+            ),
+        ],
+        strict=False,
+    )
+
+
+def wallet_transaction_schema() -> pa.DataFrameSchema:
+    """A credit movement of a wallet (CONTRACT §3.2 `wallet_transactions/`)."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "wallet_code": pa.Column(pl.Utf8, nullable=True),
+            "transaction_type": pa.Column(pl.Utf8, nullable=True),
+            "credits_text": pa.Column(pl.Utf8, nullable=True),
+            "credits": pa.Column(_DECIMAL, nullable=True),
+            "created_at_text": pa.Column(pl.Utf8, nullable=True),
+            "created_at": pa.Column(_TIMESTAMP, nullable=True),
+            "paid_at_text": pa.Column(pl.Utf8, nullable=True),
+            "paid_at": pa.Column(_TIMESTAMP, nullable=True),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present("wallet_code", "transaction_type", "credits_text", "created_at_text"),
+            _row_check(
+                "bad_timestamp",
+                _required_timestamp("created_at") & _optional_timestamp("paid_at"),
+            ),
+            _row_check(
+                "bad_value",
+                pl.col("transaction_type").is_in(WALLET_TRANSACTION_TYPES).fill_null(False)
+                & _above_zero("credits")
+                # Only a purchase is paid for; granted and voided credits settle at once.
+                & (pl.col("paid_at_text").is_null() | (pl.col("transaction_type") == "purchased")),
+            ),
+        ],
+        strict=False,
+    )
+
+
+def credit_note_schema() -> pa.DataFrameSchema:
+    """A manual credit note on a finalized invoice (CONTRACT §3.2 `credit_notes/`)."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "invoice_id": pa.Column(pl.Utf8, nullable=True),
+            "invoice_number": pa.Column(pl.Utf8, nullable=True),
+            "invoice_line_id": pa.Column(pl.Utf8, nullable=True),
+            "amount_text": pa.Column(pl.Utf8, nullable=True),
+            "amount": pa.Column(_DECIMAL, nullable=True),
+            "created_at_text": pa.Column(pl.Utf8, nullable=True),
+            "created_at": pa.Column(_TIMESTAMP, nullable=True),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present("amount_text", "created_at_text"),
+            _row_check(
+                "missing_field",
+                pl.col("invoice_id").is_not_null() | pl.col("invoice_number").is_not_null(),
+            ),
+            _row_check("bad_timestamp", _required_timestamp("created_at")),
+            _row_check("bad_value", _above_zero("amount")),
+        ],
+        strict=False,
+    )

@@ -1,15 +1,19 @@
 """Loading landing files: the same rows in any format, idempotent, nothing lost (CONTRACT §3)."""
 
 import json
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.csv
 import pyarrow.parquet
 import pytest
 
 from orchestration.landing.catalog import CatalogError, load_catalog
 from orchestration.landing.loader import load_folder
+from orchestration.landing.readers import LANDING_KINDS
 from orchestration.settings import REPO_ROOT
 
 EVENT = {
@@ -167,3 +171,216 @@ def test_an_invalid_catalog_names_file_line_and_rule(tmp_path: Path, old, new, m
     with pytest.raises(CatalogError) as error:
         load_catalog(duckdb.connect(), folder)
     assert message in str(error.value)
+
+
+# One valid row per remaining landing folder of CONTRACT §3.2, all fields as text.
+GOOD_ROWS = {
+    "applied_coupons": {
+        "external_customer_id": "c1",
+        "coupon_code": "welcome",
+        "applied_at": "2026-10-01T00:00:00Z",
+        "amount_override": "5",
+        "percentage_rate_override": "",
+    },
+    "wallets": {
+        "wallet_code": "w1",
+        "external_customer_id": "c1",
+        "currency": "usd",
+        "rate_amount": "1.5",
+        "priority": "",
+        "allowed_line_types": "Charge | subscription",
+        "metric_codes": "tokens|api_calls",
+        "created_at": "2026-10-01T00:00:00Z",
+        "expires_at": "2027-10-01T00:00:00Z",
+    },
+    "wallet_transactions": {
+        "wallet_code": "w1",
+        "transaction_type": "purchased",
+        "credits": "10.5",
+        "created_at": "2026-10-01T00:00:00Z",
+        "paid_at": "",
+    },
+    "credit_notes": {
+        "invoice_id": "",
+        "invoice_number": "MH-202610-001",
+        "invoice_line_id": "",
+        "amount": "12.50",
+        "reason": "Service outage",
+        "created_at": "2026-11-03T09:00:00Z",
+    },
+}
+
+# What each good row becomes in its raw table (before the lineage columns).
+GOOD_RAW = {
+    "applied_coupons": ("c1", "welcome", datetime(2026, 10, 1), Decimal(5), None),
+    "wallets": (
+        "w1",
+        "c1",
+        "USD",
+        Decimal("1.5"),
+        None,  # empty priority: staging applies Lago's default 50
+        "charge|subscription",
+        "api_calls|tokens",
+        datetime(2026, 10, 1),
+        datetime(2027, 10, 1),
+    ),
+    "wallet_transactions": ("w1", "purchased", Decimal("10.5"), datetime(2026, 10, 1), None),
+    "credit_notes": (
+        None,
+        "MH-202610-001",
+        None,
+        Decimal("12.5"),
+        "Service outage",
+        datetime(2026, 11, 3, 9),
+    ),
+}
+
+
+def _raw_rows(conn: duckdb.DuckDBPyConnection, kind: str) -> list[tuple]:
+    columns = ", ".join(name for name, _ in LANDING_KINDS[kind].table_columns)
+    return conn.execute(f"select {columns} from raw.{kind} order by line_number").fetchall()
+
+
+def _write(folder: Path, name: str, rows: list[dict[str, str]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if path.suffix == ".ndjson":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    elif path.suffix == ".csv":
+        pa.csv.write_csv(pa.Table.from_pylist(rows), path)
+    else:
+        pyarrow.parquet.write_table(pa.Table.from_pylist(rows), path)
+
+
+@pytest.mark.parametrize("kind", list(GOOD_ROWS))
+@pytest.mark.parametrize("suffix", ["ndjson", "csv", "parquet"])
+def test_a_good_row_of_each_new_folder_loads_from_every_format(tmp_path: Path, kind, suffix):
+    folder = tmp_path / kind
+    _write(folder, f"a.{suffix}", [GOOD_ROWS[kind]])
+    conn = duckdb.connect()
+    stats = load_folder(conn, kind, folder)
+    assert (stats.rows_loaded, stats.rows_rejected) == (1, 0)
+    assert _raw_rows(conn, kind) == [GOOD_RAW[kind]]
+
+
+def test_every_landing_folder_has_an_empty_raw_table_without_files(tmp_path: Path):
+    conn = duckdb.connect()
+    load_folder(conn, "events", tmp_path / "events")
+    for kind in ("applied_coupons", "wallets", "wallet_transactions", "credit_notes"):
+        assert _raw_rows(conn, kind) == []
+
+
+BAD_ROWS = [
+    ("applied_coupons", {"external_customer_id": ""}, "missing_field"),
+    ("applied_coupons", {"coupon_code": " "}, "missing_field"),
+    ("applied_coupons", {"applied_at": ""}, "missing_field"),
+    ("applied_coupons", {"applied_at": "2026-13-01"}, "bad_timestamp"),
+    ("applied_coupons", {"applied_at": "1960-01-01"}, "bad_timestamp"),
+    ("applied_coupons", {"amount_override": "-1"}, "bad_value"),
+    ("applied_coupons", {"amount_override": "five"}, "bad_value"),
+    ("applied_coupons", {"percentage_rate_override": "100.5"}, "bad_value"),
+    ("applied_coupons", {"percentage_rate_override": "-10"}, "bad_value"),
+    ("wallets", "{not json", "malformed"),
+    ("wallets", {"wallet_code": ""}, "missing_field"),
+    ("wallets", {"external_customer_id": ""}, "missing_field"),
+    ("wallets", {"currency": ""}, "missing_field"),
+    ("wallets", {"rate_amount": ""}, "missing_field"),
+    ("wallets", {"created_at": ""}, "missing_field"),
+    ("wallets", {"created_at": "yesterday"}, "bad_timestamp"),
+    ("wallets", {"created_at": "1969-12-31T00:00:00Z"}, "bad_timestamp"),
+    ("wallets", {"expires_at": "soon"}, "bad_timestamp"),
+    ("wallets", {"currency": "XYZ"}, "bad_value"),
+    ("wallets", {"rate_amount": "0"}, "bad_value"),
+    ("wallets", {"rate_amount": "one"}, "bad_value"),
+    ("wallets", {"priority": "0"}, "bad_value"),
+    ("wallets", {"priority": "2.5"}, "bad_value"),
+    ("wallets", {"priority": "high"}, "bad_value"),
+    ("wallets", {"allowed_line_types": "charge|add_on"}, "bad_value"),
+    ("wallets", {"expires_at": "2026-09-30T23:59:59Z"}, "bad_value"),
+    ("wallet_transactions", {"wallet_code": ""}, "missing_field"),
+    ("wallet_transactions", {"transaction_type": ""}, "missing_field"),
+    ("wallet_transactions", {"credits": ""}, "missing_field"),
+    ("wallet_transactions", {"created_at": ""}, "missing_field"),
+    ("wallet_transactions", {"created_at": "2026-02-30"}, "bad_timestamp"),
+    ("wallet_transactions", {"paid_at": "later"}, "bad_timestamp"),
+    ("wallet_transactions", {"transaction_type": "refunded"}, "bad_value"),
+    ("wallet_transactions", {"credits": "0"}, "bad_value"),
+    ("wallet_transactions", {"credits": "-3"}, "bad_value"),
+    ("wallet_transactions", {"credits": "ten"}, "bad_value"),
+    (
+        "wallet_transactions",
+        {"transaction_type": "granted", "paid_at": "2026-10-02T00:00:00Z"},
+        "bad_value",
+    ),
+    ("credit_notes", {"amount": ""}, "missing_field"),
+    ("credit_notes", {"created_at": ""}, "missing_field"),
+    ("credit_notes", {"invoice_id": "", "invoice_number": ""}, "missing_field"),
+    ("credit_notes", {"created_at": "2026-11-31"}, "bad_timestamp"),
+    ("credit_notes", {"amount": "0"}, "bad_value"),
+    ("credit_notes", {"amount": "-12.50"}, "bad_value"),
+    ("credit_notes", {"amount": "twelve"}, "bad_value"),
+]
+
+
+@pytest.mark.parametrize(("kind", "change", "reason"), BAD_ROWS)
+def test_each_bad_row_of_the_new_folders_gets_its_reason(tmp_path: Path, kind, change, reason):
+    folder = tmp_path / kind
+    folder.mkdir()
+    line = change if isinstance(change, str) else json.dumps({**GOOD_ROWS[kind], **change})
+    (folder / "a.ndjson").write_text(json.dumps(GOOD_ROWS[kind]) + "\n" + line + "\n")
+    conn = duckdb.connect()
+    stats = load_folder(conn, kind, folder)
+    assert stats.rows_loaded == 1
+    assert stats.rejected_by_reason == {reason: 1}
+    rejected = conn.execute(
+        "select input_kind, source_file, line_number, raw, reason from raw.rejected_inputs"
+    ).fetchall()
+    assert rejected == [(kind, f"{kind}/a.ndjson", 2, line, reason)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "same", "conflicting"),
+    [
+        # The same values written differently are the same row.
+        ("applied_coupons", {"amount_override": "5.00"}, {"amount_override": "6"}),
+        ("wallets", {"currency": "USD", "rate_amount": "1.50"}, {"rate_amount": "2"}),
+        ("credit_notes", {"amount": "12.5"}, {"reason": "Goodwill"}),
+    ],
+)
+def test_new_folders_drop_exact_duplicates_and_reject_conflicting_ones(
+    tmp_path: Path, kind, same, conflicting
+):
+    folder = tmp_path / kind
+    _write(folder, "a.ndjson", [GOOD_ROWS[kind]])
+    conn = duckdb.connect()
+    assert load_folder(conn, kind, folder).rows_loaded == 1
+    assert load_folder(conn, kind, folder).files_loaded == 0  # same file: skipped
+    _write(folder, "b.csv", [{**GOOD_ROWS[kind], **same}])
+    again = load_folder(conn, kind, folder)
+    assert (again.rows_loaded, again.rows_duplicate, again.rows_rejected) == (0, 1, 0)
+    _write(folder, "c.ndjson", [{**GOOD_ROWS[kind], **conflicting}])
+    conflict = load_folder(conn, kind, folder)
+    assert conflict.rejected_by_reason == {"conflicting_duplicate": 1}
+    assert _raw_rows(conn, kind) == [GOOD_RAW[kind]]
+    assert conn.execute("select source_file from raw.rejected_inputs").fetchall() == [
+        (f"{kind}/c.ndjson",)
+    ]
+
+
+def test_a_paid_purchase_re_sent_with_paid_at_is_a_second_raw_row(tmp_path: Path):
+    folder = tmp_path / "wallet_transactions"
+    unpaid = GOOD_ROWS["wallet_transactions"]
+    paid = {**unpaid, "paid_at": "2026-10-03T12:00:00Z"}
+    _write(folder, "a.ndjson", [unpaid])
+    conn = duckdb.connect()
+    load_folder(conn, "wallet_transactions", folder)
+    _write(folder, "b.ndjson", [unpaid, paid, {**paid, "credits": "10.50"}])
+    stats = load_folder(conn, "wallet_transactions", folder)
+    assert (stats.rows_loaded, stats.rows_duplicate, stats.rows_rejected) == (1, 2, 0)
+    assert _raw_rows(conn, "wallet_transactions") == [
+        GOOD_RAW["wallet_transactions"],
+        (*GOOD_RAW["wallet_transactions"][:4], datetime(2026, 10, 3, 12)),
+    ]
+    # Every field of a movement is part of its key, so a different value is another movement.
+    _write(folder, "c.ndjson", [{**unpaid, "credits": "11"}])
+    assert load_folder(conn, "wallet_transactions", folder).rows_loaded == 1
