@@ -1,20 +1,29 @@
-"""Render Meterhouse invoices to reproducible PDFs.
+"""Render Meterhouse invoices and credit notes to reproducible PDFs.
 
 A pure package: it imports no Dagster or DuckDB code and does no arithmetic beyond formatting.
 Every amount arrives computed and rounded by the warehouse; `format_money` refuses to re-round.
 """
 
-from invoice_render.models import Invoice, InvoiceLine, Party, TaxLine
+from invoice_render.models import CreditNote, CreditNoteItem, Invoice, InvoiceLine, Party, TaxLine
 from invoice_render.money import format_money, locale_for_country
-from invoice_render.render import render_invoice_pdf, render_invoice_pdf_bytes
+from invoice_render.render import (
+    render_credit_note_pdf,
+    render_credit_note_pdf_bytes,
+    render_invoice_pdf,
+    render_invoice_pdf_bytes,
+)
 
 __all__ = [
+    "CreditNote",
+    "CreditNoteItem",
     "Invoice",
     "InvoiceLine",
     "Party",
     "TaxLine",
     "format_money",
     "locale_for_country",
+    "render_credit_note_pdf",
+    "render_credit_note_pdf_bytes",
     "render_invoice_pdf",
     "render_invoice_pdf_bytes",
 ]

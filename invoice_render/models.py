@@ -88,3 +88,46 @@ class Invoice:
     def is_draft(self) -> bool:
         """Whether the invoice must carry the DRAFT mark."""
         return self.status.strip().lower() == "draft"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteItem:
+    """One credited invoice line: its description and the amount credited before coupons."""
+
+    description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNote:
+    """A complete credit note, ready to render (rule book §16).
+
+    `sub_total_excluding_taxes_amount` is after the coupons adjustment, which is printed with a
+    minus sign whatever sign it is given with; every other amount is printed as given.
+    """
+
+    credit_note_number: str
+    status: str  # "finalized" or "draft" (a draft gets a visible DRAFT mark)
+    reason: str  # termination | upgrade | manual | restatement
+    description: str | None  # free text; customer-supplied for manual notes
+    issuing_date: date
+    invoice_number: str  # the credited invoice
+    invoice_issuing_date: date
+    currency: str  # ISO 4217
+    currency_exponent: int
+    locale: str
+    seller: Party
+    customer: Party
+    items: tuple[CreditNoteItem, ...]
+    taxes: tuple[TaxLine, ...]
+    sub_total_excluding_taxes_amount: Decimal
+    coupons_adjustment_amount: Decimal
+    taxes_amount: Decimal
+    total_amount: Decimal
+    credit_amount: Decimal
+    refund_amount: Decimal
+
+    @property
+    def is_draft(self) -> bool:
+        """Whether the credit note must carry the DRAFT mark."""
+        return self.status.strip().lower() == "draft"

@@ -1,13 +1,16 @@
-"""Render an `Invoice` to a reproducible PDF.
+"""Render an `Invoice` or a `CreditNote` to a reproducible PDF.
 
 The output is byte-identical for identical input (`invariant=1`: no timestamps or random ids),
-and the file is replaced atomically, so a reader never sees a half-written invoice.
+and the file is replaced atomically, so a reader never sees a half-written document. Both
+documents share one layout: seller header with a meta table, customer block, an items table,
+a totals block, the running header after page 1 and the "Page X of Y" footer.
 """
 
 import io
 import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -41,7 +44,7 @@ from invoice_render.layout import (
     para_lines,
     text_width,
 )
-from invoice_render.models import Invoice, InvoiceLine, Party, TaxLine
+from invoice_render.models import CreditNote, CreditNoteItem, Invoice, InvoiceLine, Party, TaxLine
 from invoice_render.money import (
     format_country,
     format_day,
@@ -51,10 +54,16 @@ from invoice_render.money import (
     format_unit_amount,
 )
 
-__all__ = ["render_invoice_pdf", "render_invoice_pdf_bytes"]
+__all__ = [
+    "render_credit_note_pdf",
+    "render_credit_note_pdf_bytes",
+    "render_invoice_pdf",
+    "render_invoice_pdf_bytes",
+]
 
 EN_DASH = "\u2013"
 LINE_HEADERS = ("Description", "Period", "Units", "Unit price", "Amount")
+ITEM_HEADERS = ("Description", "Amount")
 _CELL_PADDING = 5
 _MIN_DESCRIPTION_SHARE = 0.28
 _INVOICE_TYPES = {
@@ -63,6 +72,12 @@ _INVOICE_TYPES = {
     "progressive_billing": "Progressive billing",
     "credit": "Credit purchase",
     "one_off": "One-off",
+}
+_CREDIT_NOTE_REASONS = {
+    "termination": "Subscription terminated",
+    "upgrade": "Plan upgrade",
+    "manual": "Manual credit",
+    "restatement": "Invoice restatement",
 }
 # Countries whose postal convention is "City, STATE ZIP" on one line.
 _CITY_STATE_ZIP = frozenset({"US", "CA", "AU"})
@@ -83,44 +98,107 @@ def render_invoice_pdf(invoice: Invoice, path: Path) -> Path:
 
 def render_invoice_pdf_bytes(invoice: Invoice) -> bytes:
     """Render `invoice` and return the PDF bytes (same input, same bytes)."""
+    document = _Document(
+        kind="Invoice",
+        number=invoice.invoice_number,
+        seller=invoice.seller,
+        customer=invoice.customer,
+        currency=invoice.currency,
+        exponent=invoice.currency_exponent,
+        locale=invoice.locale,
+        is_draft=invoice.is_draft,
+        draft_note="not a valid tax invoice",
+    )
+    return _render_bytes(document, partial(_story, invoice))
+
+
+def render_credit_note_pdf(credit_note: CreditNote, path: Path) -> Path:
+    """Render `credit_note` to `path` (parent directories created) and return the path.
+
+    Raises:
+        ValueError: if an amount is not rounded to the currency exponent, or the currency,
+            exponent or locale is invalid. Nothing is written in that case.
+    """
+    target = Path(path)
+    data = render_credit_note_pdf_bytes(credit_note)
+    _write_atomically(target, data)
+    return target
+
+
+def render_credit_note_pdf_bytes(credit_note: CreditNote) -> bytes:
+    """Render `credit_note` and return the PDF bytes (same input, same bytes)."""
+    document = _Document(
+        kind="Credit note",
+        number=credit_note.credit_note_number,
+        seller=credit_note.seller,
+        customer=credit_note.customer,
+        currency=credit_note.currency,
+        exponent=credit_note.currency_exponent,
+        locale=credit_note.locale,
+        is_draft=credit_note.is_draft,
+        draft_note="not a valid credit note",
+    )
+    return _render_bytes(document, partial(_credit_note_story, credit_note))
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """What the shared layout needs from any document: kind, number, parties and formats."""
+
+    kind: str  # "Invoice", "Credit note": the title, and the label in footers and metadata
+    number: str
+    seller: Party
+    customer: Party
+    currency: str
+    exponent: int
+    locale: str
+    is_draft: bool
+    draft_note: str  # printed after "DRAFT" and a dash under the title of a draft
+
+
+def _render_bytes(
+    document: _Document,
+    story: Callable[[_Document, Styles, float, "_Formats"], list[Flowable]],
+) -> bytes:
+    """Lay out `story` on the shared page template and return the PDF bytes."""
     styles = Styles()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
-        pagesize=page_size_for(invoice.locale),
+        pagesize=page_size_for(document.locale),
         # SimpleDocTemplate's frame pads its content by 6 pt on every side; subtract that so
         # the content, the running header and the footer all share the same MARGIN edges.
         leftMargin=MARGIN - FRAME_PADDING,
         rightMargin=MARGIN - FRAME_PADDING,
         topMargin=MARGIN - FRAME_PADDING,
         bottomMargin=MARGIN + 6 - FRAME_PADDING,
-        title=f"Invoice {invoice.invoice_number}",
-        author=invoice.seller.name,
-        subject=f"Invoice {invoice.invoice_number} for {invoice.customer.name}",
+        title=f"{document.kind} {document.number}",
+        author=document.seller.name,
+        subject=f"{document.kind} {document.number} for {document.customer.name}",
         creator="Meterhouse invoice_render",
         invariant=1,
     )
-    story = _story(invoice, styles, doc.width - 2 * FRAME_PADDING)
-    decorate = partial(_decorate_page, invoice=invoice, styles=styles)
+    flowables = story(document, styles, doc.width - 2 * FRAME_PADDING, _Formats(document))
+    decorate = partial(_decorate_page, document=document, styles=styles)
     doc.build(
-        story,
+        flowables,
         onFirstPage=decorate,
         onLaterPages=decorate,
         canvasmaker=partial(
             _NumberedCanvas,
-            footer=partial(_draw_footer, invoice=invoice, styles=styles, page_size=doc.pagesize),
+            footer=partial(_draw_footer, document=document, styles=styles, page_size=doc.pagesize),
         ),
     )
     return buffer.getvalue()
 
 
 class _Formats:
-    """Formatting bound to one invoice's currency, exponent and locale."""
+    """Formatting bound to one document's currency, exponent and locale."""
 
-    def __init__(self, invoice: Invoice) -> None:
-        self._currency = invoice.currency
-        self._exponent = invoice.currency_exponent
-        self.locale = invoice.locale
+    def __init__(self, document: _Document) -> None:
+        self._currency = document.currency
+        self._exponent = document.exponent
+        self.locale = document.locale
 
     def money(self, amount: Decimal) -> str:
         return format_money(amount, self._currency, self._exponent, self.locale)
@@ -133,12 +211,24 @@ class _Formats:
         return format_unit_amount(amount, self._currency, self._exponent, self.locale)
 
 
-def _story(invoice: Invoice, styles: Styles, width: float) -> list[Flowable]:
-    formats = _Formats(invoice)
+def _story(
+    invoice: Invoice, document: _Document, styles: Styles, width: float, formats: _Formats
+) -> list[Flowable]:
+    period = (
+        f"{format_day(invoice.billing_period_start, formats.locale)} {EN_DASH} "
+        f"{format_day(invoice.billing_period_end, formats.locale)}"
+    )
+    meta_rows = [
+        ("Invoice number", invoice.invoice_number),
+        ("Issue date", format_day(invoice.issuing_date, formats.locale)),
+        ("Billing period", period),
+        ("Currency", invoice.currency),
+        ("Invoice type", _INVOICE_TYPES.get(invoice.invoice_type, _humanize(invoice.invoice_type))),
+    ]
     return [
-        _header(invoice, styles, width, formats),
+        _header(document, meta_rows, styles, width, formats),
         Spacer(1, 22),
-        _bill_to(invoice, styles, width, formats),
+        _bill_to(document, "BILL TO", "Total due", invoice.total_amount, styles, width, formats),
         Spacer(1, 16),
         _lines_table(invoice.lines, styles, width, formats),
         Spacer(1, 10),
@@ -146,8 +236,15 @@ def _story(invoice: Invoice, styles: Styles, width: float) -> list[Flowable]:
     ]
 
 
-def _header(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -> Table:
-    seller = invoice.seller
+def _header(
+    document: _Document,
+    meta_rows: Sequence[tuple[str, str]],
+    styles: Styles,
+    width: float,
+    formats: _Formats,
+) -> Table:
+    """The seller's block on the left; the title, any DRAFT badge and `meta_rows` on the right."""
+    seller = document.seller
     seller_block = [
         para(seller.name, styles.seller_name),
         para_lines(
@@ -160,17 +257,6 @@ def _header(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -
             styles.body,
         ),
     ]
-    period = (
-        f"{format_day(invoice.billing_period_start, formats.locale)} {EN_DASH} "
-        f"{format_day(invoice.billing_period_end, formats.locale)}"
-    )
-    meta_rows = [
-        ("Invoice number", invoice.invoice_number),
-        ("Issue date", format_day(invoice.issuing_date, formats.locale)),
-        ("Billing period", period),
-        ("Currency", invoice.currency),
-        ("Invoice type", _INVOICE_TYPES.get(invoice.invoice_type, _humanize(invoice.invoice_type))),
-    ]
     meta = Table(
         [
             [para(label, styles.meta_label), para(value, styles.meta_value)]
@@ -180,9 +266,9 @@ def _header(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -
         hAlign="RIGHT",
         style=_compact(("LEFTPADDING", (1, 0), (1, -1), 8)),
     )
-    title_block: list[Flowable] = [para("Invoice", styles.title)]
-    if invoice.is_draft:
-        title_block.append(para(f"DRAFT {EN_DASH} not a valid tax invoice", styles.draft_badge))
+    title_block: list[Flowable] = [para(document.kind, styles.title)]
+    if document.is_draft:
+        title_block.append(para(f"DRAFT {EN_DASH} {document.draft_note}", styles.draft_badge))
     title_block += [Spacer(1, 6), meta]
     return Table(
         [[seller_block, title_block]],
@@ -191,10 +277,19 @@ def _header(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -
     )
 
 
-def _bill_to(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -> Table:
-    customer = invoice.customer
+def _bill_to(
+    document: _Document,
+    heading: str,
+    amount_label: str,
+    amount: Decimal,
+    styles: Styles,
+    width: float,
+    formats: _Formats,
+) -> Table:
+    """The customer's block on the left; the document's headline amount on the right."""
+    customer = document.customer
     customer_block = [
-        para("BILL TO", styles.section),
+        para(heading, styles.section),
         Spacer(1, 2),
         para(customer.name, styles.party_name),
         para_lines(
@@ -208,8 +303,8 @@ def _bill_to(invoice: Invoice, styles: Styles, width: float, formats: _Formats) 
         ),
     ]
     due_block = [
-        para("Total due", styles.due_label),
-        Figure(formats.money(invoice.total_amount), styles.due_value),
+        para(amount_label, styles.due_label),
+        Figure(formats.money(amount), styles.due_value),
     ]
     table = Table(
         [[customer_block, due_block]],
@@ -247,16 +342,7 @@ def _lines_table(
         ]
         for description, period, units, unit_price, amount in texts
     ]
-    commands: list[tuple[Any, ...]] = [
-        ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
-        ("LINEBELOW", (0, 0), (-1, 0), 0.75, INK),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
-        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
-        ("TOPPADDING", (0, 0), (-1, -1), 4),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-    ]
+    commands = _grid_commands()
     if not lines:
         rows.append([para("No line items.", styles.cell_muted), "", "", "", ""])
         commands.append(("SPAN", (0, 1), (-1, 1)))
@@ -328,41 +414,182 @@ def _totals(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -
         rows.append(("Credit notes", formats.deduction(invoice.credit_notes_amount)))
     if invoice.prepaid_credit_amount:
         rows.append(("Prepaid credits", formats.deduction(invoice.prepaid_credit_amount)))
-    total_row = len(rows)
+    return _totals_table(
+        rows,
+        ("Total due", formats.money(invoice.total_amount)),
+        (subtotal_excl_row, subtotal_incl_row),
+        styles,
+        width,
+    )
 
+
+def _totals_table(
+    rows: Sequence[tuple[str, str]],
+    grand: tuple[str, str],
+    rules: Sequence[int],
+    styles: Styles,
+    width: float,
+    after: Sequence[tuple[str, str]] = (),
+) -> Table:
+    """Label/value rows, a thin rule above each row of `rules`, the bold `grand` total, then
+    the `after` rows (how that total is settled) below a thin rule."""
+    total_row = len(rows)
     cells: list[list[Flowable | str]] = [
         [para(label, styles.total_label), Figure(value, styles.total_value)]
         for label, value in rows
     ]
-    total = formats.money(invoice.total_amount)
-    cells.append([para("Total due", styles.grand_label), Figure(total, styles.grand_value)])
+    grand_label, total = grand
+    cells.append([para(grand_label, styles.grand_label), Figure(total, styles.grand_value)])
+    cells += [
+        [para(label, styles.total_label), Figure(value, styles.total_value)]
+        for label, value in after
+    ]
     # The value column fits the widest figure (usually the bold grand total); labels wrap.
     value_width = min(
         width * 0.45,
         max(
             width * 0.2,
-            *(_figure_width(value, styles.total_value) for _, value in rows),
+            *(_figure_width(value, styles.total_value) for _, value in (*rows, *after)),
             _figure_width(total, styles.grand_value),
         ),
     )
+    commands: list[tuple[Any, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        *(("LINEABOVE", (0, row), (-1, row), 0.25, RULE) for row in rules),
+        ("LINEABOVE", (0, total_row), (-1, total_row), 1, INK),
+        ("TOPPADDING", (0, total_row), (-1, total_row), 5),
+    ]
+    if after:
+        first_after = total_row + 1
+        commands += [
+            ("LINEABOVE", (0, first_after), (-1, first_after), 0.25, RULE),
+            ("TOPPADDING", (0, first_after), (-1, first_after), 5),
+        ]
     return Table(
         cells,
         colWidths=[max(width * 0.3, width * 0.6 - value_width), value_width],
         hAlign="RIGHT",
-        style=TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
-                ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ("LINEABOVE", (0, subtotal_excl_row), (-1, subtotal_excl_row), 0.25, RULE),
-                ("LINEABOVE", (0, subtotal_incl_row), (-1, subtotal_incl_row), 0.25, RULE),
-                ("LINEABOVE", (0, total_row), (-1, total_row), 1, INK),
-                ("TOPPADDING", (0, total_row), (-1, total_row), 5),
-            ]
+        style=TableStyle(commands),
+    )
+
+
+def _credit_note_story(
+    credit_note: CreditNote,
+    document: _Document,
+    styles: Styles,
+    width: float,
+    formats: _Formats,
+) -> list[Flowable]:
+    meta_rows = [
+        ("Credit note number", credit_note.credit_note_number),
+        ("Issue date", format_day(credit_note.issuing_date, formats.locale)),
+        ("Credited invoice", credit_note.invoice_number),
+        ("Invoice date", format_day(credit_note.invoice_issuing_date, formats.locale)),
+        ("Currency", credit_note.currency),
+        ("Reason", _CREDIT_NOTE_REASONS.get(credit_note.reason, _humanize(credit_note.reason))),
+    ]
+    story: list[Flowable] = [
+        _header(document, meta_rows, styles, width, formats),
+        Spacer(1, 22),
+        _bill_to(
+            document,
+            "CUSTOMER",
+            "Credit note total",
+            credit_note.total_amount,
+            styles,
+            width,
+            formats,
+        ),
+        Spacer(1, 16),
+    ]
+    if credit_note.description and credit_note.description.strip():
+        story += [
+            para("DESCRIPTION", styles.section),
+            Spacer(1, 2),
+            para(credit_note.description, styles.body),
+            Spacer(1, 12),
+        ]
+    return [
+        *story,
+        _items_table(credit_note.items, styles, width, formats),
+        Spacer(1, 10),
+        KeepTogether([_credit_note_totals(credit_note, styles, width, formats)]),
+    ]
+
+
+def _items_table(
+    items: Sequence[CreditNoteItem], styles: Styles, width: float, formats: _Formats
+) -> Table:
+    """The credited invoice lines: description and amount credited (before coupons)."""
+    amounts = [formats.money(item.amount) for item in items]
+    rows: list[list[Flowable | str]] = [
+        [
+            para(ITEM_HEADERS[0], styles.table_header),
+            para(ITEM_HEADERS[1], styles.table_header_right),
+        ]
+    ]
+    rows += [
+        [para(item.description, styles.cell), Figure(amount, styles.cell_right)]
+        for item, amount in zip(items, amounts, strict=True)
+    ]
+    commands = _grid_commands()
+    if not items:
+        rows.append([para("No items.", styles.cell_muted), ""])
+        commands.append(("SPAN", (0, 1), (-1, 1)))
+    amount_width = min(
+        width * (1 - _MIN_DESCRIPTION_SHARE),
+        max(
+            width * 0.18,
+            _figure_width(ITEM_HEADERS[1], styles.table_header),
+            *(_figure_width(amount, styles.cell_right) for amount in amounts),
         ),
     )
+    return Table(
+        rows,
+        colWidths=[width - amount_width, amount_width],
+        repeatRows=1,
+        splitInRow=1,
+        style=TableStyle(commands),
+    )
+
+
+def _credit_note_totals(
+    credit_note: CreditNote, styles: Styles, width: float, formats: _Formats
+) -> Table:
+    rows: list[tuple[str, str]] = []
+    # The items are before coupons; the subtotal is after them, so the adjustment comes first.
+    if credit_note.coupons_adjustment_amount:
+        rows.append(
+            ("Coupons adjustment", formats.deduction(credit_note.coupons_adjustment_amount))
+        )
+    subtotal_row = len(rows)
+    rows.append(("Subtotal excl. tax", formats.money(credit_note.sub_total_excluding_taxes_amount)))
+    rows += [
+        (_credit_note_tax_label(tax, formats), formats.money(tax.tax_amount))
+        for tax in credit_note.taxes
+    ]
+    if not credit_note.taxes:
+        rows.append(("Tax", formats.money(credit_note.taxes_amount)))
+    settled = [("Credited to the customer's balance", formats.money(credit_note.credit_amount))]
+    if credit_note.refund_amount:
+        settled.append(("Refunded", formats.money(credit_note.refund_amount)))
+    return _totals_table(
+        rows,
+        ("Total", formats.money(credit_note.total_amount)),
+        (subtotal_row,),
+        styles,
+        width,
+        after=settled,
+    )
+
+
+def _credit_note_tax_label(tax: TaxLine, formats: _Formats) -> str:
+    rate = format_rate(tax.rate, formats.locale)
+    return f"{tax.name} ({rate}) on {formats.money(tax.taxable_base_amount)}"
 
 
 def _figure_width(text: str, style: ParagraphStyle) -> float:
@@ -411,6 +638,20 @@ def _humanize(code: str) -> str:
     return code.replace("_", " ").strip().capitalize()
 
 
+def _grid_commands() -> list[tuple[Any, ...]]:
+    """The style of an items table: shaded header row, ruled rows, padded top-aligned cells."""
+    return [
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.75, INK),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+    ]
+
+
 def _compact(*extra: tuple[Any, ...]) -> TableStyle:
     """A borderless layout grid: no padding on the outside, top-aligned cells."""
     return TableStyle(
@@ -426,11 +667,11 @@ def _compact(*extra: tuple[Any, ...]) -> TableStyle:
 
 
 def _decorate_page(
-    canvas: Canvas, doc: SimpleDocTemplate, *, invoice: Invoice, styles: Styles
+    canvas: Canvas, doc: SimpleDocTemplate, *, document: _Document, styles: Styles
 ) -> None:
     """Draw the DRAFT watermark and, after page 1, a running header; content prints over both."""
     width, height = doc.pagesize
-    if invoice.is_draft:
+    if document.is_draft:
         canvas.saveState()
         canvas.setFillColor(WATERMARK)
         canvas.setFont(FONT_BOLD, 120)
@@ -439,13 +680,14 @@ def _decorate_page(
         canvas.drawCentredString(0, -40, "DRAFT")
         canvas.restoreState()
     if doc.page > 1:
-        # Continuation pages carry who and which invoice at the top as well as in the footer.
+        # Continuation pages carry who and which document at the top as well as in the footer.
         frame_width = width - 2 * MARGIN
+        continued = f"{document.kind} {document.number} (continued)"
         _draw_line_of_text(
             canvas,
             [
-                (para(invoice.seller.name, styles.footer), 0.5),
-                (para(f"Invoice {invoice.invoice_number} (continued)", styles.footer_right), 0.5),
+                (para(document.seller.name, styles.footer), 0.5),
+                (para(continued, styles.footer_right), 0.5),
             ],
             x=MARGIN,
             top=height - MARGIN + 16,
@@ -473,11 +715,11 @@ def _draw_footer(
     page: int,
     page_count: int,
     *,
-    invoice: Invoice,
+    document: _Document,
     styles: Styles,
     page_size: tuple[float, float],
 ) -> None:
-    """Footer with the seller, the invoice number and "Page X of Y" on every page."""
+    """Footer with the seller, the document's number and "Page X of Y" on every page."""
     width, _ = page_size
     frame_width = width - 2 * MARGIN
     canvas.saveState()
@@ -485,13 +727,13 @@ def _draw_footer(
     canvas.setLineWidth(0.5)
     canvas.line(MARGIN, FOOTER_Y + 11, width - MARGIN, FOOTER_Y + 11)
     canvas.restoreState()
-    draft = " · DRAFT" if invoice.is_draft else ""
+    draft = " · DRAFT" if document.is_draft else ""
     _draw_line_of_text(
         canvas,
         [
             (
                 para(
-                    f"{invoice.seller.name} · Invoice {invoice.invoice_number}{draft}",
+                    f"{document.seller.name} · {document.kind} {document.number}{draft}",
                     styles.footer,
                 ),
                 0.8,
