@@ -1,13 +1,17 @@
-"""Accounting exports: the Beancount receivables ledger built from finalized invoices."""
+"""Accounting exports: the Beancount ledger built from finalized invoices, credit notes and
+wallet movements."""
 
 from orchestration.accounting.ledger import (
     RECEIVABLE_ACCOUNT,
     REVENUE_ACCOUNT_ROOTS,
     TAX_ACCOUNT_ROOT,
+    LedgerCredit,
+    LedgerCreditNote,
     LedgerInvoice,
     LedgerRevenue,
     LedgerSyncResult,
     LedgerTax,
+    LedgerWalletMovement,
     check_ledger,
     render_ledger,
     sanitize_account_component,
@@ -18,10 +22,13 @@ __all__ = [
     "RECEIVABLE_ACCOUNT",
     "REVENUE_ACCOUNT_ROOTS",
     "TAX_ACCOUNT_ROOT",
+    "LedgerCredit",
+    "LedgerCreditNote",
     "LedgerInvoice",
     "LedgerRevenue",
     "LedgerSyncResult",
     "LedgerTax",
+    "LedgerWalletMovement",
     "check_ledger",
     "render_ledger",
     "sanitize_account_component",

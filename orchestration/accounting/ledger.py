@@ -1,19 +1,55 @@
-"""Write finalized invoices to a Beancount receivables ledger.
+"""Write finalized invoices, credit notes and wallet movements to a Beancount ledger.
 
-The ledger is a pure function of the finalized invoices: ``render_ledger`` sorts everything it
-writes, so the same invoices always give the same bytes, and ``sync_ledger`` rewrites the whole
-file (atomically, and only when its content changes) instead of appending to it. Re-syncing a month
+The ledger is a pure function of its documents: ``render_ledger`` sorts everything it writes, so
+the same documents always give the same bytes, and ``sync_ledger`` rewrites the whole file
+(atomically, and only when its content changes) instead of appending to it. Re-syncing a month
 therefore never duplicates an entry.
 
-One transaction per invoice, dated at its issuing date::
+Each document is a frozen dataclass and becomes exactly one transaction, dated at its own date.
+Accounts are ``<root>:<Code>`` with the code sanitized (``sanitize_account_component``), or a root
+alone where a single account serves every code; the code then stays in the posting's metadata.
 
-    Assets:Receivable:Customers       total_amount   (debit)
-    Income:<Kind root>:<Code>        -line amount    (credit, one per kind and code)
-    Liabilities:Tax:<TaxCode>        -tax amount     (credit, one per tax code and rate)
+Invoice (``LedgerInvoice``), at its issuing date::
 
-Amounts arrive already rounded by SQL. This module never rounds: it checks that every invoice
-balances exactly (revenues + taxes == total) and refuses it otherwise. Every arithmetic step runs
-in a context that traps ``Inexact``, so a sum that would need rounding raises instead.
+    Assets:Receivable:Customers             total_amount
+    Income:<kind root>:<Code>              -line amount   one per line kind and code
+    Liabilities:Tax:<TaxCode>              -tax           one per tax code and rate
+    Income:Discounts:<CouponCode>           coupon        credits applied to the invoice
+    Liabilities:Customer-Credit-Notes       note used       (``LedgerCredit``): one per kind
+    Liabilities:Prepaid-Credits:<Wallet>    wallet used     and code
+
+Line kinds map to roots in ``REVENUE_ACCOUNT_ROOTS``; credit kinds in ``CREDIT_ACCOUNT_ROOTS``. A
+coupon is contra-revenue; a credit note or prepaid credits use up what the customer was owed. A
+wallet purchase is a ``credit`` invoice whose lines have kind ``prepaid_credit``: they credit
+``Liabilities:Prepaid-Credits:<Wallet>``, because bought credits are owed until consumed.
+
+Credit note (``LedgerCreditNote``), at its issuing date::
+
+    Income:Credit-Notes                     sub_total_excluding_taxes   contra-revenue
+    Liabilities:Tax:<TaxCode>               tax                         reversed, per code and rate
+    Liabilities:Customer-Credit-Notes      -credit_amount               credit to use later
+    Assets:Receivable:Customers            -refund_amount               when non-zero
+
+Wallet movement (``LedgerWalletMovement``), at its date; only the movements no invoice books
+(``WALLET_MOVEMENT_ACCOUNTS``)::
+
+    granted           Expenses:Granted-Credits               amount
+                      Liabilities:Prepaid-Credits:<Wallet>  -amount
+    voided, expired   Liabilities:Prepaid-Credits:<Wallet>   amount
+                      Income:Prepaid-Credit-Breakage        -amount
+
+Purchases and consumptions are refused as movements: the credit invoice and the invoices' prepaid
+credits book them. So each ``Liabilities:Prepaid-Credits:<Wallet>`` account ends at what the
+wallet still owes: granted + purchased - consumed - voided - expired.
+
+Internally every document is checked, then turned into one ``_Transaction`` (header, metadata and
+signed postings, debits positive); accounts are resolved over the whole ledger, so a code always
+gets the same account whichever document posts to it.
+
+Amounts arrive already rounded by SQL. This module never rounds: it refuses a document whose
+postings do not balance exactly, amounts that are not Decimals, unknown kinds, and (given
+``currency_exponents``) amounts not rounded to their currency. Every arithmetic step runs in a
+context that traps ``Inexact``, so a sum that would need rounding raises instead.
 """
 
 from __future__ import annotations
@@ -42,13 +78,14 @@ from beancount.core import data as bc_data
 
 RECEIVABLE_ACCOUNT = "Assets:Receivable:Customers"
 TAX_ACCOUNT_ROOT = "Liabilities:Tax"
+PREPAID_CREDITS_ROOT = "Liabilities:Prepaid-Credits"
+CUSTOMER_CREDIT_NOTES_ACCOUNT = "Liabilities:Customer-Credit-Notes"
+CREDIT_NOTES_ACCOUNT = "Income:Credit-Notes"
 
-# Account root for each revenue kind; the posting's component is the sanitized code.
+# Account root for each invoice line kind; the posting's component is the sanitized code.
 # Amounts are signed as they affect the invoice total: a positive amount is credited (revenue),
-# a negative one is debited. To add a kind, add one entry here, for example
-#   "coupon": "Income:Discounts"                    (contra-revenue, negative amounts)
-#   "prepaid_credit": "Liabilities:Prepaid-Credits" (wallet credits applied, negative amounts)
-# Kinds missing from this mapping are refused, never posted to a guessed account.
+# a negative one is debited. Kinds missing from this mapping are refused, never posted to a
+# guessed account.
 REVENUE_ACCOUNT_ROOTS: Mapping[str, str] = {
     "subscription": "Income:Subscriptions",
     "usage": "Income:Usage",
@@ -56,10 +93,37 @@ REVENUE_ACCOUNT_ROOTS: Mapping[str, str] = {
     "spending_minimum": "Income:Spending-Minimums",
     # Usage an earlier progressive-billing invoice already recognized (negative amounts).
     "progressive_billing_credit": "Income:Progressive-Billing-Credits",
-    # Credit notes applied to the invoice, tax included (negative amounts); issue #5 splits
-    # them per tax rate and books the notes themselves.
-    "credit_note": "Income:Credit-Notes",
+    # Wallet credits bought on a `credit` invoice: a liability until consumed, not revenue.
+    "prepaid_credit": PREPAID_CREDITS_ROOT,
 }
+
+# Account root for each kind of credit applied to an invoice (fct_invoice_credits.credit_type).
+# Credit amounts are positive and reduce the invoice total, so they are debited.
+CREDIT_ACCOUNT_ROOTS: Mapping[str, str] = {
+    "coupon": "Income:Discounts",  # contra-revenue, one account per coupon code
+    "credit_note": CUSTOMER_CREDIT_NOTES_ACCOUNT,  # the customer's credit-note balance, used
+    "prepaid_credit": PREPAID_CREDITS_ROOT,  # one account per wallet code
+}
+# Credit kinds posted to their root itself: every credit note shares one customer liability (the
+# note id stays in the posting's ``code`` metadata).
+POOLED_CREDIT_KINDS = frozenset({"credit_note"})
+
+# Wallet movements booked outside invoices (fct_wallet_transactions.transaction_type): the account
+# the liability is moved against, and +1 when the movement adds credits to the wallet (liability
+# credited) or -1 when it removes them (liability debited).
+WALLET_MOVEMENT_ACCOUNTS: Mapping[str, tuple[str, int]] = {
+    "granted": ("Expenses:Granted-Credits", +1),
+    "voided": ("Income:Prepaid-Credit-Breakage", -1),
+    "expired": ("Income:Prepaid-Credit-Breakage", -1),
+}
+# Wallet movements that invoices book; given as movements they would be counted twice.
+_BOOKED_BY_INVOICES: Mapping[str, str] = {
+    "purchased": "the credit invoice's prepaid_credit lines",
+    "consumed": "the prepaid_credit credits of the invoices that used them",
+}
+
+# Order of documents sharing a date.
+_INVOICE_RANK, _CREDIT_NOTE_RANK, _WALLET_MOVEMENT_RANK = range(3)
 
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
@@ -77,7 +141,7 @@ _ZERO = Decimal(0)
 
 @dataclass(frozen=True, slots=True)
 class LedgerRevenue:
-    """One revenue line of an invoice (a plan fee, a usage charge, ...)."""
+    """One line of an invoice (a plan fee, a usage charge, wallet credits bought, ...)."""
 
     revenue_kind: str
     code: str
@@ -86,7 +150,11 @@ class LedgerRevenue:
 
 @dataclass(frozen=True, slots=True)
 class LedgerTax:
-    """One tax of an invoice; ``rate`` is a percentage."""
+    """One tax of an invoice or a credit note; ``rate`` is a percentage.
+
+    On an invoice the tax is owed (credited); on a credit note it is given back (debited). The
+    amount is positive in both cases.
+    """
 
     tax_code: str
     rate: Decimal
@@ -94,8 +162,24 @@ class LedgerTax:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerCredit:
+    """A credit applied to an invoice: a coupon, a credit note or prepaid (wallet) credits.
+
+    ``code`` is the coupon code, the credit note id or the wallet code; ``amount`` is positive
+    and reduces the invoice total.
+    """
+
+    credit_kind: str
+    code: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerInvoice:
-    """A finalized invoice, with amounts already rounded to its currency."""
+    """A finalized invoice, with amounts already rounded to its currency.
+
+    It balances when ``Σ revenues + Σ taxes - Σ credits == total_amount``.
+    """
 
     invoice_id: str
     invoice_number: str
@@ -106,6 +190,49 @@ class LedgerInvoice:
     total_amount: Decimal
     revenues: tuple[LedgerRevenue, ...]
     taxes: tuple[LedgerTax, ...]
+    credits: tuple[LedgerCredit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCreditNote:
+    """A finalized credit note against ``invoice_number``, amounts rounded to its currency.
+
+    It balances when ``sub_total_excluding_taxes_amount + Σ taxes == total_amount ==
+    credit_amount + refund_amount``.
+    """
+
+    credit_note_id: str
+    credit_note_number: str
+    invoice_number: str
+    issuing_date: date
+    external_customer_id: str
+    customer_name: str
+    currency: str
+    reason: str
+    sub_total_excluding_taxes_amount: Decimal
+    taxes: tuple[LedgerTax, ...]
+    total_amount: Decimal
+    credit_amount: Decimal
+    refund_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerWalletMovement:
+    """A settled wallet transaction no invoice books (granted, voided or expired credits).
+
+    ``credits`` is the number of wallet credits (metadata only); ``amount`` is their positive
+    value in ``currency``.
+    """
+
+    wallet_transaction_id: str
+    wallet_code: str
+    transaction_type: str
+    movement_date: date
+    external_customer_id: str
+    customer_name: str
+    currency: str
+    credits: Decimal
+    amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +241,37 @@ class LedgerSyncResult:
 
     path: Path
     invoices_posted: int
+    credit_notes_posted: int
+    wallet_movements_posted: int
     transactions_written: int
     changed: bool
 
 
 @dataclass(frozen=True, slots=True)
 class _Posting:
-    """A credit posting before account names are resolved."""
+    """A posting before its account is resolved; ``amount`` is signed, debits positive.
+
+    ``code`` None posts to ``root`` itself. ``meta`` values are already Beancount literals.
+    """
 
     root: str
-    code: str
+    code: str | None
     amount: Decimal
+    meta: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Transaction:
+    """One document, ready to render once accounts are resolved."""
+
+    day: date
+    rank: int
+    number: str
+    payee: str
+    narration: str
     meta: tuple[tuple[str, str], ...]
+    currency: str
+    postings: tuple[_Posting, ...]
 
 
 def sanitize_account_component(code: str) -> str:
@@ -170,133 +316,356 @@ def _exact_sum(amounts: Iterable[Decimal]) -> Decimal:
     return total
 
 
-def _check_amount(invoice_id: str, label: str, amount: object) -> None:
+# --- Validation: refuse a document that cannot be posted as is; never repair it. ---
+
+
+def _check_texts(where: str, texts: Iterable[object]) -> None:
+    if not all(isinstance(text, str) for text in texts):
+        raise TypeError(f"{where}: ids, names, codes and currency must be str")
+
+
+def _check_date(where: str, name: str, value: object) -> None:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"{where}: {name} must be a date")
+
+
+def _currency_exponent(
+    where: str, currency: str, exponents: Mapping[str, int] | None
+) -> int | None:
+    if not _CURRENCY_RE.fullmatch(currency):
+        raise ValueError(f"{where}: currency {currency!r} is not ISO 4217")
+    if exponents is None:
+        return None
+    if currency not in exponents:
+        raise ValueError(f"{where}: no exponent known for {currency}")
+    return exponents[currency]
+
+
+def _check_amount(where: str, label: str, amount: object) -> Decimal:
     if not isinstance(amount, Decimal):
-        raise TypeError(
-            f"invoice {invoice_id}: {label} must be a Decimal, got {type(amount).__name__}"
-        )
+        raise TypeError(f"{where}: {label} must be a Decimal, got {type(amount).__name__}")
     if not amount.is_finite():
-        raise ValueError(f"invoice {invoice_id}: {label} is not finite ({amount})")
+        raise ValueError(f"{where}: {label} is not finite ({amount})")
+    return amount
 
 
-def _check_scale(
-    invoice_id: str, label: str, amount: Decimal, currency: str, exponent: int | None
+def _check_money(
+    where: str,
+    label: str,
+    amount: object,
+    currency: str,
+    exponent: int | None,
+    *,
+    non_negative: bool = False,
 ) -> None:
-    if exponent is None:
-        return
-    try:
-        _EXACT.quantize(amount, Decimal(1).scaleb(-exponent))
-    except Inexact:
-        raise ValueError(
-            f"invoice {invoice_id}: {label} {amount} is not rounded to {exponent} decimals "
-            f"({currency})"
-        ) from None
+    number = _check_amount(where, label, amount)
+    if exponent is not None:
+        try:
+            _EXACT.quantize(number, Decimal(1).scaleb(-exponent))
+        except Inexact:
+            raise ValueError(
+                f"{where}: {label} {amount} is not rounded to {exponent} decimals ({currency})"
+            ) from None
+    if non_negative and number < 0:
+        raise ValueError(f"{where}: {label} must not be negative ({amount})")
 
 
-def _validate(invoice: LedgerInvoice, exponents: Mapping[str, int] | None) -> None:
-    """Refuse an invoice that cannot be posted as is; never repair it."""
-    invoice_id = invoice.invoice_id
+def _check_taxes(
+    where: str, taxes: Sequence[LedgerTax], currency: str, exponent: int | None
+) -> None:
+    for tax in taxes:
+        _check_amount(where, f"tax {tax.tax_code!r} rate", tax.rate)
+        _check_money(where, f"tax {tax.tax_code!r}", tax.amount, currency, exponent)
+
+
+def _validate_invoice(invoice: LedgerInvoice, exponents: Mapping[str, int] | None) -> None:
+    where = f"invoice {invoice.invoice_id!r}"
     texts = [invoice.invoice_id, invoice.invoice_number, invoice.external_customer_id]
     texts += [invoice.customer_name, invoice.currency]
     texts += [text for revenue in invoice.revenues for text in (revenue.revenue_kind, revenue.code)]
     texts += [tax.tax_code for tax in invoice.taxes]
-    if not all(isinstance(text, str) for text in texts):
-        raise TypeError(f"invoice {invoice_id!r}: ids, names, codes and currency must be str")
-    if not invoice_id or not invoice.invoice_number:
-        raise ValueError(f"invoice {invoice_id!r}: invoice_id and invoice_number must be set")
-    if isinstance(invoice.issuing_date, datetime) or not isinstance(invoice.issuing_date, date):
-        raise TypeError(f"invoice {invoice_id}: issuing_date must be a date")
-    if not _CURRENCY_RE.fullmatch(invoice.currency):
-        raise ValueError(f"invoice {invoice_id}: currency {invoice.currency!r} is not ISO 4217")
-    exponent: int | None = None
-    if exponents is not None:
-        if invoice.currency not in exponents:
-            raise ValueError(f"invoice {invoice_id}: no exponent known for {invoice.currency}")
-        exponent = exponents[invoice.currency]
+    texts += [text for credit in invoice.credits for text in (credit.credit_kind, credit.code)]
+    _check_texts(where, texts)
+    if not invoice.invoice_id or not invoice.invoice_number:
+        raise ValueError(f"{where}: invoice_id and invoice_number must be set")
+    _check_date(where, "issuing_date", invoice.issuing_date)
+    currency = invoice.currency
+    exponent = _currency_exponent(where, currency, exponents)
 
-    amounts = [("total_amount", invoice.total_amount)]
+    _check_money(where, "total_amount", invoice.total_amount, currency, exponent)
     for revenue in invoice.revenues:
         if revenue.revenue_kind not in REVENUE_ACCOUNT_ROOTS:
             raise ValueError(
-                f"invoice {invoice_id}: unknown revenue kind {revenue.revenue_kind!r}; "
+                f"{where}: unknown revenue kind {revenue.revenue_kind!r}; "
                 f"add it to REVENUE_ACCOUNT_ROOTS"
             )
-        amounts.append((f"{revenue.revenue_kind} {revenue.code!r}", revenue.amount))
-    for tax in invoice.taxes:
-        _check_amount(invoice_id, f"tax {tax.tax_code!r} rate", tax.rate)
-        amounts.append((f"tax {tax.tax_code!r}", tax.amount))
-    for label, amount in amounts:
-        _check_amount(invoice_id, label, amount)
-        _check_scale(invoice_id, label, amount, invoice.currency, exponent)
+        label = f"{revenue.revenue_kind} {revenue.code!r}"
+        _check_money(where, label, revenue.amount, currency, exponent)
+    _check_taxes(where, invoice.taxes, currency, exponent)
+    for credit in invoice.credits:
+        if credit.credit_kind not in CREDIT_ACCOUNT_ROOTS:
+            raise ValueError(
+                f"{where}: unknown credit kind {credit.credit_kind!r}; "
+                f"add it to CREDIT_ACCOUNT_ROOTS"
+            )
+        label = f"{credit.credit_kind} credit {credit.code!r}"
+        _check_money(where, label, credit.amount, currency, exponent, non_negative=True)
 
-    lines_total = _exact_sum(
+    charged = _exact_sum(
         [revenue.amount for revenue in invoice.revenues] + [tax.amount for tax in invoice.taxes]
     )
+    lines_total = _EXACT.subtract(charged, _exact_sum(c.amount for c in invoice.credits))
     if lines_total != invoice.total_amount:
         raise ValueError(
-            f"invoice {invoice_id} ({invoice.invoice_number}) does not balance: revenues + taxes "
-            f"= {format_number(lines_total)} {invoice.currency}, total_amount = "
-            f"{format_number(invoice.total_amount)} {invoice.currency}"
+            f"{where} ({invoice.invoice_number}) does not balance: revenues + taxes - credits "
+            f"= {format_number(lines_total)} {currency}, total_amount = "
+            f"{format_number(invoice.total_amount)} {currency}"
         )
 
 
-def _credit_postings(invoice: LedgerInvoice) -> list[_Posting]:
-    """Aggregate revenues per (kind, code) and taxes per (code, rate); drop zero amounts."""
-    revenue_sums: dict[tuple[str, str], Decimal] = {}
-    for revenue in invoice.revenues:
-        key = (revenue.revenue_kind, revenue.code)
-        revenue_sums[key] = _EXACT.add(revenue_sums.get(key, _ZERO), revenue.amount)
-    tax_sums: dict[tuple[str, str], Decimal] = {}
-    for tax in invoice.taxes:
-        tax_key = (tax.tax_code, format_number(tax.rate))
-        tax_sums[tax_key] = _EXACT.add(tax_sums.get(tax_key, _ZERO), tax.amount)
+def _validate_credit_note(note: LedgerCreditNote, exponents: Mapping[str, int] | None) -> None:
+    where = f"credit note {note.credit_note_id!r}"
+    texts = [note.credit_note_id, note.credit_note_number, note.invoice_number]
+    texts += [note.external_customer_id, note.customer_name, note.currency, note.reason]
+    texts += [tax.tax_code for tax in note.taxes]
+    _check_texts(where, texts)
+    if not note.credit_note_id or not note.credit_note_number:
+        raise ValueError(f"{where}: credit_note_id and credit_note_number must be set")
+    _check_date(where, "issuing_date", note.issuing_date)
+    currency = note.currency
+    exponent = _currency_exponent(where, currency, exponents)
 
-    postings = [
-        _Posting(
-            root=REVENUE_ACCOUNT_ROOTS[kind],
-            code=code,
-            amount=amount,
-            meta=(("kind", escape_string(kind)), ("code", escape_string(code))),
+    for label in ("sub_total_excluding_taxes_amount", "total_amount"):
+        _check_money(where, label, getattr(note, label), currency, exponent)
+    for label in ("credit_amount", "refund_amount"):
+        _check_money(where, label, getattr(note, label), currency, exponent, non_negative=True)
+    _check_taxes(where, note.taxes, currency, exponent)
+
+    credited = _EXACT.add(
+        note.sub_total_excluding_taxes_amount, _exact_sum(tax.amount for tax in note.taxes)
+    )
+    settled = _EXACT.add(note.credit_amount, note.refund_amount)
+    sums = {"sub_total_excluding_taxes + taxes": credited, "credit_amount + refund_amount": settled}
+    for label, amount in sums.items():
+        if amount != note.total_amount:
+            raise ValueError(
+                f"{where} ({note.credit_note_number}) does not balance: {label} = "
+                f"{format_number(amount)} {currency}, total_amount = "
+                f"{format_number(note.total_amount)} {currency}"
+            )
+
+
+def _validate_wallet_movement(
+    movement: LedgerWalletMovement, exponents: Mapping[str, int] | None
+) -> None:
+    where = f"wallet transaction {movement.wallet_transaction_id!r}"
+    texts = [movement.wallet_transaction_id, movement.wallet_code, movement.transaction_type]
+    texts += [movement.external_customer_id, movement.customer_name, movement.currency]
+    _check_texts(where, texts)
+    if not movement.wallet_transaction_id:
+        raise ValueError(f"{where}: wallet_transaction_id must be set")
+    kind = movement.transaction_type
+    if kind in _BOOKED_BY_INVOICES:
+        raise ValueError(
+            f"{where}: {kind} credits are booked by {_BOOKED_BY_INVOICES[kind]}, "
+            f"not as a wallet movement"
         )
-        for (kind, code), amount in revenue_sums.items()
-        if amount != 0
-    ]
-    postings.extend(
-        _Posting(
-            root=TAX_ACCOUNT_ROOT,
-            code=tax_code,
-            amount=amount,
-            meta=(("tax_code", escape_string(tax_code)), ("tax_rate", rate)),
+    if kind not in WALLET_MOVEMENT_ACCOUNTS:
+        raise ValueError(
+            f"{where}: unknown wallet transaction type {kind!r}; add it to WALLET_MOVEMENT_ACCOUNTS"
         )
-        for (tax_code, rate), amount in tax_sums.items()
+    _check_date(where, "movement_date", movement.movement_date)
+    currency = movement.currency
+    exponent = _currency_exponent(where, currency, exponents)
+    _check_amount(where, "credits", movement.credits)
+    _check_money(where, "amount", movement.amount, currency, exponent, non_negative=True)
+
+
+def _refuse_duplicates(field: str, values: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {field} {value!r}")
+        seen.add(value)
+
+
+# --- Documents to transactions. ---
+
+
+def _kind_code_meta(kind: str, code: str) -> tuple[tuple[str, str], ...]:
+    return (("kind", escape_string(kind)), ("code", escape_string(code)))
+
+
+def _tax_posting(tax: LedgerTax, amount: Decimal) -> _Posting:
+    meta = (("tax_code", escape_string(tax.tax_code)), ("tax_rate", format_number(tax.rate)))
+    return _Posting(TAX_ACCOUNT_ROOT, tax.tax_code, amount, meta)
+
+
+def _aggregate(postings: Iterable[_Posting]) -> tuple[_Posting, ...]:
+    """Sum postings with the same account key and metadata; drop zero amounts."""
+    sums: dict[tuple[str, str | None, tuple[tuple[str, str], ...]], Decimal] = {}
+    for posting in postings:
+        key = (posting.root, posting.code, posting.meta)
+        sums[key] = _EXACT.add(sums.get(key, _ZERO), posting.amount)
+    return tuple(
+        _Posting(root, code, amount, meta)
+        for (root, code, meta), amount in sums.items()
         if amount != 0
     )
-    return postings
+
+
+def _invoice_transaction(invoice: LedgerInvoice) -> _Transaction:
+    postings = [_Posting(RECEIVABLE_ACCOUNT, None, invoice.total_amount)]
+    postings.extend(
+        _Posting(
+            REVENUE_ACCOUNT_ROOTS[revenue.revenue_kind],
+            revenue.code,
+            revenue.amount.copy_negate(),
+            _kind_code_meta(revenue.revenue_kind, revenue.code),
+        )
+        for revenue in invoice.revenues
+    )
+    postings.extend(_tax_posting(tax, tax.amount.copy_negate()) for tax in invoice.taxes)
+    postings.extend(
+        _Posting(
+            CREDIT_ACCOUNT_ROOTS[credit.credit_kind],
+            None if credit.credit_kind in POOLED_CREDIT_KINDS else credit.code,
+            credit.amount,
+            _kind_code_meta(credit.credit_kind, credit.code),
+        )
+        for credit in invoice.credits
+    )
+    return _Transaction(
+        day=invoice.issuing_date,
+        rank=_INVOICE_RANK,
+        number=invoice.invoice_number,
+        payee=invoice.customer_name,
+        narration=f"Invoice {invoice.invoice_number}",
+        meta=(
+            ("invoice_id", escape_string(invoice.invoice_id)),
+            ("invoice_number", escape_string(invoice.invoice_number)),
+            ("customer", escape_string(invoice.external_customer_id)),
+        ),
+        currency=invoice.currency,
+        postings=_aggregate(postings),
+    )
+
+
+def _credit_note_transaction(note: LedgerCreditNote) -> _Transaction:
+    postings = [
+        _Posting(CREDIT_NOTES_ACCOUNT, None, note.sub_total_excluding_taxes_amount),
+        *(_tax_posting(tax, tax.amount) for tax in note.taxes),
+        _Posting(CUSTOMER_CREDIT_NOTES_ACCOUNT, None, note.credit_amount.copy_negate()),
+        _Posting(RECEIVABLE_ACCOUNT, None, note.refund_amount.copy_negate()),
+    ]
+    return _Transaction(
+        day=note.issuing_date,
+        rank=_CREDIT_NOTE_RANK,
+        number=note.credit_note_number,
+        payee=note.customer_name,
+        narration=f"Credit note {note.credit_note_number}",
+        meta=(
+            ("credit_note_id", escape_string(note.credit_note_id)),
+            ("credit_note_number", escape_string(note.credit_note_number)),
+            ("credited_invoice", escape_string(note.invoice_number)),
+            ("customer", escape_string(note.external_customer_id)),
+            ("reason", escape_string(note.reason)),
+        ),
+        currency=note.currency,
+        postings=_aggregate(postings),
+    )
+
+
+def _wallet_movement_transaction(movement: LedgerWalletMovement) -> _Transaction:
+    counter_account, direction = WALLET_MOVEMENT_ACCOUNTS[movement.transaction_type]
+    # Credits added to the wallet are owed to the customer: the liability is credited.
+    owed = movement.amount.copy_negate() if direction > 0 else movement.amount
+    postings = [
+        _Posting(PREPAID_CREDITS_ROOT, movement.wallet_code, owed),
+        _Posting(counter_account, None, owed.copy_negate()),
+    ]
+    return _Transaction(
+        day=movement.movement_date,
+        rank=_WALLET_MOVEMENT_RANK,
+        number=movement.wallet_transaction_id,
+        payee=movement.customer_name,
+        narration=f"Wallet {movement.wallet_code}: {movement.transaction_type} credits",
+        meta=(
+            ("wallet_transaction_id", escape_string(movement.wallet_transaction_id)),
+            ("wallet_code", escape_string(movement.wallet_code)),
+            ("transaction_type", escape_string(movement.transaction_type)),
+            ("customer", escape_string(movement.external_customer_id)),
+            ("credits", format_number(movement.credits)),
+        ),
+        currency=movement.currency,
+        postings=_aggregate(postings),
+    )
+
+
+def _transactions(
+    invoices: Sequence[LedgerInvoice],
+    credit_notes: Sequence[LedgerCreditNote],
+    wallet_movements: Sequence[LedgerWalletMovement],
+    exponents: Mapping[str, int] | None,
+) -> list[_Transaction]:
+    """Validate every document, refuse duplicates, and give the sorted transactions."""
+    for invoice in invoices:
+        _validate_invoice(invoice, exponents)
+    for note in credit_notes:
+        _validate_credit_note(note, exponents)
+    for movement in wallet_movements:
+        _validate_wallet_movement(movement, exponents)
+    _refuse_duplicates("invoice_id", (invoice.invoice_id for invoice in invoices))
+    _refuse_duplicates("invoice_number", (invoice.invoice_number for invoice in invoices))
+    _refuse_duplicates("credit_note_id", (note.credit_note_id for note in credit_notes))
+    _refuse_duplicates("credit_note_number", (note.credit_note_number for note in credit_notes))
+    _refuse_duplicates(
+        "wallet_transaction_id", (movement.wallet_transaction_id for movement in wallet_movements)
+    )
+
+    transactions = [_invoice_transaction(invoice) for invoice in invoices]
+    transactions += [_credit_note_transaction(note) for note in credit_notes]
+    transactions += [_wallet_movement_transaction(movement) for movement in wallet_movements]
+    return sorted(transactions, key=lambda txn: (txn.day, txn.rank, txn.number))
+
+
+# --- Accounts and rendering. ---
 
 
 def _short_hash(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()[:_HASH_CHARS]
 
 
-def _resolve_accounts(codes_by_root: Mapping[str, set[str]]) -> dict[tuple[str, str], str]:
-    """Map each (root, code) to an account; codes that sanitize alike get a stable hash suffix."""
-    accounts: dict[tuple[str, str], str] = {}
-    for root in sorted(codes_by_root):
+def _resolve_accounts(keys: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], str]:
+    """Map each (root, code) to an account; codes that sanitize alike get a stable hash suffix.
+
+    A None code is the root itself. Two keys never share an account.
+    """
+    accounts: dict[tuple[str, str | None], str] = {}
+    codes_by_root: dict[str, set[str]] = {}
+    for root, code in keys:
+        if code is None:
+            accounts[(root, None)] = root
+        else:
+            codes_by_root.setdefault(root, set()).add(code)
+    for root, codes in codes_by_root.items():
         by_component: dict[str, list[str]] = {}
-        for code in sorted(codes_by_root[root]):
+        for code in sorted(codes):
             by_component.setdefault(sanitize_account_component(code), []).append(code)
-        seen: dict[str, str] = {}
-        for component, codes in sorted(by_component.items()):
-            for code in codes:
-                leaf = component if len(codes) == 1 else f"{component}-{_short_hash(code)}"
-                account = f"{root}:{leaf}"
-                if account in seen or not bc_account.is_valid(account):
-                    raise ValueError(
-                        f"cannot give code {code!r} its own account under {root} "
-                        f"(got {account!r}, also used by {seen.get(account)!r})"
-                    )
-                seen[account] = code
-                accounts[(root, code)] = account
+        for component, same in by_component.items():
+            for code in same:
+                leaf = component if len(same) == 1 else f"{component}-{_short_hash(code)}"
+                accounts[(root, code)] = f"{root}:{leaf}"
+
+    owners: dict[str, tuple[str, str | None]] = {}
+    for key in sorted(accounts, key=lambda key: (key[0], key[1] or "")):
+        account = accounts[key]
+        if account in owners or not bc_account.is_valid(account):
+            raise ValueError(
+                f"cannot give code {key[1]!r} its own account under {key[0]} "
+                f"(got {account!r}, also used by {owners.get(account)!r})"
+            )
+        owners[account] = key
     return accounts
 
 
@@ -308,73 +677,55 @@ def render_ledger(
     entity_name: str,
     invoices: Sequence[LedgerInvoice],
     *,
+    credit_notes: Sequence[LedgerCreditNote] = (),
+    wallet_movements: Sequence[LedgerWalletMovement] = (),
     currency_exponents: Mapping[str, int] | None = None,
 ) -> str:
-    """Render the whole ledger for ``invoices``; the same input always gives the same text.
+    """Render the whole ledger for the documents; the same input always gives the same text.
 
-    Raises ValueError for duplicate invoice ids or numbers, unknown revenue kinds and invoices
-    whose revenues and taxes do not add up to their total. When ``currency_exponents`` (ISO 4217
-    minor units, e.g. ``{"JPY": 0}``) is given, amounts must also be rounded to their currency.
+    Raises ValueError for duplicate ids or numbers, unknown kinds and documents whose postings do
+    not balance exactly, TypeError for floats and other non-Decimal amounts. When
+    ``currency_exponents`` (ISO 4217 minor units, e.g. ``{"JPY": 0}``) is given, amounts must
+    also be rounded to their currency.
     """
-    ids: set[str] = set()
-    numbers: set[str] = set()
-    for invoice in invoices:
-        _validate(invoice, currency_exponents)
-        if invoice.invoice_id in ids:
-            raise ValueError(f"duplicate invoice_id {invoice.invoice_id!r}")
-        if invoice.invoice_number in numbers:
-            raise ValueError(f"duplicate invoice_number {invoice.invoice_number!r}")
-        ids.add(invoice.invoice_id)
-        numbers.add(invoice.invoice_number)
-
-    ordered = sorted(invoices, key=lambda inv: (inv.issuing_date, inv.invoice_number))
-    credits = {invoice.invoice_id: _credit_postings(invoice) for invoice in ordered}
-    codes_by_root: dict[str, set[str]] = {}
-    for postings in credits.values():
-        for posting in postings:
-            codes_by_root.setdefault(posting.root, set()).add(posting.code)
-    accounts = _resolve_accounts(codes_by_root)
+    transactions = _transactions(invoices, credit_notes, wallet_movements, currency_exponents)
+    accounts = _resolve_accounts(
+        {(posting.root, posting.code) for txn in transactions for posting in txn.postings}
+    )
 
     lines = [
-        "; Generated by Meterhouse from finalized invoices; rewritten on every sync, do not edit.",
-        'option "title" ' + escape_string(f"{entity_name} receivables ledger"),
+        "; Generated by Meterhouse from finalized invoices, credit notes and wallet transactions;"
+        " rewritten on every sync, do not edit.",
+        'option "title" ' + escape_string(f"{entity_name} billing ledger"),
     ]
-    currencies = sorted({invoice.currency for invoice in ordered})
+    currencies = sorted({txn.currency for txn in transactions})
     lines.extend(f'option "operating_currency" "{currency}"' for currency in currencies)
-    if ordered:
-        opened = ordered[0].issuing_date.isoformat()
+    if transactions:
+        opened = transactions[0].day.isoformat()
         lines.append("")
         lines.extend(f"{opened} commodity {currency}" for currency in currencies)
-        used_accounts = set(accounts.values())
-        if any(invoice.total_amount != 0 for invoice in ordered):
-            used_accounts.add(RECEIVABLE_ACCOUNT)
         lines.append("")
-        lines.extend(f"{opened} open {account}" for account in sorted(used_accounts))
+        lines.extend(f"{opened} open {account}" for account in sorted(set(accounts.values())))
 
-    for invoice in ordered:
+    for txn in transactions:
         lines.append("")
-        lines.extend(_render_transaction(invoice, credits[invoice.invoice_id], accounts))
+        lines.extend(_render_transaction(txn, accounts))
     return "\n".join(lines) + "\n"
 
 
 def _render_transaction(
-    invoice: LedgerInvoice,
-    credits: Sequence[_Posting],
-    accounts: Mapping[tuple[str, str], str],
+    txn: _Transaction, accounts: Mapping[tuple[str, str | None], str]
 ) -> list[str]:
-    currency = invoice.currency
-    lines = [
-        f"{invoice.issuing_date.isoformat()} * {escape_string(invoice.customer_name)} "
-        f"{escape_string(f'Invoice {invoice.invoice_number}')}",
-        f"  invoice_id: {escape_string(invoice.invoice_id)}",
-        f"  invoice_number: {escape_string(invoice.invoice_number)}",
-        f"  customer: {escape_string(invoice.external_customer_id)}",
-    ]
-    if invoice.total_amount != 0:
-        lines.append(_amount_column(RECEIVABLE_ACCOUNT, invoice.total_amount, currency))
-    for posting in sorted(credits, key=lambda p: (accounts[(p.root, p.code)], p.meta)):
-        account = accounts[(posting.root, posting.code)]
-        lines.append(_amount_column(account, posting.amount.copy_negate(), currency))
+    lines = [f"{txn.day.isoformat()} * {escape_string(txn.payee)} {escape_string(txn.narration)}"]
+    lines.extend(f"  {key}: {value}" for key, value in txn.meta)
+    ordered = sorted(
+        txn.postings,
+        key=lambda p: (accounts[(p.root, p.code)], p.meta, format_number(p.amount)),
+    )
+    for posting in ordered:
+        lines.append(
+            _amount_column(accounts[(posting.root, posting.code)], posting.amount, txn.currency)
+        )
         lines.extend(f"    {key}: {value}" for key, value in posting.meta)
     return lines
 
@@ -384,19 +735,32 @@ def sync_ledger(
     entity_name: str,
     invoices: Sequence[LedgerInvoice],
     *,
+    credit_notes: Sequence[LedgerCreditNote] = (),
+    wallet_movements: Sequence[LedgerWalletMovement] = (),
     currency_exponents: Mapping[str, int] | None = None,
 ) -> LedgerSyncResult:
-    """Rewrite the ledger at ``path`` from ``invoices``; skip the write when nothing changed.
+    """Rewrite the ledger at ``path`` from the documents; skip the write when nothing changed.
 
     The file is replaced atomically (temporary file in the same directory, then ``os.replace``),
-    and parent directories are created. Pass every finalized invoice, not only the new month's:
-    the file holds exactly the invoices given.
+    and parent directories are created. Pass every finalized document, not only the new month's:
+    the file holds exactly the documents given.
     """
-    text = render_ledger(entity_name, invoices, currency_exponents=currency_exponents)
+    text = render_ledger(
+        entity_name,
+        invoices,
+        credit_notes=credit_notes,
+        wallet_movements=wallet_movements,
+        currency_exponents=currency_exponents,
+    )
     content = text.encode("utf-8")
-    transactions = len(invoices)
+    counts = {
+        "invoices_posted": len(invoices),
+        "credit_notes_posted": len(credit_notes),
+        "wallet_movements_posted": len(wallet_movements),
+        "transactions_written": len(invoices) + len(credit_notes) + len(wallet_movements),
+    }
     if path.is_file() and path.read_bytes() == content:
-        return LedgerSyncResult(path, len(invoices), transactions, changed=False)
+        return LedgerSyncResult(path=path, changed=False, **counts)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else _DEFAULT_FILE_MODE
@@ -411,7 +775,7 @@ def sync_ledger(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return LedgerSyncResult(path, len(invoices), transactions, changed=True)
+    return LedgerSyncResult(path=path, changed=True, **counts)
 
 
 def check_ledger(path: Path) -> list[str]:
