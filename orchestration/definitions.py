@@ -4,7 +4,12 @@ import dagster as dg
 
 from orchestration.assets.dbt_models import billing_dbt_models, dbt_asset_key
 from orchestration.assets.landing import landing_inputs
-from orchestration.assets.outputs import accounting_ledger, invoice_pdfs, marts_parquet
+from orchestration.assets.outputs import (
+    accounting_ledger,
+    credit_note_pdfs,
+    invoice_pdfs,
+    marts_parquet,
+)
 from orchestration.project import dbt_project
 from orchestration.resources import dbt, warehouse
 
@@ -16,12 +21,19 @@ FINALIZED_MODELS = (
     "finalized_invoice_lines",
     "finalized_invoice_taxes",
     "finalized_credit_notes",
+    "finalized_credit_note_items",
+    "finalized_credit_note_taxes",
+    "finalized_invoice_credits",
 )
 BILLING_MART_MODELS = (
     "fct_invoices",
     "fct_invoice_lines",
     "fct_invoice_taxes",
+    "fct_invoice_credits",
     "fct_credit_notes",
+    "fct_credit_note_items",
+    "fct_credit_note_taxes",
+    "fct_wallet_transactions",
     "dim_customers",
     "rejected_inputs",
     "invoice_line_events",
@@ -43,7 +55,7 @@ finalize_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         *(dbt_asset_key(name) for name in (*FINALIZED_MODELS, *BILLING_MART_MODELS))
     )
-    | dg.AssetSelection.assets(invoice_pdfs, accounting_ledger, marts_parquet),
+    | dg.AssetSelection.assets(invoice_pdfs, credit_note_pdfs, accounting_ledger, marts_parquet),
     config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
     executor_def=dg.in_process_executor,
     description="Finalize a closed month (CONTRACT §6): numbers, frozen invoices, PDFs, ledger.",
@@ -55,7 +67,14 @@ monthly_close_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 defs = dg.Definitions(
-    assets=[landing_inputs, billing_dbt_models, invoice_pdfs, accounting_ledger, marts_parquet],
+    assets=[
+        landing_inputs,
+        billing_dbt_models,
+        invoice_pdfs,
+        credit_note_pdfs,
+        accounting_ledger,
+        marts_parquet,
+    ],
     jobs=[monthly_close_job, finalize_job],
     schedules=[monthly_close_schedule],
     resources={"dbt": dbt, "warehouse": warehouse},

@@ -10,6 +10,10 @@
   third and later (a month with more than `MAX_ROWS_PER_FILE` rows is split into
   `events_YYYY-MM_partNN.*` by time), and `events/replay_YYYY-MM.ndjson`, which repeats rows of
   the first month's file;
+- `applied_coupons/applied_coupons.csv`, `wallets/wallets.csv` and
+  `wallet_transactions/wallet_transactions.csv`: the money after the fees (rule book §13, §15):
+  coupons of `seeds/catalog/coupons.csv` on some customers, and prepaid-credit wallets with
+  granted, purchased (a `credit` invoice, paid a day later) and voided credits;
 - `demo_manifest.json` (see `DemoManifest`).
 
 Load order: files are meant to be loaded in lexicographic order of their path relative to the
@@ -43,7 +47,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.landing.readers import CUSTOMERS, EVENTS, SUBSCRIPTIONS
+from orchestration.landing.readers import (
+    APPLIED_COUPONS,
+    CUSTOMERS,
+    EVENTS,
+    SUBSCRIPTIONS,
+    WALLET_TRANSACTIONS,
+    WALLETS,
+)
 
 MAX_ROWS_PER_FILE = 1_000_000
 MANIFEST_NAME = "demo_manifest.json"
@@ -64,6 +75,9 @@ ANOMALY_KINDS = (
 CUSTOMER_FIELDS = CUSTOMERS.fields
 SUBSCRIPTION_FIELDS = SUBSCRIPTIONS.fields
 EVENT_FIELDS = EVENTS.fields
+APPLIED_COUPON_FIELDS = APPLIED_COUPONS.fields
+WALLET_FIELDS = WALLETS.fields
+WALLET_TRANSACTION_FIELDS = WALLET_TRANSACTIONS.fields
 
 METRICS = ("api_calls", "tokens", "gpu_seconds", "peak_streams", "storage_gb", "active_users")
 API, TOKENS, GPU, STREAMS, STORAGE, USERS = range(len(METRICS))
@@ -1313,14 +1327,105 @@ def _clean(landing_dir: Path) -> None:
         "events/events_*.csv",
         "events/events_*.parquet",
         "events/replay_*.ndjson",
+        *ACCOUNT_FILES,
         MANIFEST_NAME,
     )
     for pattern in patterns:
         for path in sorted(landing_dir.glob(pattern)):
             if path.is_file():
                 path.unlink()
-    for folder in ("customers", "subscriptions", "events"):
+    for folder in (
+        "customers",
+        "subscriptions",
+        "events",
+        "applied_coupons",
+        "wallets",
+        "wallet_transactions",
+    ):
         (landing_dir / folder).mkdir(parents=True, exist_ok=True)
+
+
+ACCOUNT_FILES = (
+    "applied_coupons/applied_coupons.csv",
+    "wallets/wallets.csv",
+    "wallet_transactions/wallet_transactions.csv",
+)
+# Demo coupons (seeds/catalog/coupons.csv) by customer currency: a fixed one only fits its own.
+DEMO_COUPONS = {
+    "USD": ("WELCOME50", "LAUNCH10", "TOKENS20"),
+    "EUR": ("TEAMEUR15", "LAUNCH10", "TOKENS20"),
+    "JPY": ("LAUNCH10", "TOKENS20"),
+}
+
+
+def _write_account_inputs(
+    landing_dir: Path, people: Sequence[_Customer], first_month: date
+) -> None:
+    """Coupons on every fourth customer, a wallet on every fifth (deterministic, no draws)."""
+    start = datetime(first_month.year, first_month.month, 1, tzinfo=UTC)
+    coupons, wallets, movements = [], [], []
+    for index, person in enumerate(people):
+        customer_id = person.row["external_customer_id"]
+        currency = person.row["currency"]
+        if index % 4 == 1:
+            choices = DEMO_COUPONS[currency]
+            coupons.append(
+                {
+                    "external_customer_id": customer_id,
+                    "coupon_code": choices[index // 4 % len(choices)],
+                    "applied_at": _iso(_ms(start + timedelta(days=2, hours=9))),
+                    "amount_override": "",
+                    "percentage_rate_override": "",
+                }
+            )
+        if index % 5 == 2:
+            wallet = f"wallet_{person.key}"
+            # One credit is worth one currency unit (100 yen for JPY, a whole-unit currency).
+            rate = "100" if currency == "JPY" else "1.00"
+            wallets.append(
+                {
+                    "wallet_code": wallet,
+                    "external_customer_id": customer_id,
+                    "currency": currency,
+                    "rate_amount": rate,
+                    "priority": "1",
+                    "allowed_line_types": "",
+                    "metric_codes": "",
+                    "created_at": _iso(_ms(start + timedelta(days=1))),
+                    "expires_at": "",
+                }
+            )
+            second = _add_months(first_month, 1)
+            paid = datetime(second.year, second.month, 4, 12, tzinfo=UTC)
+            movements += [
+                {
+                    "wallet_code": wallet,
+                    "transaction_type": "granted",
+                    "credits": "25",
+                    "created_at": _iso(_ms(start + timedelta(days=1))),
+                    "paid_at": "",
+                },
+                {
+                    "wallet_code": wallet,
+                    "transaction_type": "purchased",
+                    "credits": "100",
+                    "created_at": _iso(_ms(paid - timedelta(days=1))),
+                    "paid_at": _iso(_ms(paid)),
+                },
+            ]
+            if index % 10 == 7:
+                movements.append(
+                    {
+                        "wallet_code": wallet,
+                        "transaction_type": "voided",
+                        "credits": "10",
+                        "created_at": _iso(_ms(paid + timedelta(days=1))),
+                        "paid_at": "",
+                    }
+                )
+    _write_csv(landing_dir / ACCOUNT_FILES[0], APPLIED_COUPON_FIELDS, coupons)
+    _write_csv(landing_dir / ACCOUNT_FILES[1], WALLET_FIELDS, wallets)
+    _write_csv(landing_dir / ACCOUNT_FILES[2], WALLET_TRANSACTION_FIELDS, movements)
 
 
 def generate_demo_dataset(
@@ -1359,6 +1464,7 @@ def generate_demo_dataset(
         SUBSCRIPTION_FIELDS,
         _subscription_rows(subs, people),
     )
+    _write_account_inputs(landing_dir, people, first_month)
     event_files, injected, written = _write_events(
         rng_events, landing_dir, subs, people, first_month, months, events
     )
@@ -1374,6 +1480,7 @@ def generate_demo_dataset(
                     "customers/customer_updates.ndjson",
                     "customers/customers.csv",
                     "subscriptions/subscriptions.csv",
+                    *ACCOUNT_FILES,
                     *event_files,
                 ]
             )

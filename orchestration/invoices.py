@@ -5,14 +5,23 @@ unchanged.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from invoice_render import Invoice, InvoiceLine, Party, TaxLine, locale_for_country
-from orchestration.accounting import LedgerInvoice, LedgerRevenue, LedgerTax
+from orchestration.accounting.ledger import (
+    LedgerCredit,
+    LedgerCreditNote,
+    LedgerInvoice,
+    LedgerRevenue,
+    LedgerTax,
+    LedgerWalletMovement,
+)
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -162,23 +171,56 @@ def finalized_invoices_for_month(
     return result
 
 
-# Ledger revenue kind of each invoice line type, and the line column naming its account.
+# Ledger kind of each invoice line type, and the line column naming its account.
 LEDGER_REVENUE_OF_LINE_TYPE = {
     "subscription": ("subscription", "plan_code"),
     "charge": ("usage", "metric_code"),
     "spending_minimum": ("spending_minimum", "metric_code"),
     "commitment": ("commitment", "plan_code"),
+    # Wallet credits bought on a `credit` invoice: a prepaid liability until consumed.
+    "credit": ("prepaid_credit", "wallet_code"),
 }
+
+# The fct_invoice_credits column naming the account of each credit type; the type is the
+# ledger's credit kind (coupon, credit_note, prepaid_credit).
+LEDGER_CREDIT_CODE_COLUMN = {
+    "coupon": "coupon_code",
+    "credit_note": "credit_note_id",
+    "prepaid_credit": "wallet_code",
+}
+
+_T = TypeVar("_T")
+
+
+def _ledger_mapping(mapping: Mapping[str, _T], value: str, what: str) -> _T:
+    """Look ``value`` up; an unmapped type is refused, never guessed."""
+    if value not in mapping:
+        raise ValueError(
+            f"unknown {what} {value!r}: map it for the ledger in orchestration/invoices.py"
+        )
+    return mapping[value]
+
+
+def _utc_date(instant: datetime) -> date:
+    """The UTC calendar date of a timestamp (naive timestamps are UTC already)."""
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(UTC)
+    return instant.date()
 
 
 def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[LedgerInvoice]:
-    """Ledger models of every finalized invoice: the ledger is rebuilt from them as a whole."""
+    """Ledger models of every finalized invoice: the ledger is rebuilt from them as a whole.
+
+    Lines give the revenues (and the wallet credits a `credit` invoice sells), fct_invoice_taxes
+    the taxes, fct_invoice_credits the coupons, credit notes and prepaid credits applied; the
+    progressive-billing credit comes from the invoice itself.
+    """
     invoices = _rows(
         conn,
         """
         select invoices.invoice_id, invoices.invoice_number, invoices.issuing_date,
                invoices.external_customer_id, invoices.currency, invoices.total_amount,
-               invoices.progressive_billing_credit_amount, invoices.credit_notes_amount,
+               invoices.progressive_billing_credit_amount,
                coalesce(customers.customer_name, invoices.external_customer_id) as customer_name,
                currencies.exponent
         from billing.fct_invoices as invoices
@@ -193,13 +235,14 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
     for line in _rows(
         conn,
         """
-        select lines.invoice_id, lines.line_type, lines.plan_code, lines.metric_code, lines.amount
+        select lines.invoice_id, lines.line_type, lines.plan_code, lines.metric_code,
+               lines.wallet_code, lines.amount
         from billing.fct_invoice_lines as lines
         inner join billing.fct_invoices as invoices using (invoice_id)
         where invoices.status = 'finalized'
         """,
     ):
-        kind, code = LEDGER_REVENUE_OF_LINE_TYPE[line["line_type"]]
+        kind, code = _ledger_mapping(LEDGER_REVENUE_OF_LINE_TYPE, line["line_type"], "line type")
         amount = _money(line["amount"], exponents[line["invoice_id"]])
         revenues[line["invoice_id"]].append(LedgerRevenue(kind, line[code], amount))
     for invoice in invoices:
@@ -208,9 +251,21 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
             revenues[invoice["invoice_id"]].append(
                 LedgerRevenue("progressive_billing_credit", "usage", -credit)
             )
-        if invoice["credit_notes_amount"]:
-            applied = _money(invoice["credit_notes_amount"], invoice["exponent"])
-            revenues[invoice["invoice_id"]].append(LedgerRevenue("credit_note", "applied", -applied))
+    credits = defaultdict(list)
+    for credit in _rows(
+        conn,
+        """
+        select credits.invoice_id, credits.credit_type, credits.coupon_code,
+               credits.credit_note_id, credits.wallet_code, credits.amount
+        from billing.fct_invoice_credits as credits
+        inner join billing.fct_invoices as invoices using (invoice_id)
+        where invoices.status = 'finalized'
+        """,
+    ):
+        kind = credit["credit_type"]
+        code = _ledger_mapping(LEDGER_CREDIT_CODE_COLUMN, kind, "credit type")
+        amount = _money(credit["amount"], exponents[credit["invoice_id"]])
+        credits[credit["invoice_id"]].append(LedgerCredit(kind, credit[code], amount))
     taxes = defaultdict(list)
     for tax in _rows(
         conn,
@@ -234,6 +289,115 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
             total_amount=_money(invoice["total_amount"], invoice["exponent"]),
             revenues=tuple(revenues[invoice["invoice_id"]]),
             taxes=tuple(taxes[invoice["invoice_id"]]),
+            credits=tuple(credits[invoice["invoice_id"]]),
         )
         for invoice in invoices
+    ]
+
+
+def all_finalized_ledger_credit_notes(
+    conn: duckdb.DuckDBPyConnection,
+) -> list[LedgerCreditNote]:
+    """Ledger models of every finalized credit note, with its taxes per code and rate."""
+    notes = _rows(
+        conn,
+        """
+        select notes.credit_note_id, notes.credit_note_number, invoices.invoice_number,
+               notes.issuing_date, notes.external_customer_id, notes.currency, notes.reason,
+               notes.sub_total_excluding_taxes_amount, notes.total_amount, notes.credit_amount,
+               notes.refund_amount,
+               coalesce(customers.customer_name, notes.external_customer_id) as customer_name,
+               currencies.exponent
+        from billing.fct_credit_notes as notes
+        inner join billing.fct_invoices as invoices
+            on invoices.invoice_id = notes.invoice_id
+        inner join billing.dim_customers as customers
+            on customers.external_customer_id = notes.external_customer_id
+        inner join staging.stg_reference__currencies as currencies
+            on currencies.currency = notes.currency
+        where notes.status = 'finalized'
+        """,
+    )
+    exponents = {note["credit_note_id"]: note["exponent"] for note in notes}
+    taxes = defaultdict(list)
+    for tax in _rows(
+        conn,
+        """
+        select taxes.credit_note_id, taxes.tax_code, taxes.tax_rate, taxes.tax_amount
+        from billing.fct_credit_note_taxes as taxes
+        inner join billing.fct_credit_notes as notes using (credit_note_id)
+        where notes.status = 'finalized'
+        """,
+    ):
+        amount = _money(tax["tax_amount"], exponents[tax["credit_note_id"]])
+        taxes[tax["credit_note_id"]].append(LedgerTax(tax["tax_code"], tax["tax_rate"], amount))
+    return [
+        LedgerCreditNote(
+            credit_note_id=note["credit_note_id"],
+            credit_note_number=note["credit_note_number"],
+            invoice_number=note["invoice_number"],
+            issuing_date=note["issuing_date"],
+            external_customer_id=note["external_customer_id"],
+            customer_name=note["customer_name"],
+            currency=note["currency"],
+            reason=note["reason"],
+            taxes=tuple(taxes[note["credit_note_id"]]),
+            **{
+                name: _money(note[name], note["exponent"])
+                for name in (
+                    "sub_total_excluding_taxes_amount",
+                    "total_amount",
+                    "credit_amount",
+                    "refund_amount",
+                )
+            },
+        )
+        for note in notes
+    ]
+
+
+def all_ledger_wallet_movements(conn: duckdb.DuckDBPyConnection) -> list[LedgerWalletMovement]:
+    """Settled wallet transactions no invoice books, in the months that have finalized invoices.
+
+    Purchases are booked by their credit invoice and consumptions by the invoices' prepaid
+    credits, so they are left out here; any other type goes to the ledger, which refuses the
+    types it does not know.
+    """
+    movements = _rows(
+        conn,
+        """
+        select transactions.wallet_transaction_id, transactions.wallet_code,
+               transactions.transaction_type, transactions.created_at,
+               transactions.external_customer_id, transactions.currency, transactions.credits,
+               transactions.amount,
+               coalesce(customers.customer_name, transactions.external_customer_id)
+                   as customer_name,
+               currencies.exponent
+        from billing.fct_wallet_transactions as transactions
+        inner join billing.dim_customers as customers
+            on customers.external_customer_id = transactions.external_customer_id
+        inner join staging.stg_reference__currencies as currencies
+            on currencies.currency = transactions.currency
+        where transactions.status = 'settled'
+            and transactions.transaction_type not in ('purchased', 'consumed')
+            and transactions.billing_month in (
+                select invoices.billing_month
+                from billing.fct_invoices as invoices
+                where invoices.status = 'finalized'
+            )
+        """,
+    )
+    return [
+        LedgerWalletMovement(
+            wallet_transaction_id=movement["wallet_transaction_id"],
+            wallet_code=movement["wallet_code"],
+            transaction_type=movement["transaction_type"],
+            movement_date=_utc_date(movement["created_at"]),
+            external_customer_id=movement["external_customer_id"],
+            customer_name=movement["customer_name"],
+            currency=movement["currency"],
+            credits=movement["credits"],
+            amount=_money(movement["amount"], movement["exponent"]),
+        )
+        for movement in movements
     ]

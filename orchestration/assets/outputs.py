@@ -8,10 +8,16 @@ from datetime import date
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from invoice_render import render_invoice_pdf
+from invoice_render import render_credit_note_pdf, render_invoice_pdf
 from orchestration.accounting import check_ledger, sync_ledger
 from orchestration.assets.dbt_models import dbt_asset_key
-from orchestration.invoices import all_finalized_ledger_invoices, finalized_invoices_for_month
+from orchestration.credit_notes import finalized_credit_notes_for_month
+from orchestration.invoices import (
+    all_finalized_ledger_credit_notes,
+    all_finalized_ledger_invoices,
+    all_ledger_wallet_movements,
+    finalized_invoices_for_month,
+)
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import current_locations
 
@@ -67,24 +73,40 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
 
 @dg.asset(
     key=["files", "accounting_ledger"],
-    deps=[dbt_asset_key(name) for name in BILLING_MARTS],
+    deps=[
+        dbt_asset_key(name)
+        for name in (
+            *BILLING_MARTS,
+            "fct_invoice_credits",
+            "fct_credit_notes",
+            "fct_credit_note_taxes",
+            "fct_wallet_transactions",
+        )
+    ],
     kinds={"beancount"},
     **MONTHLY_OUTPUT,
 )
 def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
-    """The Beancount ledger of every finalized invoice; rewritten whole, so never duplicated."""
+    """Beancount ledger of finalized invoices, credit notes and wallet moves; rewritten whole."""
     path = current_locations().output_dir / "accounting" / "ledger.beancount"
     with warehouse.get_connection() as conn:
         invoices = all_finalized_ledger_invoices(conn)
+        credit_notes = all_finalized_ledger_credit_notes(conn)
+        wallet_movements = all_ledger_wallet_movements(conn)
         entity = conn.execute(
             "select entity_name from staging.stg_catalog__billing_entities"
         ).fetchone()[0]
-    result = sync_ledger(path, entity, invoices)
+    result = sync_ledger(
+        path, entity, invoices, credit_notes=credit_notes, wallet_movements=wallet_movements
+    )
     errors = check_ledger(path)
     if errors:
         raise dg.Failure("the ledger does not pass bean-check:\n" + "\n".join(errors))
     return dg.MaterializeResult(
         metadata={
+            "invoices": result.invoices_posted,
+            "credit_notes": result.credit_notes_posted,
+            "wallet_movements": result.wallet_movements_posted,
             "transactions": result.transactions_written,
             "changed": result.changed,
             "path": dg.MetadataValue.path(str(path)),
@@ -119,4 +141,50 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             counts[table] = conn.execute(f"select count(*) from billing.{table}").fetchone()[0]
     return dg.MaterializeResult(
         metadata={**{f"{t}_rows": n for t, n in counts.items()}, "folder": str(folder)}
+    )
+
+
+# What credit_note_pdfs reads: the notes, their items and taxes, the credited invoice, the customer.
+CREDIT_NOTE_MARTS = (
+    "fct_credit_notes",
+    "fct_credit_note_items",
+    "fct_credit_note_taxes",
+    "fct_invoices",
+    "dim_customers",
+)
+
+
+@dg.asset(
+    key=["files", "credit_note_pdfs"],
+    deps=[dbt_asset_key(name) for name in CREDIT_NOTE_MARTS],
+    kinds={"pdf"},
+    **MONTHLY_OUTPUT,
+)
+def credit_note_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """One PDF per finalized credit note of the month, under credit_notes/YYYY-MM/<number>.pdf."""
+    output_dir = current_locations().output_dir
+    count = rendered = skipped = 0
+    started = time.perf_counter()
+    for key in context.partition_keys:
+        month = date.fromisoformat(f"{key}-01")
+        with warehouse.get_connection() as conn:
+            credit_notes = finalized_credit_notes_for_month(conn, month)
+        folder = output_dir / "credit_notes" / key
+        for credit_note in credit_notes:
+            count += 1
+            path = folder / f"{_safe_file_name(credit_note.credit_note_number)}.pdf"
+            if path.exists():  # finalized credit notes never change, nor do their PDFs
+                skipped += 1
+                continue
+            render_credit_note_pdf(credit_note, path)
+            rendered += 1
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(
+        metadata={
+            "count": count,
+            "rendered": rendered,
+            "already_rendered": skipped,
+            "seconds": round(seconds, 3),
+            "folder": dg.MetadataValue.path(str(output_dir / "credit_notes")),
+        }
     )

@@ -25,6 +25,7 @@ from orchestration.demo_data import (
     DemoManifest,
     generate_demo_dataset,
 )
+from orchestration.settings import REPO_ROOT
 
 CATALOG = Path(__file__).resolve().parents[2] / "seeds" / "catalog"
 SMALL = {"customers": 16, "events": 20_000}
@@ -196,6 +197,7 @@ def test_manifest_shape(demo: tuple[Path, DemoManifest]) -> None:
     assert manifest.events_written == SMALL["events"]
     assert list(manifest.files) == sorted(manifest.files)
     assert manifest.files == (
+        "applied_coupons/applied_coupons.csv",
         "customers/customer_updates.ndjson",
         "customers/customers.csv",
         "events/events_2026-08.ndjson",
@@ -203,6 +205,8 @@ def test_manifest_shape(demo: tuple[Path, DemoManifest]) -> None:
         "events/events_2026-10.parquet",
         "events/replay_2026-08.ndjson",
         "subscriptions/subscriptions.csv",
+        "wallet_transactions/wallet_transactions.csv",
+        "wallets/wallets.csv",
     )
     assert tuple(manifest.injected) == ANOMALY_KINDS
     assert all(count > 0 for count in manifest.injected.values())
@@ -499,9 +503,11 @@ def test_one_month_and_a_later_start(tmp_path: Path) -> None:
     manifest = generate_demo_dataset(
         tmp_path, months=1, customers=8, events=3_000, first_month=date(2027, 2, 1)
     )
-    assert manifest.files[-2:] == (
+    assert manifest.files[-4:] == (
         "events/replay_2027-02.ndjson",
         "subscriptions/subscriptions.csv",
+        "wallet_transactions/wallet_transactions.csv",
+        "wallets/wallets.csv",
     )
     assert manifest.events_written == 3_000
     subs = _csv_rows(tmp_path / "subscriptions/subscriptions.csv")
@@ -524,3 +530,22 @@ def test_large_months_are_split_into_parts(tmp_path: Path, monkeypatch: pytest.M
     assert len(events) > 4
     assert manifest.events_written == 20_000
     _check_counts(manifest, _load(tmp_path, manifest))
+
+
+def test_account_inputs_use_catalog_coupons_in_the_customers_currency(tmp_path: Path) -> None:
+    generate_demo_dataset(tmp_path, months=2, customers=20, events=2_000)
+    customers = {
+        c["external_customer_id"]: c for c in _csv_rows(tmp_path / "customers/customers.csv")
+    }
+    coupons = {c["coupon_code"]: c for c in _csv_rows(REPO_ROOT / "seeds/catalog/coupons.csv")}
+    applied = _csv_rows(tmp_path / "applied_coupons/applied_coupons.csv")
+    assert len(applied) == 5
+    for row in applied:
+        coupon = coupons[row["coupon_code"]]
+        assert coupon["currency"] in ("", customers[row["external_customer_id"]]["currency"])
+    wallets = _csv_rows(tmp_path / "wallets/wallets.csv")
+    assert len(wallets) == 4
+    assert all(w["currency"] == customers[w["external_customer_id"]]["currency"] for w in wallets)
+    movements = _csv_rows(tmp_path / "wallet_transactions/wallet_transactions.csv")
+    kinds = sorted({m["transaction_type"] for m in movements})
+    assert kinds == ["granted", "purchased", "voided"]

@@ -407,14 +407,18 @@ def _with_thresholds(tmp_path: Path, thresholds: str) -> Path:
     """FEATURES plus plan `lite`, whose one charge counts API calls at a standard price."""
     files = dict(FEATURES)
     files["plans.csv"] += "lite,Lite,monthly,USD,10,false,0,false,,,\n"  # 3
-    files["charges.csv"] += "lite_api_calls,lite,api_calls,standard,false,true,false,,,,0.01,,,,,,,,,\n"
+    files["charges.csv"] += (
+        "lite_api_calls,lite,api_calls,standard,false,true,false,,,,0.01,,,,,,,,,\n"
+    )
     files["usage_thresholds.csv"] = "plan_code,amount,recurring\n" + thresholds
     return _write(tmp_path, files)
 
 
 def test_usage_thresholds_on_a_unit_priced_plan_load(tmp_path: Path):
     conn = duckdb.connect()
-    load_catalog(conn, _with_thresholds(tmp_path, "lite,50,false\nlite,100.5,false\nlite,25,true\n"))
+    load_catalog(
+        conn, _with_thresholds(tmp_path, "lite,50,false\nlite,100.5,false\nlite,25,true\n")
+    )
     assert conn.execute("select count(*) from raw.catalog_usage_thresholds").fetchone() == (3,)
 
 
@@ -426,7 +430,8 @@ def test_usage_thresholds_on_a_unit_priced_plan_load(tmp_path: Path):
         ("lite,0,false\n", "usage_thresholds.csv line 2: amount must be a decimal above 0"),
         ("lite,10,maybe\n", "usage_thresholds.csv line 2: amount must be a decimal above 0; "
          "recurring true or false"),
-        ("basic,10,false\n", "usage_thresholds.csv line 2: plan_code must name a plan of plans.csv"),
+        ("basic,10,false\n", "usage_thresholds.csv line 2: plan_code must name a plan of "
+         "plans.csv"),
         # `pro` prices percentages, weighted sums and recurring metrics in arrears.
         ("pro,10,false\n", "usage_thresholds.csv line 2: progressive billing is supported on plans "
          "whose in-arrears charges are standard, package, graduated or volume"),
@@ -435,4 +440,54 @@ def test_usage_thresholds_on_a_unit_priced_plan_load(tmp_path: Path):
 def test_each_usage_threshold_rule_names_file_line_and_rule(tmp_path: Path, thresholds, message):
     with pytest.raises(CatalogError) as error:
         load_catalog(duckdb.connect(), _with_thresholds(tmp_path, thresholds))
+    assert message in str(error.value)
+
+
+COUPONS_HEADER = (
+    "coupon_code,coupon_type,amount,currency,percentage_rate,frequency,frequency_duration,"
+    "plan_codes,metric_codes,expires_at\n"
+)
+
+
+def _with_coupons(tmp_path: Path, coupons: str) -> Path:
+    files = dict(FEATURES)
+    files["coupons.csv"] = COUPONS_HEADER + coupons
+    return _write(tmp_path, files)
+
+
+def test_valid_coupons_load(tmp_path: Path):
+    conn = duckdb.connect()
+    coupons = (
+        "WELCOME,fixed_amount,50,USD,,once,,,,2027-12-31\n"
+        "TEN,percentage,,,10,recurring,3,pro,,\n"
+        "API,percentage,,,100,forever,,,api_calls,\n"
+    )
+    load_catalog(conn, _with_coupons(tmp_path, coupons))
+    assert conn.execute("select count(*) from raw.catalog_coupons").fetchone() == (3,)
+
+
+@pytest.mark.parametrize(
+    ("coupon", "message"),
+    [
+        ("X,bogus,1,USD,,once,,,,\n", "line 2: coupon_type must be fixed_amount or percentage"),
+        ("X,fixed_amount,1,USD,,weekly,,,,\n", "line 2: coupon_type must be fixed_amount"),
+        ("X,fixed_amount,0,USD,,once,,,,\n", "line 2: a fixed_amount coupon needs an amount"),
+        ("X,fixed_amount,5,XXX,,once,,,,\n", "line 2: a fixed_amount coupon needs an amount"),
+        ("X,percentage,,,0,once,,,,\n", "line 2: a percentage coupon needs a percentage_rate"),
+        ("X,percentage,,,101,once,,,,\n", "line 2: a percentage coupon needs a percentage_rate"),
+        ("X,percentage,,,5,recurring,1.5,,,\n", "line 2: a recurring coupon needs a whole"),
+        ("X,percentage,,,5,recurring,,,,\n", "line 2: a recurring coupon needs a whole"),
+        ("X,percentage,,,5,once,,,,soon\n", "line 2: expires_at must be an ISO 8601 date"),
+        ("X,percentage,,,5,once,,pro,api_calls,\n", "line 2: a coupon is limited to plans or"),
+        ("X,percentage,,,5,once,,nope,,\n", "line 2: plan_codes must name plans of plans.csv"),
+        ("X,percentage,,,5,once,,,nope,\n", "line 2: metric_codes must name metrics"),
+        (
+            "X,percentage,,,5,once,,,,\nX,percentage,,,6,once,,,,\n",
+            "line 3: coupon_code is defined",
+        ),
+    ],
+)
+def test_each_coupon_rule_names_file_line_and_rule(tmp_path: Path, coupon, message):
+    with pytest.raises(CatalogError) as error:
+        load_catalog(duckdb.connect(), _with_coupons(tmp_path, coupon))
     assert message in str(error.value)

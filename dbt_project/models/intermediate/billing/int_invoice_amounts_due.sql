@@ -1,6 +1,6 @@
-{#- Invoice totals of the close window, in the order of rule book §12: fees, progressive-billing
-    credit, coupons, taxes, credit notes, prepaid credits. Coupons and wallets arrive with
-    issue #5 and are zero until then. -#}
+{#- What each invoice of the close window asks for before prepaid credits, in the order of rule
+    book §12: fees, progressive-billing credit, coupons, taxes, then credit notes. Wallets pay
+    what is left (int_invoice_prepaid_credits_applied). -#}
 with
 
 lines as (
@@ -35,6 +35,16 @@ fees as (
     group by invoice_id, invoice_type, external_customer_id, currency, issuing_date, billing_month
 ),
 
+coupons as (
+    select invoice_id, {{ as_money('sum(credit_amount)') }} as coupons_amount
+    from (
+        select distinct invoice_id, applied_coupon_id, credit_amount
+        from {{ ref('int_invoice_coupons_applied') }}
+        where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+    ) as applied
+    group by invoice_id
+),
+
 progressive_credits as (
     select invoice_id, {{ as_money('sum(precise_credit_amount)') }} as credit_amount
     from {{ ref('int_progressive_billing_credits') }}
@@ -46,10 +56,11 @@ before_credit_notes as (
     select
         fees.*,
         coalesce(progressive_credits.credit_amount, {{ as_money('0') }}) as progressive_billing_credit_amount,
-        {{ as_money('0') }} as coupons_amount,
+        coalesce(coupons.coupons_amount, {{ as_money('0') }}) as coupons_amount,
         coalesce(invoice_taxes.taxes_amount, {{ as_money('0') }}) as taxes_amount
     from fees
     left join invoice_taxes on fees.invoice_id = invoice_taxes.invoice_id
+    left join coupons on fees.invoice_id = coupons.invoice_id
     left join progressive_credits on fees.invoice_id = progressive_credits.invoice_id
 ),
 
@@ -63,7 +74,12 @@ payable as (
     select
         *,
         {{ as_money('fees_amount - progressive_billing_credit_amount - coupons_amount + taxes_amount') }}
-            as payable_amount
+            as sub_total_including_taxes_amount,
+        -- A wallet top-up (`credit` invoice) is an advance payment: credit notes never pay it.
+        {{ as_money(
+            "case when invoice_type = 'credit' then 0"
+            ~ " else fees_amount - progressive_billing_credit_amount - coupons_amount + taxes_amount end"
+        ) }} as payable_amount
     from before_credit_notes
 ),
 
@@ -130,8 +146,7 @@ totals as (
         {{ as_money(
             'used_to_date_amount - coalesce(lag(used_to_date_amount) over ('
             ~ 'partition by external_customer_id, currency order by issuing_date, invoice_id), used_before_amount)'
-        ) }} as credit_notes_amount,
-        {{ as_money('0') }} as prepaid_credit_amount
+        ) }} as credit_notes_amount
     from credit_used
 )
 
@@ -146,10 +161,9 @@ select
     {{ as_money('fees_amount - progressive_billing_credit_amount - coupons_amount') }}
         as sub_total_excluding_taxes_amount,
     taxes_amount,
-    payable_amount as sub_total_including_taxes_amount,
+    sub_total_including_taxes_amount,
     credit_notes_amount,
-    prepaid_credit_amount,
-    {{ as_money('payable_amount - credit_notes_amount - prepaid_credit_amount') }} as total_amount,
+    {{ as_money('sub_total_including_taxes_amount - credit_notes_amount') }} as amount_due,
     billing_month,
     issuing_date,
     billing_period_start,

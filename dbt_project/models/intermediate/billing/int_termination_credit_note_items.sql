@@ -1,17 +1,11 @@
 {#-
-    Credit notes issued by the close window: a pay-in-advance phase that ends at an instant
-    (termination or upgrade) gets back the unused days of the subscription fee it paid for the
-    period holding that instant (rule book §9 Termination, §16):
-
-    - unused = plan amount / period days x (period end - termination day), one day more for an
-      upgrade, whose termination day goes to the new plan (§18.5); rounded to the currency, and
-      never more than the fee itself;
-    - the fee's taxes in the same proportion; total = round(item + precise tax), and the taxes
-      take the rounding difference so that total = subtotal + taxes (§16).
-
-    A fee not yet billed (a trial still running) has nothing to credit. The whole note is credit
-    (`credit_amount`) for the customer's next invoices (int_invoices_drafted); what is left of it
-    changes as they use it, so only billing.fct_credit_notes shows it (`balance_amount`).
+    The items of credit notes issued by terminations and upgrades (rule book §9 Termination,
+    §16): a pay-in-advance phase that ends at an instant gets back the unused days of the
+    subscription fee it paid for the period holding that instant: plan amount / period days x
+    (period end - termination day), one day more for an upgrade, whose termination day goes to
+    the new plan (§18.5); rounded to the currency, and never more than the fee itself. A fee not
+    yet billed (a trial still running) has nothing to credit. int_credit_note_items_drafted adds
+    the coupon adjustment and taxes, as for every note.
 -#}
 with
 
@@ -27,7 +21,7 @@ terminations as (
 fee_lines as (
     select
         invoice_line_id, invoice_id, external_subscription_id, plan_code, currency, amount,
-        precise_taxes_amount, from_datetime, to_datetime_exclusive
+        from_datetime, to_datetime_exclusive
     from {{ ref('int_invoice_lines_taxed') }}
     where line_type = 'subscription'
 ),
@@ -58,6 +52,7 @@ items as (
         credited_periods.external_subscription_id,
         credited_periods.ended_by,
         credited_periods.terminated_on,
+        credited_periods.terminated_at,
         credited_periods.billing_month,
         credited_periods.credited_period_start,
         credited_periods.credited_period_end,
@@ -65,7 +60,6 @@ items as (
         fee_lines.invoice_line_id,
         fee_lines.currency,
         fee_lines.amount as fee_amount,
-        fee_lines.precise_taxes_amount as fee_precise_taxes_amount,
         currencies.exponent,
         least(
             fee_lines.amount,
@@ -88,21 +82,8 @@ items as (
     inner join currencies on fee_lines.currency = currencies.currency
 ),
 
-taxed as (
-    select
-        items.*,
-        case when items.fee_amount = 0 then {{ as_decimal('0') }}
-            else {{ divide_exact('items.item_amount * items.fee_precise_taxes_amount', 'items.fee_amount') }}
-        end as precise_taxes_amount
-    from items
-    where items.item_amount > 0
-),
-
-totals as (
-    select
-        taxed.*,
-        {{ round_to_exponent('taxed.item_amount + taxed.precise_taxes_amount', 'taxed.exponent') }} as total_amount
-    from taxed
+notes as (
+    select * from items where item_amount > 0
 )
 
 select
@@ -116,12 +97,8 @@ select
         case when ended_by = 'upgrade' then terminated_on else {{ add_days('terminated_on', 1) }} end as varchar
     ) || ' to ' || cast(credited_period_end as varchar) as description,
     terminated_on as issuing_date,
+    terminated_at as created_at,
     billing_month,
     currency,
-    {{ as_money('item_amount') }} as sub_total_excluding_taxes_amount,
-    {{ as_money('0') }} as coupons_adjustment_amount,
-    {{ as_money('total_amount - item_amount') }} as taxes_amount,
-    {{ as_money('total_amount') }} as total_amount,
-    {{ as_money('total_amount') }} as credit_amount,
-    {{ as_money('0') }} as refund_amount
-from totals
+    {{ as_money('item_amount') }} as item_amount
+from notes

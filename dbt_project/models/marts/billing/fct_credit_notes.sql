@@ -1,5 +1,5 @@
 {#- One row per credit note (CONTRACT §4): frozen ones as finalized, the rest as drafts, with
-    the credit left after the invoices that used it. -#}
+    the credit left after the invoices that used it (fct_invoice_credits). -#}
 with
 
 finalized as (
@@ -55,26 +55,18 @@ credit_notes as (
     select * from drafts
 ),
 
+{#- What is left of each note: its credit less what invoices used of it. -#}
 credit_used as (
-    select external_customer_id, currency, sum(credit_notes_amount) as used_amount
-    from {{ ref('fct_invoices') }}
-    group by external_customer_id, currency
+    select credit_note_id, sum(amount) as used_amount
+    from {{ ref('fct_invoice_credits') }}
+    where credit_type = 'credit_note'
+    group by credit_note_id
 ),
 
-{#- What is left of each note: the invoices used the customer's credit oldest note first. -#}
 balances as (
-    select
-        credit_notes.*,
-        coalesce(sum(credit_notes.credit_amount) over (
-            partition by credit_notes.external_customer_id, credit_notes.currency
-            order by credit_notes.issuing_date, credit_notes.credit_note_id
-            rows between unbounded preceding and 1 preceding
-        ), 0) as credit_before_amount,
-        coalesce(credit_used.used_amount, 0) as used_amount
+    select credit_notes.*, coalesce(credit_used.used_amount, 0) as used_amount
     from credit_notes
-    left join credit_used
-        on credit_notes.external_customer_id = credit_used.external_customer_id
-        and credit_notes.currency = credit_used.currency
+    left join credit_used on credit_notes.credit_note_id = credit_used.credit_note_id
 )
 
 select
@@ -95,7 +87,6 @@ select
     total_amount,
     credit_amount,
     refund_amount,
-    {{ as_money('credit_amount - least(credit_amount, greatest(0, used_amount - credit_before_amount))') }}
-        as balance_amount,
+    {{ as_money('credit_amount - used_amount') }} as balance_amount,
     status
 from balances

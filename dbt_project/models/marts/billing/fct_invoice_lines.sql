@@ -45,5 +45,6 @@ select
     from_datetime,
     to_datetime_exclusive as to_datetime,
     first_event_at,
-    last_event_at
+    last_event_at,
+    wallet_code
 from lines

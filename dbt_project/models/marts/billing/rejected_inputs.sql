@@ -73,6 +73,57 @@ unbillable_subscriptions as (
     where rejection_reason is not null
 ),
 
+{#- Coupons, wallets, wallet movements and manual credit notes that name something unknown
+    (CONTRACT §3.2): judged at every close, like events. -#}
+unusable_account_inputs as (
+    select
+        'applied_coupons' as input_kind, source_file, line_number,
+        {{ json_object_text([
+            "'external_customer_id'", 'external_customer_id',
+            "'coupon_code'", 'coupon_code',
+            "'applied_at'", 'cast(applied_at as varchar)',
+        ]) }} as raw,
+        rejection_reason as reason, rejection_detail as detail, loaded_at
+    from {{ ref('int_applied_coupons_validated') }}
+    where rejection_reason is not null
+    union all
+    select
+        'wallets', source_file, line_number,
+        {{ json_object_text([
+            "'wallet_code'", 'wallet_code',
+            "'external_customer_id'", 'external_customer_id',
+            "'currency'", 'currency',
+        ]) }},
+        rejection_reason, rejection_detail, loaded_at
+    from {{ ref('int_wallets_validated') }}
+    where rejection_reason is not null
+    union all
+    select
+        'wallet_transactions', source_file, line_number,
+        {{ json_object_text([
+            "'wallet_code'", 'wallet_code',
+            "'transaction_type'", 'transaction_type',
+            "'credits'", 'cast(credits as varchar)',
+            "'created_at'", 'cast(created_at as varchar)',
+        ]) }},
+        rejection_reason, rejection_detail, loaded_at
+    from {{ ref('int_wallet_transactions_validated') }}
+    where rejection_reason is not null
+    union all
+    select
+        'credit_notes', source_file, line_number,
+        {{ json_object_text([
+            "'invoice_id'", 'invoice_id',
+            "'invoice_number'", 'invoice_number',
+            "'invoice_line_id'", 'invoice_line_id',
+            "'amount'", 'cast(amount as varchar)',
+            "'created_at'", 'cast(created_at as varchar)',
+        ]) }},
+        rejection_reason, rejection_detail, loaded_at
+    from {{ ref('int_manual_credit_notes_validated') }}
+    where rejection_reason is not null
+),
+
 judged_at_close as (
     select
         input_kind,
@@ -89,6 +140,9 @@ judged_at_close as (
     union all
     select input_kind, source_file, line_number, raw, reason, detail, loaded_at
     from unbillable_subscriptions
+    union all
+    select input_kind, source_file, line_number, raw, reason, detail, loaded_at
+    from unusable_account_inputs
 )
 
 select

@@ -1,0 +1,32 @@
+{#- Prepaid-credit wallets (CONTRACT §3.2 `wallets/`, rule book §15). A wallet of an unknown customer, or in
+    another currency than the customer's (one currency per customer, no conversion), is kept
+    with its rejection reason for `rejected_inputs` and never used. -#}
+with
+
+wallets as (
+    select * from {{ ref('stg_landing__wallets') }}
+),
+
+customers as (
+    select external_customer_id, currency, timezone from {{ ref('int_customers_deduplicated') }}
+),
+
+judged as (
+    select
+        wallets.*,
+        customers.timezone,
+        case
+            when customers.external_customer_id is null then 'unknown_customer'
+            when customers.currency <> wallets.currency then 'currency_mismatch'
+        end as rejection_reason
+    from wallets
+    left join customers on wallets.external_customer_id = customers.external_customer_id
+)
+
+select
+    judged.*,
+    case rejection_reason
+        when 'unknown_customer' then 'the customer is not in customers/'
+        when 'currency_mismatch' then 'the wallet currency differs from the customer''s currency'
+    end as rejection_detail
+from judged

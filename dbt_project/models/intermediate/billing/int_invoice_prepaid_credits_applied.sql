@@ -1,0 +1,282 @@
+{#-
+    Prepaid credits (rule book §12 step 8, §15): what each wallet pays of each invoice of the close
+    window, one row per invoice and wallet that paid something.
+
+    A customer's wallets pay in rank order (priority, then created_at), so wallet p only depends on
+    lower ranks on the same invoice and on its own balance. One block of CTEs per rank (unrolled
+    to `var('max_live_wallets_per_customer')`):
+      - demand: what the wallet may pay of the invoice: its eligible lines' share of what is still
+        due (line amount - coupons - progressive credit + precise tax, less its proportional share
+        of credit notes and of lower-ranked wallets), never more than the invoice still owes;
+      - balance: the wallet's whole history as one time-ordered stream: settled top-ups add,
+        while invoices, voids and the expiry take min(what they ask, balance). Every step is
+        B -> max(0, B - x) or B -> B + y, so the balance after event k is
+        S(k) - min(0, min over taking events j <= k of S(j)), S being the running sum of the
+        signed amounts (a set-based window, no loop); what an event took is the drop it caused.
+    Payments of earlier closes come back into the stream from this model's earlier rows. An
+    invoice is paid at local midnight of its issuing day; a wallet pays invoices from its
+    created_at until its expires_at.
+-#}
+{%- set max_rank = var('max_live_wallets_per_customer') -%}
+with
+
+customers as (
+    select external_customer_id, timezone from {{ ref('int_customers_deduplicated') }}
+),
+
+invoices as (
+    select
+        amounts.invoice_id,
+        amounts.external_customer_id,
+        amounts.currency,
+        amounts.billing_month,
+        amounts.issuing_date,
+        amounts.sub_total_including_taxes_amount,
+        amounts.amount_due,
+        {{ local_midnight_to_utc('amounts.issuing_date', 'customers.timezone') }} as paid_at
+    from {{ ref('int_invoice_amounts_due') }} as amounts
+    inner join customers on amounts.external_customer_id = customers.external_customer_id
+    where amounts.billing_month >= {{ billing_period_start() }} and amounts.billing_month < {{ billing_period_end() }}
+        and amounts.invoice_type <> 'credit'
+        and amounts.amount_due > 0
+),
+
+progressive_credits as (
+    select invoice_line_id, precise_credit_amount
+    from {{ ref('int_progressive_billing_credits') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+),
+
+lines_0 as (
+    select
+        lines.invoice_line_id,
+        lines.invoice_id,
+        lines.line_type,
+        lines.metric_code,
+        {{ as_decimal(
+            '(lines.amount - lines.precise_coupons_amount - coalesce(progressive_credits.precise_credit_amount, 0)'
+            ~ ' + lines.precise_taxes_amount) * '
+            ~ divide_exact('invoices.amount_due', 'invoices.sub_total_including_taxes_amount')
+        ) }} as owed_amount
+    from {{ ref('int_invoice_lines_taxed') }} as lines
+    inner join invoices on lines.invoice_id = invoices.invoice_id
+    left join progressive_credits on lines.invoice_line_id = progressive_credits.invoice_line_id
+    where lines.billing_month >= {{ billing_period_start() }} and lines.billing_month < {{ billing_period_end() }}
+),
+
+invoices_0 as (
+    select invoice_id, external_customer_id, paid_at, amount_due as remaining_amount from invoices
+),
+
+{#- Wallets that can pay an invoice of the window, ranked in paying order (§15). -#}
+wallets as (
+    select
+        wallets.wallet_code,
+        wallets.external_customer_id,
+        wallets.rate_amount,
+        wallets.allowed_line_types,
+        wallets.metric_codes,
+        wallets.created_at,
+        wallets.expires_at,
+        currencies.exponent as currency_exponent,
+        row_number() over (
+            partition by wallets.external_customer_id
+            order by wallets.priority, wallets.created_at, wallets.wallet_code
+        ) as wallet_rank
+    from {{ ref('int_wallets_validated') }} as wallets
+    inner join {{ ref('stg_reference__currencies') }} as currencies on wallets.currency = currencies.currency
+    where wallets.rejection_reason is null
+        and wallets.created_at < cast({{ add_months(billing_period_end(), 1) }} as timestamp)
+        and (wallets.expires_at is null
+            or wallets.expires_at >= cast({{ add_months(billing_period_start(), -1) }} as timestamp))
+),
+
+transactions as (
+    select *
+    from {{ ref('int_wallet_transactions_validated') }}
+    where rejection_reason is null
+),
+
+{% if is_incremental() %}
+earlier_payments as (
+    select wallet_code, invoice_id, paid_at, amount from {{ this }} where billing_month < {{ billing_period_start() }}
+),
+{% else %}
+earlier_payments as (
+    select cast(null as varchar) as wallet_code, cast(null as varchar) as invoice_id,
+        cast(null as timestamp) as paid_at, {{ as_money('0') }} as amount
+    where false
+),
+{% endif %}
+
+{#- The wallet's history before and around this close, as signed stream events; `takes` marks
+    the events that take min(asked, balance). -#}
+history as (
+    select wallet_code, settled_at as event_at, 0 as event_order, wallet_transaction_id as event_id,
+        {{ as_decimal('amount') }} as signed_amount, false as takes
+    from transactions
+    where transaction_type in ('granted', 'purchased') and settled_at is not null
+    union all
+    select wallet_code, created_at, 1, wallet_transaction_id, {{ as_decimal('-amount') }}, true
+    from transactions
+    where transaction_type = 'voided'
+    union all
+    select wallet_code, paid_at, 1, invoice_id, {{ as_decimal('-amount') }}, false
+    from earlier_payments
+    union all
+    -- The expiry takes whatever is left.
+    select wallet_code, expires_at, 2, wallet_code, cast(-1000000000000000 as decimal(38, 9)), true
+    from wallets
+    where expires_at is not null
+),
+
+{% for rank in range(1, max_rank + 1) %}
+{%- set before = rank - 1 %}
+wallet_{{ rank }} as (
+    select * from wallets where wallet_rank = {{ rank }}
+),
+
+eligible_{{ rank }} as (
+    select lines_{{ before }}.invoice_line_id, lines_{{ before }}.invoice_id, lines_{{ before }}.owed_amount
+    from lines_{{ before }}
+    inner join invoices_{{ before }} on lines_{{ before }}.invoice_id = invoices_{{ before }}.invoice_id
+    inner join wallet_{{ rank }} on invoices_{{ before }}.external_customer_id = wallet_{{ rank }}.external_customer_id
+    where (
+            wallet_{{ rank }}.allowed_line_types is null
+            or '|' || wallet_{{ rank }}.allowed_line_types || '|' like '%|' || lines_{{ before }}.line_type || '|%'
+        )
+        and (
+            wallet_{{ rank }}.metric_codes is null
+            or (
+                lines_{{ before }}.line_type in ('charge', 'spending_minimum')
+                and '|' || wallet_{{ rank }}.metric_codes || '|' like '%|' || lines_{{ before }}.metric_code || '|%'
+            )
+        )
+),
+
+demands_{{ rank }} as (
+    select
+        invoices_{{ before }}.invoice_id,
+        invoices_{{ before }}.paid_at,
+        wallet_{{ rank }}.wallet_code,
+        wallet_{{ rank }}.rate_amount,
+        coalesce(sum(eligible_{{ rank }}.owed_amount), 0) as eligible_amount,
+        least(
+            invoices_{{ before }}.remaining_amount,
+            {{ round_to_exponent('coalesce(sum(eligible_' ~ rank ~ '.owed_amount), 0)', 'wallet_' ~ rank ~ '.currency_exponent') }}
+        ) as demand_amount
+    from invoices_{{ before }}
+    inner join wallet_{{ rank }} on invoices_{{ before }}.external_customer_id = wallet_{{ rank }}.external_customer_id
+    left join eligible_{{ rank }} on invoices_{{ before }}.invoice_id = eligible_{{ rank }}.invoice_id
+    where invoices_{{ before }}.paid_at >= wallet_{{ rank }}.created_at
+        and (wallet_{{ rank }}.expires_at is null or invoices_{{ before }}.paid_at < wallet_{{ rank }}.expires_at)
+        and invoices_{{ before }}.remaining_amount > 0
+    group by
+        invoices_{{ before }}.invoice_id, invoices_{{ before }}.paid_at, invoices_{{ before }}.remaining_amount,
+        wallet_{{ rank }}.wallet_code, wallet_{{ rank }}.rate_amount, wallet_{{ rank }}.currency_exponent
+),
+
+stream_{{ rank }} as (
+    select
+        *,
+        sum(signed_amount) over wallet_events as running_amount
+    from (
+        select history.wallet_code, event_at, event_order, event_id, signed_amount, takes
+        from history
+        inner join wallet_{{ rank }} on history.wallet_code = wallet_{{ rank }}.wallet_code
+        union all
+        select wallet_code, paid_at, 1, invoice_id, {{ as_decimal('-demand_amount') }}, true
+        from demands_{{ rank }}
+        where demand_amount > 0
+    ) as events
+    window wallet_events as (
+        partition by wallet_code order by event_at, event_order, event_id
+        rows between unbounded preceding and current row
+    )
+),
+
+balances_{{ rank }} as (
+    select
+        *,
+        running_amount - least(0, coalesce(
+            min(case when takes then running_amount end) over (
+                partition by wallet_code order by event_at, event_order, event_id
+                rows between unbounded preceding and current row
+            ), 0
+        )) as balance_amount
+    from stream_{{ rank }}
+),
+
+payments_{{ rank }} as (
+    select
+        demands_{{ rank }}.invoice_id,
+        demands_{{ rank }}.wallet_code,
+        demands_{{ rank }}.rate_amount,
+        demands_{{ rank }}.paid_at,
+        demands_{{ rank }}.eligible_amount,
+        {{ rank }} as wallet_rank,
+        {{ as_money('taken.taken_amount') }} as amount
+    from demands_{{ rank }}
+    inner join (
+        select
+            wallet_code,
+            event_id,
+            coalesce(lag(balance_amount) over (
+                partition by wallet_code order by event_at, event_order, event_id
+            ), 0) - balance_amount as taken_amount
+        from balances_{{ rank }}
+    ) as taken
+        on demands_{{ rank }}.wallet_code = taken.wallet_code
+        and demands_{{ rank }}.invoice_id = taken.event_id
+    where taken.taken_amount > 0
+),
+
+lines_{{ rank }} as (
+    select
+        lines_{{ before }}.invoice_line_id,
+        lines_{{ before }}.invoice_id,
+        lines_{{ before }}.line_type,
+        lines_{{ before }}.metric_code,
+        {{ as_decimal(
+            'lines_' ~ before ~ '.owed_amount - coalesce('
+            ~ divide_exact('payments_' ~ rank ~ '.amount * lines_' ~ before ~ '.owed_amount', 'payments_' ~ rank ~ '.eligible_amount')
+            ~ ', 0)'
+        ) }} as owed_amount
+    from lines_{{ before }}
+    left join eligible_{{ rank }} on lines_{{ before }}.invoice_line_id = eligible_{{ rank }}.invoice_line_id
+    left join payments_{{ rank }}
+        on eligible_{{ rank }}.invoice_id = payments_{{ rank }}.invoice_id
+),
+
+invoices_{{ rank }} as (
+    select
+        invoices_{{ before }}.invoice_id,
+        invoices_{{ before }}.external_customer_id,
+        invoices_{{ before }}.paid_at,
+        invoices_{{ before }}.remaining_amount - coalesce(payments_{{ rank }}.amount, 0) as remaining_amount
+    from invoices_{{ before }}
+    left join payments_{{ rank }} on invoices_{{ before }}.invoice_id = payments_{{ rank }}.invoice_id
+),
+
+{% endfor %}
+
+payments as (
+    {% for rank in range(1, max_rank + 1) %}
+    select * from payments_{{ rank }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+)
+
+select
+    {{ hash_key(['payments.invoice_id', 'payments.wallet_code']) }} as invoice_prepaid_credit_id,
+    payments.invoice_id,
+    invoices.external_customer_id,
+    invoices.currency,
+    invoices.billing_month,
+    payments.wallet_code,
+    payments.wallet_rank,
+    payments.paid_at,
+    payments.amount,
+    {{ divide_exact('payments.amount', 'payments.rate_amount') }} as credits
+from payments
+inner join invoices on payments.invoice_id = invoices.invoice_id
