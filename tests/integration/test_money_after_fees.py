@@ -1412,3 +1412,26 @@ def test_16_credit_notes_have_pdfs_and_the_books_balance(warehouse):
         assert account in text
     bean_check = Path(sys.executable).parent / "bean-check"
     assert subprocess.run([str(bean_check), str(ledger)], check=False).returncode == 0
+
+
+def test_10_every_money_column_is_rounded_to_its_currency(warehouse):
+    # Amounts finance reads and PDFs print are in minor units, bases of taxes included (a base
+    # after a percentage coupon is a precise sum before rounding).
+    rows = read(
+        warehouse,
+        """
+        select currencies.exponent, taxes.taxable_base_amount, taxes.tax_amount
+        from billing.fct_invoice_taxes as taxes
+        inner join billing.fct_invoices as invoices using (invoice_id)
+        inner join staging.stg_reference__currencies as currencies using (currency)
+        union all
+        select currencies.exponent, taxes.taxable_base_amount, taxes.tax_amount
+        from billing.fct_credit_note_taxes as taxes
+        inner join billing.fct_credit_notes as notes using (credit_note_id)
+        inner join staging.stg_reference__currencies as currencies using (currency)
+        """,
+    )
+    assert rows
+    for exponent, *amounts in rows:
+        for amount in amounts:
+            assert amount == amount.quantize(Decimal(1).scaleb(-exponent)), (exponent, amount)

@@ -39,6 +39,7 @@ rounded as (
     select
         per_tax.*,
         notes.taxes_amount as note_taxes_amount,
+        currencies.exponent,
         {{ round_to_exponent('per_tax.precise_tax_amount', 'currencies.exponent') }} as rounded_tax_amount,
         row_number() over (
             partition by per_tax.credit_note_id order by per_tax.precise_tax_amount desc, per_tax.tax_code
@@ -55,7 +56,7 @@ select
     tax_code,
     tax_name,
     tax_rate,
-    {{ as_money('taxable_base_amount') }} as taxable_base_amount,
+    {{ round_to_exponent('taxable_base_amount', 'exponent') }} as taxable_base_amount,
     {{ as_money(
         "rounded_tax_amount + case when size_rank = 1 then note_taxes_amount - "
         ~ "sum(rounded_tax_amount) over (partition by credit_note_id) else 0 end"

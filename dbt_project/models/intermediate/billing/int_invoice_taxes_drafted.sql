@@ -56,7 +56,8 @@ select
     tax_code,
     tax_name,
     tax_rate,
-    taxable_base_amount,
+    -- Rounded for the invoice, like Lago's taxable_base_amount_cents; the tax uses the precise sum.
+    {{ as_decimal(round_to_exponent('taxable_base_amount', 'currency_exponent')) }} as taxable_base_amount,
     precise_tax_amount,
     {{ as_money(
         "rounded_tax_amount + case when size_rank = 1 then invoice_tax_amount - "
