@@ -11,7 +11,7 @@ from datetime import date
 import duckdb
 
 from invoice_render import CreditNote, CreditNoteItem, Party, TaxLine, locale_for_country
-from orchestration.invoices import _money, _rows, _seller
+from orchestration.invoices import _money, _rows, _seller, customer_party
 
 # Left joins, so that a note whose invoice or currency is missing fails loudly instead of
 # silently getting no PDF.
@@ -146,18 +146,7 @@ def _credit_note(note: dict, items: list[dict], taxes: list[dict], seller: Party
         currency_exponent=exponent,
         locale=locale_for_country(note["country"]),
         seller=seller,
-        customer=Party(
-            name=note["customer_name"] or note["external_customer_id"],
-            legal_name=note["legal_name"],
-            address_line1=note["address_line1"],
-            address_line2=note["address_line2"],
-            city=note["city"],
-            zipcode=note["zipcode"],
-            state=note["state"],
-            country=note["country"],
-            email=note["email"],
-            tax_identification_number=note["tax_identification_number"],
-        ),
+        customer=customer_party(note),
         items=tuple(
             CreditNoteItem(description=item["description"], amount=_money(item["amount"], exponent))
             for item in items

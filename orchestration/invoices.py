@@ -62,6 +62,22 @@ def _seller(conn: duckdb.DuckDBPyConnection) -> Party:
     )
 
 
+def customer_party(row: dict) -> Party:
+    """The customer block of a document, from a row carrying dim_customers' columns."""
+    return Party(
+        name=row["customer_name"] or row["external_customer_id"],
+        legal_name=row["legal_name"],
+        address_line1=row["address_line1"],
+        address_line2=row["address_line2"],
+        city=row["city"],
+        zipcode=row["zipcode"],
+        state=row["state"],
+        country=row["country"],
+        email=row["email"],
+        tax_identification_number=row["tax_identification_number"],
+    )
+
+
 def finalized_invoices_for_month(
     conn: duckdb.DuckDBPyConnection, billing_month: date
 ) -> list[Invoice]:
@@ -115,18 +131,7 @@ def finalized_invoices_for_month(
                 currency_exponent=exponent,
                 locale=locale_for_country(invoice["country"]),
                 seller=seller,
-                customer=Party(
-                    name=invoice["customer_name"] or invoice["external_customer_id"],
-                    legal_name=invoice["legal_name"],
-                    address_line1=invoice["address_line1"],
-                    address_line2=invoice["address_line2"],
-                    city=invoice["city"],
-                    zipcode=invoice["zipcode"],
-                    state=invoice["state"],
-                    country=invoice["country"],
-                    email=invoice["email"],
-                    tax_identification_number=invoice["tax_identification_number"],
-                ),
+                customer=customer_party(invoice),
                 lines=tuple(
                     InvoiceLine(
                         description=line["description"],

@@ -9,10 +9,8 @@
         due (line amount - coupons - progressive credit + precise tax, less its proportional share
         of credit notes and of lower-ranked wallets), never more than the invoice still owes;
       - balance: the wallet's whole history as one time-ordered stream: settled top-ups add,
-        while invoices, voids and the expiry take min(what they ask, balance). Every step is
-        B -> max(0, B - x) or B -> B + y, so the balance after event k is
-        S(k) - min(0, min over taking events j <= k of S(j)), S being the running sum of the
-        signed amounts (a set-based window, no loop); what an event took is the drop it caused.
+        while invoices, voids and the expiry take min(what they ask, balance), a window
+        (macros/wallet_stream.sql); what an event took is the drop it caused.
     Payments of earlier closes come back into the stream from this model's earlier rows. An
     invoice is paid at local midnight of its issuing day; a wallet pays invoices from its
     created_at until its expires_at.
@@ -198,13 +196,12 @@ stream_{{ rank }} as (
 balances_{{ rank }} as (
     select
         *,
-        running_amount - least(0, coalesce(
-            min(case when takes then running_amount end) over (
-                partition by wallet_code order by event_at, event_order, event_id
-                rows between unbounded preceding and current row
-            ), 0
-        )) as balance_amount
+        {{ wallet_balance('running_amount', 'takes', 'wallet_events') }} as balance_amount
     from stream_{{ rank }}
+    window wallet_events as (
+        partition by wallet_code order by event_at, event_order, event_id
+        rows between unbounded preceding and current row
+    )
 ),
 
 payments_{{ rank }} as (

@@ -3,7 +3,7 @@
     at once, purchased once paid; an unpaid purchase is `pending` and moves nothing); an invoice
     consumes at local midnight of its issuing day (`pending` while the invoice is a draft); a void
     and the expiry take min(what they ask, balance), computed like the payments themselves
-    (int_invoice_prepaid_credits_applied). Expiries show once the closes reach them. -#}
+    (macros/wallet_stream.sql). Expiries show once the closes reach them. -#}
 with
 
 wallets as (
@@ -80,8 +80,7 @@ events as (
 balances as (
     select
         *,
-        sum(signed_amount) over wallet_events
-        - least(0, coalesce(min(case when takes then running_amount end) over wallet_events, 0)) as balance_amount
+        {{ wallet_balance('running_amount', 'takes', 'wallet_events') }} as balance_amount
     from (
         select *, sum(signed_amount) over wallet_events as running_amount
         from events
