@@ -16,11 +16,6 @@ select coupons.external_customer_id, count(*) as live_coupons_count
 from {{ ref('int_applied_coupons_validated') }} as coupons
 left join uses on coupons.applied_coupon_id = uses.applied_coupon_id
 where coupons.rejection_reason is null
-    and case
-        when coupons.frequency = 'forever' then true
-        when coupons.frequency = 'recurring' then coalesce(uses.uses_count, 0) < coupons.frequency_duration
-        when coupons.coupon_type = 'percentage' then coalesce(uses.uses_count, 0) = 0
-        else coalesce(uses.used_amount, 0) < coupons.amount
-    end
+    and {{ coupon_is_live('coupons', 'coalesce(uses.uses_count, 0)', 'coalesce(uses.used_amount, 0)') }}
 group by coupons.external_customer_id
 having count(*) > {{ var('max_live_coupons_per_customer') }}

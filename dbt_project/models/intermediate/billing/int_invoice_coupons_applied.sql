@@ -90,12 +90,7 @@ live_coupons as (
     left join earlier_uses on coupons.applied_coupon_id = earlier_uses.applied_coupon_id
     where coupons.rejection_reason is null
         and coupons.applied_on < {{ billing_period_end() }}
-        and case
-            when coupons.frequency = 'forever' then true
-            when coupons.frequency = 'recurring' then coalesce(earlier_uses.uses_count, 0) < coupons.frequency_duration
-            when coupons.coupon_type = 'percentage' then coalesce(earlier_uses.uses_count, 0) = 0
-            else coalesce(earlier_uses.used_amount, 0) < coupons.amount
-        end
+        and {{ coupon_is_live('coupons', 'coalesce(earlier_uses.uses_count, 0)', 'coalesce(earlier_uses.used_amount, 0)') }}
 ),
 
 lines_0 as (
