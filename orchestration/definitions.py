@@ -34,6 +34,7 @@ BILLING_MART_MODELS = (
     "fct_credit_note_items",
     "fct_credit_note_taxes",
     "fct_wallet_transactions",
+    "fct_invoice_restatements",
     "dim_customers",
     "rejected_inputs",
     "invoice_line_events",

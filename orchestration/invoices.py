@@ -182,6 +182,8 @@ LEDGER_REVENUE_OF_LINE_TYPE = {
     "charge": ("usage", "metric_code"),
     "spending_minimum": ("spending_minimum", "metric_code"),
     "commitment": ("commitment", "plan_code"),
+    # Late data on a finalized line, billed on a later invoice (CONTRACT §6).
+    "adjustment": ("restatement", "plan_code"),
     # Wallet credits bought on a `credit` invoice: a prepaid liability until consumed.
     "credit": ("prepaid_credit", "wallet_code"),
 }

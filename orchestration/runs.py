@@ -107,6 +107,11 @@ def close_month(month: str) -> list[str]:
     if first_activity and first_activity[0][0]:
         earlier = [m for m in _months(first_activity[0][0], month) if m not in closed]
         start = earlier[0] if earlier else month
+    # Late events for a month closed before (finalized or not) close it again, so that its
+    # drafts are current and a finalized one shows what changed (CONTRACT §6).
+    late = _earliest_month_with_late_events()
+    if late and late < start:
+        start = late
     months = _months(start, month)
     _execute(
         "monthly_close",
@@ -116,6 +121,30 @@ def close_month(month: str) -> list[str]:
         },
     )
     return months
+
+
+def _earliest_month_with_late_events() -> str | None:
+    """The earliest closed month with events loaded after its last close, in the window of the
+    periods it closes (from the month before: anniversary periods start there)."""
+    rows = _query(
+        """
+        with last_closes as (
+            select billing_month, max(closed_at) as closed_at
+            from raw.closed_months
+            group by billing_month
+        )
+        select strftime(min(last_closes.billing_month), '%Y-%m')
+        from last_closes
+        where exists (
+            select 1
+            from raw.events
+            where events.loaded_at >= last_closes.closed_at
+                and events.event_timestamp >= last_closes.billing_month - interval 1 month
+                and events.event_timestamp < last_closes.billing_month + interval 1 month
+        )
+        """
+    )
+    return rows[0][0] if rows else None
 
 
 def finalize_month(month: str) -> None:

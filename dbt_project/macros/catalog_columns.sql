@@ -29,5 +29,6 @@
         'events_count', 'unit_amount', 'precise_amount', 'amount', 'precise_coupons_amount',
         'taxes_rate', 'precise_taxes_amount', 'taxes_amount', 'billing_month', 'issuing_date',
         'from_datetime', 'to_datetime_exclusive', 'first_event_at', 'last_event_at', 'wallet_code',
+        'restated_invoice_line_id',
     ]) }}
 {%- endmacro %}

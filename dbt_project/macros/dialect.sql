@@ -161,3 +161,15 @@
     cast(date_diff('microsecond', {{ start_timestamp }}, {{ end_timestamp }}) as decimal(38, 9))
         * cast(0.000001 as decimal(10, 6))
 {%- endmacro %}
+
+{#- The current instant as a UTC timestamp without zone, like the loader's `loaded_at`, whatever
+    the session's time zone. -#}
+{% macro utc_now() -%}
+    {{ return(adapter.dispatch('utc_now', 'meterhouse')()) }}
+{%- endmacro %}
+{% macro default__utc_now() -%}
+    to_utc_timestamp(current_timestamp(), current_timezone())
+{%- endmacro %}
+{% macro duckdb__utc_now() -%}
+    cast(timezone('UTC', current_timestamp) as timestamp)
+{%- endmacro %}

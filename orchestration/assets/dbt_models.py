@@ -3,6 +3,7 @@
 import json
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -85,9 +86,11 @@ def record_closed_months(conn, partition_keys: list[str], run_id: str) -> None:
         "create table if not exists raw.closed_months "
         "(billing_month date not null, closed_at timestamp not null, run_id varchar not null)"
     )
+    # UTC to the second, like the loader's loaded_at, which runs.py compares it with.
+    closed_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     conn.executemany(
-        "insert into raw.closed_months values (cast(? || '-01' as date), current_timestamp, ?)",
-        [[key, run_id] for key in partition_keys],
+        "insert into raw.closed_months values (cast(? || '-01' as date), ?, ?)",
+        [[key, closed_at, run_id] for key in partition_keys],
     )
 
 

@@ -69,5 +69,5 @@ select
     credit_amount,
     refund_amount,
     'finalized' as status,
-    cast(current_timestamp as timestamp) as finalized_at
+    {{ utc_now() }} as finalized_at
 from to_number

@@ -32,5 +32,5 @@ select
         + row_number() over (order by first_seen_at, external_customer_id)
         as integer
     ) as customer_sequential_id,
-    cast(current_timestamp as timestamp) as assigned_at
+    {{ utc_now() }} as assigned_at
 from new_customers

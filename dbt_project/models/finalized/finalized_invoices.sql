@@ -91,6 +91,6 @@ select
     to_number.issuing_date,
     to_number.billing_period_start,
     to_number.billing_period_end,
-    cast(current_timestamp as timestamp) as finalized_at
+    {{ utc_now() }} as finalized_at
 from to_number
 cross join billing_entities

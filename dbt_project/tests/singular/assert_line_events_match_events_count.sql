@@ -1,6 +1,8 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_invoice_lines'}}}) }}
 {#- Lineage (CONTRACT §4): every charge line of the close window lists exactly as many events in
-    billing.invoice_line_events as it says it counted. -#}
+    billing.invoice_line_events as it says it counted. A finalized line that later data restated
+    is left out: its events are read from the month's latest computation, which a correction may
+    have changed (billing.fct_invoice_restatements tells how). -#}
 with
 
 lines as (
@@ -8,6 +10,7 @@ lines as (
     from {{ ref('fct_invoice_lines') }}
     where line_type = 'charge'
         and billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+        and invoice_line_id not in (select invoice_line_id from {{ ref('fct_invoice_restatements') }})
 ),
 
 listed as (

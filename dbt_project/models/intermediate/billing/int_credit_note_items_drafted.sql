@@ -1,6 +1,7 @@
 {#-
     Credit note items issued by the close window (rule book §16), one per credited invoice line:
-    the unused days of terminations and upgrades, and the manual notes of `credit_notes/` (a note
+    the unused days of terminations and upgrades, what late data took off finalized lines
+    (`restatement`, int_invoice_restatements), and the manual notes of `credit_notes/` (a note
     without invoice_line_id is spread over the invoice's lines in proportion to their amounts,
     rounded to the currency, the largest line taking the rounding difference).
 
@@ -119,6 +120,35 @@ manual_items as (
     from manual_spread
 ),
 
+{#- One restatement note per finalized invoice and close, issued on the last day of the month
+    it settles in, crediting each line by what it lost (never more than the line). -#}
+restatement_items as (
+    select
+        {{ hash_key(['restatements.invoice_id', "'restatement'", 'restatements.settlement_month']) }}
+            as credit_note_id,
+        restatements.invoice_id,
+        restatements.invoice_line_id,
+        restatements.external_customer_id,
+        finalized_lines.external_subscription_id,
+        'restatement' as reason,
+        'Restatement of ' || restatements.invoice_number as description,
+        {{ add_days(add_months('restatements.settlement_month', 1), -1) }} as issuing_date,
+        cast({{ add_days(add_months('restatements.settlement_month', 1), -1) }} as timestamp) as created_at,
+        restatements.settlement_month as billing_month,
+        finalized_lines.currency,
+        finalized_lines.description as line_description,
+        finalized_lines.amount as line_amount,
+        finalized_lines.precise_coupons_amount,
+        finalized_lines.taxes_rate,
+        finalized_lines.tax_codes,
+        least(-restatements.outstanding_amount, finalized_lines.amount) as item_amount
+    from {{ ref('int_invoice_restatements') }} as restatements
+    inner join finalized_lines on restatements.invoice_line_id = finalized_lines.invoice_line_id
+    where restatements.outstanding_amount < 0
+        and restatements.settlement_month >= {{ billing_period_start() }}
+        and restatements.settlement_month < {{ billing_period_end() }}
+),
+
 items as (
     select
         termination_items.credit_note_id,
@@ -142,6 +172,8 @@ items as (
     inner join draft_lines on termination_items.invoice_line_id = draft_lines.invoice_line_id
     union all
     select * from manual_items
+    union all
+    select * from restatement_items
 )
 
 select

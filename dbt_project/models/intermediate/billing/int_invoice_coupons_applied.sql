@@ -36,7 +36,7 @@ lines as (
         lines.amount,
         {{ as_decimal('lines.amount - coalesce(progressive_credits.precise_credit_amount, 0)') }}
             as remaining_amount
-    from {{ ref('int_invoice_lines_drafted') }} as lines
+    from {{ ref('int_invoice_lines_adjusted') }} as lines
     left join {{ ref('int_progressive_billing_credits') }} as progressive_credits
         on lines.invoice_line_id = progressive_credits.invoice_line_id
     where lines.billing_month >= {{ billing_period_start() }} and lines.billing_month < {{ billing_period_end() }}

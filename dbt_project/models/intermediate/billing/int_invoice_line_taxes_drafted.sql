@@ -5,7 +5,7 @@ with
 
 lines as (
     select invoice_line_id, invoice_id, billing_month, tax_codes, amount
-    from {{ ref('int_invoice_lines_drafted') }}
+    from {{ ref('int_invoice_lines_adjusted') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 

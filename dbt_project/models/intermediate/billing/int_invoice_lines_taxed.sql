@@ -6,7 +6,7 @@ with
 
 lines as (
     select *
-    from {{ ref('int_invoice_lines_drafted') }}
+    from {{ ref('int_invoice_lines_adjusted') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
@@ -71,7 +71,8 @@ select
     lines.transaction_id,
     lines.invoice_period_start,
     lines.invoice_period_end,
-    cast(null as varchar) as wallet_code
+    cast(null as varchar) as wallet_code,
+    lines.restated_invoice_line_id
 from lines
 left join line_taxes on lines.invoice_line_id = line_taxes.invoice_line_id
 left join line_coupons on lines.invoice_line_id = line_coupons.invoice_line_id
@@ -110,5 +111,6 @@ select
     cast(null as varchar) as transaction_id,
     issuing_date as invoice_period_start,
     issuing_date as invoice_period_end,
-    wallet_code
+    wallet_code,
+    cast(null as varchar) as restated_invoice_line_id
 from top_ups

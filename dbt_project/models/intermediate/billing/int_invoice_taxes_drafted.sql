@@ -12,7 +12,7 @@ line_taxes as (
 
 invoices as (
     select distinct invoice_id, currency_exponent
-    from {{ ref('int_invoice_lines_drafted') }}
+    from {{ ref('int_invoice_lines_adjusted') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 

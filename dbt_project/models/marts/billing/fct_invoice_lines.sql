@@ -46,5 +46,6 @@ select
     to_datetime_exclusive as to_datetime,
     first_event_at,
     last_event_at,
-    wallet_code
+    wallet_code,
+    restated_invoice_line_id
 from lines

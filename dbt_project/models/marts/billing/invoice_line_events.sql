@@ -64,8 +64,15 @@ events as (
         properties,
         source_file,
         line_number,
-        event_at
+        event_at,
+        loaded_at
     from {{ ref('stg_landing__events') }}
+),
+
+{#- A finalized line lists the events it was frozen with: those loaded before its finalization
+    (late ones show in billing.fct_invoice_restatements). -#}
+finalized_invoices as (
+    select invoice_id, finalized_at from {{ ref('finalized_invoices') }}
 )
 
 select
@@ -82,3 +89,5 @@ from line_transactions
 inner join events
     on line_transactions.external_subscription_id = events.external_subscription_id
     and line_transactions.transaction_id = events.transaction_id
+left join finalized_invoices on line_transactions.invoice_id = finalized_invoices.invoice_id
+where finalized_invoices.finalized_at is null or events.loaded_at <= finalized_invoices.finalized_at
