@@ -15,12 +15,22 @@ FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "
 
 
 def _ts(column: str) -> str:
-    """ISO 8601 (with offset, or naive = UTC) or Unix seconds -> naive UTC timestamp, or NULL."""
+    """ISO 8601 (with offset, or naive = UTC) or Unix seconds -> naive UTC timestamp, or NULL.
+
+    Only years 1 to 9999 count as parsed: DuckDB also accepts 'infinity' and years up to 294247
+    (or BC), which Python's datetime cannot hold, and polars panics when pandera reports such a
+    row ("NaiveDateTime + TimeDelta overflowed"), failing the whole file. They become NULL, so
+    the row is quarantined as bad_timestamp instead.
+    """
     text = f"trim({column})"
-    return (
+    parsed = (
         f"cast(case when regexp_full_match({text}, '-?[0-9]{{1,12}}(\\.[0-9]+)?') "
         f"then try(to_timestamp(cast({text} as double))) "
         f"else try_cast({text} as timestamptz) end as timestamp)"
+    )
+    return (
+        f"case when {parsed} between timestamp '0001-01-01' "
+        f"and timestamp '9999-12-31 23:59:59.999999' then {parsed} end"
     )
 
 
@@ -41,6 +51,11 @@ class LandingKind:
 def _text(field: str) -> str:
     return f"nullif(trim({field}), '') as {field}"
 
+
+# `properties` with invalid JSON swapped for 'null' (not an object). DuckDB may evaluate JSON
+# functions on every row of a CASE or AND, so `json_valid(p) and json_type(p) = ...` failed the
+# whole load on one CSV or Parquet row whose properties were not JSON (`{broken`).
+_VALID_PROPERTIES = "(case when json_valid(properties) then properties else 'null' end)"
 
 EVENTS = LandingKind(
     name="events",
@@ -63,12 +78,12 @@ EVENTS = LandingKind(
         {_ts('"timestamp"')} as event_timestamp,
         case
             when nullif(trim(properties), '') is null or trim(properties) = 'null' then '{{}}'
-            when json_valid(properties) and json_type(properties) = 'OBJECT' then json(properties)
+            when json_type({_VALID_PROPERTIES}) = 'OBJECT' then json({_VALID_PROPERTIES})
         end as properties,
         coalesce(
             nullif(trim(properties), '') is null
             or trim(properties) = 'null'
-            or (json_valid(properties) and json_type(properties) = 'OBJECT'),
+            or json_type({_VALID_PROPERTIES}) = 'OBJECT',
             false
         ) as properties_is_object,
         lower(nullif(trim(operation_type), '')) as operation_type,
