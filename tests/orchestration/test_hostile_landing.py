@@ -15,11 +15,11 @@ import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
+from test_landing import GOOD_ROWS
 
 from orchestration.landing import readers
 from orchestration.landing.loader import load_folder
 from orchestration.landing.readers import LANDING_KINDS
-from tests.orchestration.test_landing import GOOD_ROWS
 
 LOADED_AT = datetime(2026, 11, 21, 12, 0)  # "future" is judged against this
 SQL = "x'); drop table raw.events; --"
