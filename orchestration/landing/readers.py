@@ -1,9 +1,13 @@
 """Read a landing file of any supported format into uniform text rows, then type them.
 
 Every format becomes the relation `staged_text`: `line_number`, `raw` (the row as text, kept for
-quarantine), `is_parseable` and one VARCHAR column per contract field (NULL when absent). Typing
-is one SQL step per landing kind, shared by all formats, so NDJSON, CSV and Parquet rows are judged
-by the same rules.
+quarantine), `is_parseable`, `has_nested_value` and one VARCHAR column per contract field (NULL
+when absent). Typing is one SQL step per landing kind, shared by all formats, so NDJSON, CSV and
+Parquet rows are judged by the same rules.
+
+No single row may fail or lose the rest of its file: what a reader cannot read becomes an
+unparseable row (quarantined as malformed), and a file no row of which can be read raises
+UnreadableFileError for the loader to quarantine whole. docs/bad-input.md lists the cases.
 """
 
 import codecs
