@@ -92,13 +92,23 @@ def register_fonts() -> None:
         _registered = True
 
 
+# Longest text a Paragraph shows; a longer one is cut and ends with "…" (the warehouse keeps it
+# whole). Texts come from landing files (customer fields, pricing-group values of events in line
+# descriptions, credit note reasons): reportlab took 18 s for one 100,000-character description
+# and far longer for a 1 MB one, stalling the month's finalization.
+MAX_PARAGRAPH_CHARS = 1000
+
+
 def safe_markup(text: str | None) -> str:
     """Turn untrusted text into Paragraph markup that renders literally.
 
     This is the only place text enters a Paragraph. It escapes `& < >` (so `<font size=40>` or
     `<img src=...>` print as text), blanks control characters, maps compatibility forms the
-    embedded font lacks to their NFKC equivalent, and wraps CJK runs in the CJK fallback font.
+    embedded font lacks to their NFKC equivalent, wraps CJK runs in the CJK fallback font, and
+    cuts text longer than MAX_PARAGRAPH_CHARS.
     """
+    if text and len(text) > MAX_PARAGRAPH_CHARS:
+        text = text[: MAX_PARAGRAPH_CHARS - 1] + "…"
     return "".join(
         escape(run) if font is None else f'<font name="{font}">{escape(run)}</font>'
         for font, run in _font_runs(text)

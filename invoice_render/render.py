@@ -309,6 +309,9 @@ def _bill_to(
     table = Table(
         [[customer_block, due_block]],
         colWidths=[width * 0.6, width * 0.4],
+        # Customer fields come from landing files: a block taller than a page (a 3,000-character
+        # name) raised LayoutError and failed the month's finalization; it splits instead.
+        splitInRow=1,
         style=_compact(),
     )
     return table

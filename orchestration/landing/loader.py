@@ -14,11 +14,16 @@ from pathlib import Path
 
 import duckdb
 import pandera.errors
-import pandera.polars as pa
 import polars as pl
 
 from orchestration.landing import schemas
-from orchestration.landing.readers import LANDING_KINDS, LandingKind, landing_files, stage_file
+from orchestration.landing.readers import (
+    LANDING_KINDS,
+    LandingKind,
+    UnreadableFileError,
+    landing_files,
+    stage_file,
+)
 
 LINEAGE_COLUMNS = (
     ("payload_hash", "varchar not null"),
@@ -114,7 +119,7 @@ def _payload_hash(kind: LandingKind) -> str:
 
 def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: datetime) -> None:
     """Run the kind's pandera schema over `typed`; write `row_rejections(line_number, reason)`."""
-    schema: pa.DataFrameSchema = SCHEMAS[kind.name](loaded_at + FUTURE_TOLERANCE)
+    schema = schemas.with_scalar_fields(SCHEMAS[kind.name](loaded_at + FUTURE_TOLERANCE))
     columns = list(schema.columns)
     frame = pl.from_arrow(
         conn.sql(
@@ -192,6 +197,27 @@ def _quarantine(
     )
 
 
+def _quarantine_file(
+    conn: duckdb.DuckDBPyConnection,
+    kind: LandingKind,
+    source_file: str,
+    loaded_at: datetime,
+    error: str,
+) -> LoadStats:
+    """Record a file no row of which could be read: one `malformed` row, without a line."""
+    detail = f"the file could not be read: {error.splitlines()[0] if error else 'unknown error'}"
+    conn.execute(
+        """
+        insert into raw.rejected_inputs
+        select md5(concat_ws('|', ?, ?, 'malformed', ?)), ?, ?, null, null, 'malformed', ?, ?
+        """,
+        [kind.name, source_file, detail, kind.name, source_file, detail, loaded_at],
+    )
+    stats = LoadStats(kind.name, files_seen=1, files_loaded=1)
+    stats.rejected_by_reason["malformed"] = 1
+    return stats
+
+
 def load_file(
     conn: duckdb.DuckDBPyConnection,
     kind: LandingKind,
@@ -204,7 +230,8 @@ def load_file(
     stage_file(conn, kind, path)
     conn.execute(
         f"create or replace temp table typed as "
-        f"select line_number, raw, is_parseable, {kind.typing_sql} from staged_text"
+        f"select line_number, raw, is_parseable, has_nested_value, {kind.typing_sql} "
+        f"from staged_text"
     )
     _validate(conn, kind, loaded_at)
     target_columns = [name for name, _ in kind.table_columns]
@@ -302,7 +329,14 @@ def load_folder(
             continue
         conn.execute("begin transaction")
         try:
-            stats = load_file(conn, kind, path, source_file, loaded_at)
+            try:
+                stats = load_file(conn, kind, path, source_file, loaded_at)
+            except UnreadableFileError as error:
+                # The reader's error aborted the transaction; start again and quarantine the
+                # file as one row, so a corrupt upload does not stop every other file's load.
+                conn.execute("rollback")
+                conn.execute("begin transaction")
+                stats = _quarantine_file(conn, kind, source_file, loaded_at, str(error))
             conn.execute(
                 "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [

@@ -70,6 +70,19 @@ def _not_before_1970(column: str) -> pl.Expr:
     return pl.col(column).is_null() | (pl.col(column) >= EARLIEST_TIMESTAMP)
 
 
+def with_scalar_fields(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """`schema`, plus: a scalar field given as a JSON object or array is a bad_value.
+
+    Shared by every landing folder (the reader flags such rows as `has_nested_value`), so that an
+    object sent as, say, a transaction_id is quarantined instead of billed under its JSON text.
+    """
+    return pa.DataFrameSchema(
+        columns={**schema.columns, "has_nested_value": pa.Column(pl.Boolean)},
+        checks=[*schema.checks, _row_check("bad_value", ~pl.col("has_nested_value"))],
+        strict=schema.strict,
+    )
+
+
 def event_schema(latest_allowed: datetime) -> pa.DataFrameSchema:
     """A usage event (CONTRACT §3.2 `events/`), typed by DuckDB as in `readers.EVENT_TYPING`."""
     return pa.DataFrameSchema(
