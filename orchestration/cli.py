@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for command in (demo, close, finalize, ui):
         _add_locations(command)
+    _add_bench(commands)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return _bench(args)
     from orchestration.runs import RunError
 
     try:
@@ -113,6 +116,63 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as error:
         print(f"meterhouse: {error}", file=sys.stderr)  # noqa: T201
         return 2
+    return 0
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    formats = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = set(formats) - {"parquet", "ndjson"}
+    if not formats or unknown:
+        raise argparse.ArgumentTypeError(f"formats are parquet and/or ndjson, got {value!r}")
+    return formats
+
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser(
+        "bench", help="benchmark load, close and PDFs against a raw DuckDB floor"
+    )
+    bench.add_argument("--events", type=int, default=10_000_000, help="events (50000000: large)")
+    bench.add_argument("--subscriptions", type=int, default=100_000)
+    bench.add_argument("--customers", type=int, help="default: one per subscription")
+    bench.add_argument("--months", type=int, default=1)
+    bench.add_argument("--last-month", type=_month, default="2026-10")
+    bench.add_argument("--formats", type=_formats, default=("parquet", "ndjson"))
+    bench.add_argument("--workdir", type=Path, help="default: a temporary directory")
+    bench.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--threads", type=int, default=2, help="DuckDB threads (floor, generation)")
+    bench.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit (floor, dbt)")
+    bench.add_argument("--no-pdfs", action="store_true", help="skip finalization and PDFs")
+    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from orchestration.bench import BenchOptions, format_table, run_bench
+
+    options = BenchOptions(
+        events=args.events,
+        subscriptions=args.subscriptions,
+        customers=args.customers,
+        months=args.months,
+        last_month=args.last_month,
+        formats=args.formats,
+        workdir=args.workdir,
+        keep=args.keep,
+        seed=args.seed,
+        threads=args.threads,
+        memory_limit=args.memory_limit,
+        render_pdfs=not args.no_pdfs,
+    )
+    from orchestration.runs import RunError
+
+    try:
+        result = run_bench(options)
+    except RunError as error:
+        print(f"meterhouse bench: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(format_table(result))  # noqa: T201
+    if args.json:
+        args.json.write_text(result.to_json())
     return 0
 
 
