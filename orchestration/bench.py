@@ -441,7 +441,12 @@ def generate(options: BenchOptions, root: Path) -> Generated:
         if n >= n_customers:  # a further subscription: another plan of the customer's currency
             options_ = demo_data.PLANS_BY_CURRENCY[people[customer].country.currency]
             plan = options_[int(rng_subs.integers(len(options_)))][0]
-        started_ms = demo_data._local_midnight_ms(first_month, people[customer].row["timezone"])
+        # The first local day of the month, but not before the month starts in UTC: a start on
+        # the UTC eve (east of UTC) would make the close backfill an empty previous month.
+        started_ms = max(
+            demo_data._local_midnight_ms(first_month, people[customer].row["timezone"]),
+            demo_data._ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC)),
+        )
         subs.append(
             demo_data._Subscription(f"sub_{n + 1:0{width}d}", customer, plan, started_ms, None)
         )
