@@ -8,7 +8,7 @@ from datetime import date
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from invoice_render import render_credit_note_pdf, render_invoice_pdf
+from invoice_render import render_credit_note_pdf
 from orchestration.accounting import check_ledger, sync_ledger
 from orchestration.assets.dbt_models import dbt_asset_key
 from orchestration.credit_notes import finalized_credit_notes_for_month
@@ -19,6 +19,7 @@ from orchestration.invoices import (
     finalized_invoices_for_month,
 )
 from orchestration.partitions import monthly_partitions
+from orchestration.rendering import render_invoice_pdfs
 from orchestration.settings import current_locations
 
 # Every output follows the close month, runs once for a backfill range, and opens the warehouse.
@@ -53,13 +54,14 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         with warehouse.get_connection() as conn:
             invoices = finalized_invoices_for_month(conn, month)
         folder = output_dir / "invoices" / key
+        jobs = []
         for invoice in invoices:
             path = folder / f"{_safe_file_name(invoice.invoice_number)}.pdf"
             if path.exists():  # finalized invoices never change, nor do their PDFs
                 skipped += 1
                 continue
-            render_invoice_pdf(invoice, path)
-            rendered += 1
+            jobs.append((invoice, path))
+        rendered += render_invoice_pdfs(jobs)  # a process pool: reportlab holds the GIL
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
         metadata={
