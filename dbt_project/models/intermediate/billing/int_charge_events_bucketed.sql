@@ -16,10 +16,10 @@ billing_charges as (
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
-recurring_metrics as (
-    select distinct metric_code from billing_charges where is_recurring
-),
-
+{#- No pre-filter on the events' time here: the join below applies each charge's own window.
+    A filter against (select max(...) from billing_charges) made DuckDB estimate a few dozen
+    events and build its join hash table on the events (every event with its properties, ~8 GB
+    at 10M events, spilled to disk) instead of on the charges (issue #6). -#}
 events as (
     select
         external_subscription_id,
@@ -30,12 +30,6 @@ events as (
         precise_total_amount,
         event_at
     from {{ ref('stg_landing__events') }}
-    where
-        event_at < (select max(charges_to_at) from billing_charges)
-        and (
-            event_at >= (select min(charges_from_at) from billing_charges)
-            or metric_code in (select metric_code from recurring_metrics)
-        )
 ),
 
 charged_events as (
