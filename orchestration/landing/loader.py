@@ -17,6 +17,7 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
+from orchestration.faults import crash_point
 from orchestration.landing import schemas
 from orchestration.landing.readers import LANDING_KINDS, LandingKind, landing_files, stage_file
 
@@ -303,6 +304,7 @@ def load_folder(
         conn.execute("begin transaction")
         try:
             stats = load_file(conn, kind, path, source_file, loaded_at)
+            crash_point("landing_file_loading")  # rows inserted, file not recorded nor committed
             conn.execute(
                 "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
