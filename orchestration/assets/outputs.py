@@ -8,10 +8,11 @@ from datetime import date
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from invoice_render import render_credit_note_pdf, render_invoice_pdf
+from invoice_render import render_credit_note_pdf_bytes, render_invoice_pdf_bytes
 from orchestration.accounting import check_ledger, sync_ledger
 from orchestration.assets.dbt_models import dbt_asset_key
 from orchestration.credit_notes import finalized_credit_notes_for_month
+from orchestration.files import sweep_temporaries, write_atomically
 from orchestration.invoices import (
     all_finalized_ledger_credit_notes,
     all_finalized_ledger_invoices,
@@ -53,12 +54,13 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         with warehouse.get_connection() as conn:
             invoices = finalized_invoices_for_month(conn, month)
         folder = output_dir / "invoices" / key
+        sweep_temporaries(folder)  # what a killed run left; its PDFs are rendered again below
         for invoice in invoices:
             path = folder / f"{_safe_file_name(invoice.invoice_number)}.pdf"
             if path.exists():  # finalized invoices never change, nor do their PDFs
                 skipped += 1
                 continue
-            render_invoice_pdf(invoice, path)
+            write_atomically(path, render_invoice_pdf_bytes(invoice), point="pdf_writing")
             rendered += 1
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
@@ -89,6 +91,7 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
 def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """Beancount ledger of finalized invoices, credit notes and wallet moves; rewritten whole."""
     path = current_locations().output_dir / "accounting" / "ledger.beancount"
+    sweep_temporaries(path.parent)
     with warehouse.get_connection() as conn:
         invoices = all_finalized_ledger_invoices(conn)
         credit_notes = all_finalized_ledger_credit_notes(conn)
@@ -124,6 +127,7 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """A Parquet copy of every `billing` table, so BI tools never lock the warehouse file."""
     folder = current_locations().output_dir / "marts"
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(folder)
     counts = {}
     with warehouse.get_connection() as conn:
         tables = [
@@ -170,13 +174,14 @@ def credit_note_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
         with warehouse.get_connection() as conn:
             credit_notes = finalized_credit_notes_for_month(conn, month)
         folder = output_dir / "credit_notes" / key
+        sweep_temporaries(folder)
         for credit_note in credit_notes:
             count += 1
             path = folder / f"{_safe_file_name(credit_note.credit_note_number)}.pdf"
             if path.exists():  # finalized credit notes never change, nor do their PDFs
                 skipped += 1
                 continue
-            render_credit_note_pdf(credit_note, path)
+            write_atomically(path, render_credit_note_pdf_bytes(credit_note), point="pdf_writing")
             rendered += 1
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
