@@ -3,10 +3,19 @@
 Balances chain from month to month (CONTRACT §7), so a close first closes, as one backfill run,
 every earlier month with billable activity that was never closed; and months are finalized in
 order, so invoice numbers follow issuing dates.
+
+One run at a time per warehouse (docs/operations.md): a close, a finalization or a demo holds an
+advisory lock on `<warehouse>.lock`, which the kernel releases however the process ends, so a
+killed run never leaves a stale lock.
 """
 
-from collections.abc import Iterable
+import fcntl
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -17,6 +26,83 @@ from orchestration.settings import Locations, current_locations
 
 class RunError(Exception):
     """A refused or failed run, explained for the person who started it."""
+
+
+# Warehouses whose lock this process holds: demo() takes it once for its closes and finalizations.
+_held_locks: set[Path] = set()
+
+
+def lock_path(warehouse: Path) -> Path:
+    """The advisory lock file of a warehouse: `<warehouse>.lock`, beside it."""
+    return warehouse.with_name(f"{warehouse.name}.lock")
+
+
+@contextmanager
+def warehouse_lock(warehouse: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the one-run-at-a-time lock of `warehouse` (flock on `<warehouse>.lock`).
+
+    Another holder makes this raise RunError at once, or, with `wait`, block until it is done.
+    Re-entrant within a process.
+    """
+    warehouse = warehouse.resolve()
+    if warehouse in _held_locks:
+        yield
+        return
+    path = lock_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            if not wait:
+                raise RunError(
+                    f"another close or finalization is running on {warehouse} (pid {holder}); "
+                    "wait for it to end, or pass --wait to start as soon as it does"
+                ) from None
+            print(f"Waiting for pid {holder} to finish its run on {warehouse}...", file=sys.stderr)  # noqa: T201
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        # Only for the message above: the lock itself is the flock, not this content.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _refuse_other_programs(warehouse)
+        _held_locks.add(warehouse)
+        try:
+            yield
+        finally:
+            _held_locks.discard(warehouse)
+    finally:
+        os.close(fd)  # releases the flock
+
+
+@contextmanager
+def _connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the warehouse; RunError if another program has it open.
+
+    DuckDB lets one process open a file that is being written. Refusing at once beats Dagster's
+    resource retrying for about 100 s and dbt for about 2 minutes before failing the same way.
+    """
+    try:
+        conn = duckdb.connect(str(warehouse))
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        marts = current_locations().output_dir / "marts"
+        raise RunError(
+            f"the warehouse {warehouse} is open in another program, and DuckDB lets only one "
+            f"process open a file that is being written. Close that program and run again "
+            f"(BI tools should read the Parquet marts in {marts}). DuckDB said: {error}"
+        ) from None
+    with conn:
+        yield conn
+
+
+def _refuse_other_programs(warehouse: Path) -> None:
+    """Refuse at once when another program (a BI tool, `meterhouse ui`) has the file open."""
+    if warehouse.exists():
+        with _connect(warehouse):
+            pass
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -30,7 +116,7 @@ def _query(sql: str, params: Iterable | None = None) -> list[tuple]:
     path = current_locations().warehouse
     if not path.exists():
         return []
-    with duckdb.connect(str(path)) as conn:
+    with _connect(path) as conn:
         try:
             return conn.execute(sql, list(params or [])).fetchall()
         except duckdb.CatalogException:
@@ -80,9 +166,14 @@ def _check_month(month: str) -> None:
         )
 
 
-def close_month(month: str) -> list[str]:
+def close_month(month: str, *, wait: bool = False) -> list[str]:
     """Close `month`, after every earlier unclosed month with activity; return the months."""
     _check_month(month)
+    with warehouse_lock(current_locations().warehouse, wait=wait):
+        return _close_months_up_to(month)
+
+
+def _close_months_up_to(month: str) -> list[str]:
     # Load first, so that the subscriptions tell where billable activity starts.
     from orchestration.assets.landing import landing_inputs
     from orchestration.resources import warehouse
@@ -118,9 +209,14 @@ def close_month(month: str) -> list[str]:
     return months
 
 
-def finalize_month(month: str) -> None:
+def finalize_month(month: str, *, wait: bool = False) -> None:
     """Number and freeze a closed month, render its PDFs and sync the ledger."""
     _check_month(month)
+    with warehouse_lock(current_locations().warehouse, wait=wait):
+        _finalize(month)
+
+
+def _finalize(month: str) -> None:
     closed = {
         row[0]
         for row in _query("select distinct strftime(billing_month, '%Y-%m') from raw.closed_months")
@@ -168,9 +264,30 @@ def summary(locations: Locations) -> str:
 
 
 def demo(
-    locations: Locations, *, months: int, customers: int, events: int, seed: int, first_month: str
+    locations: Locations,
+    *,
+    months: int,
+    customers: int,
+    events: int,
+    seed: int,
+    first_month: str,
+    wait: bool = False,
 ) -> None:
     """Generate the demo data set, then close and finalize each of its months."""
+    with warehouse_lock(locations.warehouse, wait=wait):
+        _demo(
+            locations,
+            months=months,
+            customers=customers,
+            events=events,
+            seed=seed,
+            first_month=first_month,
+        )
+
+
+def _demo(
+    locations: Locations, *, months: int, customers: int, events: int, seed: int, first_month: str
+) -> None:
     from orchestration.demo_data import generate_demo_dataset
 
     manifest = generate_demo_dataset(
