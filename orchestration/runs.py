@@ -6,7 +6,8 @@ order, so invoice numbers follow issuing dates.
 
 One run at a time per warehouse (docs/operations.md): a close, a finalization or a demo holds an
 advisory lock on `<warehouse>.lock`, which the kernel releases however the process ends, so a
-killed run never leaves a stale lock.
+killed run never leaves a stale lock. Holding it, a run knows that any run of this CLI still
+marked as in progress in the Dagster instance was killed, and cleans up after it.
 """
 
 import fcntl
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import Locations, current_locations
@@ -27,6 +29,9 @@ from orchestration.settings import Locations, current_locations
 class RunError(Exception):
     """A refused or failed run, explained for the person who started it."""
 
+
+# Tags every run this CLI starts, so a later run can tell a killed one from a UI run.
+CLI_PID_TAG = "meterhouse/pid"
 
 # Warehouses whose lock this process holds: demo() takes it once for its closes and finalizations.
 _held_locks: set[Path] = set()
@@ -105,6 +110,30 @@ def _refuse_other_programs(warehouse: Path) -> None:
             pass
 
 
+def _release_killed_runs(instance: dg.DagsterInstance) -> None:
+    """Mark the CLI's runs that never ended as failed, and give back their pool slots.
+
+    Called under the warehouse lock, so no run of this CLI is alive: one still in progress was
+    killed. Its claim on the `duckdb_writer` pool slot would otherwise make every later run wait
+    for that slot forever.
+    """
+    killed = [
+        run
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
+        if CLI_PID_TAG in run.tags
+    ]
+    for run in killed:
+        instance.report_run_failed(
+            run, f"the process of this run (pid {run.tags[CLI_PID_TAG]}) was killed"
+        )
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        for run_id in storage.get_concurrency_run_ids():
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.status not in IN_PROGRESS_RUN_STATUSES:
+                storage.free_concurrency_slots_for_run(run_id)
+
+
 def _months(first: str, last: str) -> list[str]:
     keys = monthly_partitions.get_partition_keys()
     return [key for key in keys if first <= key <= last]
@@ -146,11 +175,12 @@ def _execute(
 
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
+        _release_killed_runs(instance)
         result = job.execute_in_process(
             run_config={**(run_config or {}), **QUIET_LOGGERS},
             instance=instance,
             partition_key=partition_key,
-            tags=tags,
+            tags={**tags, CLI_PID_TAG: str(os.getpid())},
             raise_on_error=False,
         )
     if not result.success:
@@ -166,10 +196,43 @@ def _check_month(month: str) -> None:
         )
 
 
+def _write(sql: str, params: Iterable | None = None) -> None:
+    """Write the warehouse in a short-lived connection (closed before any dbt run)."""
+    with _connect(current_locations().warehouse) as conn:
+        conn.execute(sql, list(params or []))
+
+
+def _interrupted_finalizations() -> list[str]:
+    """Months whose finalization froze invoices but never finished (killed, or failed after).
+
+    Only a re-run of that finalization completes them with the drafts they were frozen from; a
+    close in between could change those drafts, and a later month's finalization would never
+    append what is missing.
+    """
+    return [
+        row[0]
+        for row in _query(
+            "select distinct strftime(billing_month, '%Y-%m') as month from raw.finalizations "
+            "where finished_at is null and billing_month in "
+            "(select billing_month from ledger.finalized_invoices) order by month"
+        )
+    ]
+
+
+def _refuse_after_interrupted_finalization(month: str | None = None) -> None:
+    interrupted = [m for m in _interrupted_finalizations() if m != month]
+    if interrupted:
+        raise RunError(
+            f"the finalization of {interrupted[0]} did not finish: run "
+            f"`meterhouse finalize --month {interrupted[0]}` again to complete it first"
+        )
+
+
 def close_month(month: str, *, wait: bool = False) -> list[str]:
     """Close `month`, after every earlier unclosed month with activity; return the months."""
     _check_month(month)
     with warehouse_lock(current_locations().warehouse, wait=wait):
+        _refuse_after_interrupted_finalization()
         return _close_months_up_to(month)
 
 
@@ -179,12 +242,14 @@ def _close_months_up_to(month: str) -> list[str]:
     from orchestration.resources import warehouse
 
     with dg.DagsterInstance.get() as instance:
+        _release_killed_runs(instance)
         loaded = dg.materialize(
             [landing_inputs],
             instance=instance,
             partition_key=month,
             resources={"warehouse": warehouse},
             run_config=QUIET_LOGGERS,
+            tags={CLI_PID_TAG: str(os.getpid())},
             raise_on_error=False,
         )
     if not loaded.success:
@@ -213,6 +278,7 @@ def finalize_month(month: str, *, wait: bool = False) -> None:
     """Number and freeze a closed month, render its PDFs and sync the ledger."""
     _check_month(month)
     with warehouse_lock(current_locations().warehouse, wait=wait):
+        _refuse_after_interrupted_finalization(month)
         _finalize(month)
 
 
@@ -234,11 +300,27 @@ def _finalize(month: str) -> None:
     ]
     if pending:
         raise RunError(f"finalize {pending[0]} first: months are finalized in order")
+    # Started here, finished below: a run killed in between is completed by running it again.
+    _write(
+        "create table if not exists raw.finalizations "
+        "(billing_month date not null, started_at timestamp not null, finished_at timestamp)"
+    )
+    _write(
+        "insert into raw.finalizations select cast(? as date), current_timestamp, null "
+        "where not exists (select 1 from raw.finalizations "
+        "where billing_month = cast(? as date) and finished_at is null)",
+        [f"{month}-01", f"{month}-01"],
+    )
     _execute(
         "finalize_month",
         {},
         partition_key=month,
         run_config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
+    )
+    _write(
+        "update raw.finalizations set finished_at = current_timestamp "
+        "where billing_month = cast(? as date) and finished_at is null",
+        [f"{month}-01"],
     )
 
 
