@@ -10,7 +10,8 @@ from pathlib import Path
 
 from orchestration.faults import crash_point
 
-TEMPORARY_GLOBS = (".*.tmp",)
+# A temporary file, and the WAL of a temporary DuckDB file (the marts' billing_snapshot.duckdb).
+TEMPORARY_GLOBS = (".*.tmp", ".*.tmp.wal")
 
 
 def write_atomically(target: Path, data: bytes, *, point: str) -> None:

@@ -4,8 +4,10 @@ Parquet copies of every `billing` table for BI tools (CONTRACT §4)."""
 import os
 import time
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from invoice_render import render_credit_note_pdf_bytes, render_invoice_pdf_bytes
@@ -124,7 +126,8 @@ def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResour
     **MONTHLY_OUTPUT,
 )
 def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
-    """A Parquet copy of every `billing` table, so BI tools never lock the warehouse file."""
+    """A Parquet copy of every `billing` table, and billing_snapshot.duckdb holding them all,
+    so that BI tools never lock the warehouse file."""
     folder = current_locations().output_dir / "marts"
     folder.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(folder)
@@ -143,9 +146,30 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
             os.replace(temporary, target)  # readers see the old file or the new one, never half
             counts[table] = conn.execute(f"select count(*) from billing.{table}").fetchone()[0]
+        # Not billing.duckdb: a catalog named `billing` would make `billing.<table>` ambiguous.
+        _publish_snapshot(conn, tables, folder / "billing_snapshot.duckdb")
     return dg.MaterializeResult(
         metadata={**{f"{t}_rows": n for t, n in counts.items()}, "folder": str(folder)}
     )
+
+
+def _publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target: Path) -> None:
+    """The same tables as one DuckDB file (schema `billing`), replaced whole like the Parquet.
+
+    A BI tool may keep it open while runs go on; it is written in the storage format of DuckDB
+    1.4, which older drivers read too (stack notes §3).
+    """
+    temporary = target.with_name(f".{target.name}.tmp")
+    conn.execute(f"attach '{temporary}' as billing_snapshot (storage_version 'v1.4.0')")
+    try:
+        conn.execute("create schema billing_snapshot.billing")
+        for table in tables:
+            conn.execute(
+                f"create table billing_snapshot.billing.{table} as select * from billing.{table}"
+            )
+    finally:
+        conn.execute("detach billing_snapshot")
+    os.replace(temporary, target)
 
 
 # What credit_note_pdfs reads: the notes, their items and taxes, the credited invoice, the customer.
