@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
 
     for command in (demo, close, finalize, ui):
         _add_locations(command)
+    for command in (demo, close, finalize):
+        command.add_argument(
+            "--wait",
+            action="store_true",
+            help="if another run holds the warehouse, wait for it instead of refusing",
+        )
     _add_bench(commands)
     args = parser.parse_args(argv)
     if args.command == "bench":
@@ -95,13 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         from orchestration import runs
 
         if args.command == "close":
-            months = runs.close_month(args.month)
-            print(f"Closed {', '.join(months)}; invoices are drafts until finalized.")  # noqa: T201
-            print(runs.summary(locations))  # noqa: T201
+            # The summary reads the warehouse: under the lock, before a waiting run takes it.
+            with runs.warehouse_lock(locations.warehouse, wait=args.wait):
+                months = runs.close_month(args.month)
+                print(f"Closed {', '.join(months)}; invoices are drafts until finalized.")  # noqa: T201
+                print(runs.summary(locations))  # noqa: T201
         elif args.command == "finalize":
-            runs.finalize_month(args.month)
-            print(f"Finalized {args.month}.")  # noqa: T201
-            print(runs.summary(locations))  # noqa: T201
+            with runs.warehouse_lock(locations.warehouse, wait=args.wait):
+                runs.finalize_month(args.month)
+                print(f"Finalized {args.month}.")  # noqa: T201
+                print(runs.summary(locations))  # noqa: T201
         elif args.command == "demo":
             runs.demo(
                 locations,
@@ -110,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 events=args.events,
                 seed=args.seed,
                 first_month=args.first_month,
+                wait=args.wait,
             )
         elif args.command == "ui":
             return _ui(args.host, args.port)

@@ -25,7 +25,8 @@ from concurrent.futures import (
 from multiprocessing import get_context
 from pathlib import Path
 
-from invoice_render import Invoice, render_invoice_pdf, render_invoice_pdf_bytes
+from invoice_render import Invoice, render_invoice_pdf_bytes
+from orchestration.files import write_atomically
 
 # Below this many documents a pool costs more (worker start-up, ~1 s) than it saves.
 POOL_THRESHOLD = 64
@@ -76,7 +77,7 @@ def render_invoice_pdfs(jobs: Sequence[tuple[Invoice, Path]], workers: int | Non
     workers = workers or render_workers()
     if workers == 1 or len(jobs) < POOL_THRESHOLD:
         for invoice, target in jobs:
-            render_invoice_pdf(invoice, target)
+            write_atomically(target, render_invoice_pdf_bytes(invoice), point="pdf_writing")
         return len(jobs)
     batch = uuid.uuid4().hex[:16]
     chunks = [jobs[i : i + CHUNK_SIZE] for i in range(0, len(jobs), CHUNK_SIZE)]

@@ -3,13 +3,24 @@
 Balances chain from month to month (CONTRACT §7), so a close first closes, as one backfill run,
 every earlier month with billable activity that was never closed; and months are finalized in
 order, so invoice numbers follow issuing dates.
+
+One run at a time per warehouse (docs/operations.md): a close, a finalization or a demo holds an
+advisory lock on `<warehouse>.lock`, which the kernel releases however the process ends, so a
+killed run never leaves a stale lock. Holding it, a run knows that any run of this CLI still
+marked as in progress in the Dagster instance was killed, and cleans up after it.
 """
 
-from collections.abc import Iterable
+import fcntl
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import Locations, current_locations
@@ -17,6 +28,110 @@ from orchestration.settings import Locations, current_locations
 
 class RunError(Exception):
     """A refused or failed run, explained for the person who started it."""
+
+
+# Tags every run this CLI starts, so a later run can tell a killed one from a UI run.
+CLI_PID_TAG = "meterhouse/pid"
+
+# Warehouses whose lock this process holds: demo() takes it once for its closes and finalizations.
+_held_locks: set[Path] = set()
+
+
+def lock_path(warehouse: Path) -> Path:
+    """The advisory lock file of a warehouse: `<warehouse>.lock`, beside it."""
+    return warehouse.with_name(f"{warehouse.name}.lock")
+
+
+@contextmanager
+def warehouse_lock(warehouse: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the one-run-at-a-time lock of `warehouse` (flock on `<warehouse>.lock`).
+
+    Another holder makes this raise RunError at once, or, with `wait`, block until it is done.
+    Re-entrant within a process.
+    """
+    warehouse = warehouse.resolve()
+    if warehouse in _held_locks:
+        yield
+        return
+    path = lock_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            if not wait:
+                raise RunError(
+                    f"another close or finalization is running on {warehouse} (pid {holder}); "
+                    "wait for it to end, or pass --wait to start as soon as it does"
+                ) from None
+            print(f"Waiting for pid {holder} to finish its run on {warehouse}...", file=sys.stderr)  # noqa: T201
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        # Only for the message above: the lock itself is the flock, not this content.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _refuse_other_programs(warehouse)
+        _held_locks.add(warehouse)
+        try:
+            yield
+        finally:
+            _held_locks.discard(warehouse)
+    finally:
+        os.close(fd)  # releases the flock
+
+
+@contextmanager
+def _connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the warehouse; RunError if another program has it open.
+
+    DuckDB lets one process open a file that is being written. Refusing at once beats Dagster's
+    resource retrying for about 100 s and dbt for about 2 minutes before failing the same way.
+    """
+    try:
+        conn = duckdb.connect(str(warehouse))
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        marts = current_locations().output_dir / "marts"
+        raise RunError(
+            f"the warehouse {warehouse} is open in another program, and DuckDB lets only one "
+            f"process open a file that is being written. Close that program and run again "
+            f"(BI tools should read the Parquet marts in {marts}). DuckDB said: {error}"
+        ) from None
+    with conn:
+        yield conn
+
+
+def _refuse_other_programs(warehouse: Path) -> None:
+    """Refuse at once when another program (a BI tool, `meterhouse ui`) has the file open."""
+    if warehouse.exists():
+        with _connect(warehouse):
+            pass
+
+
+def _release_killed_runs(instance: dg.DagsterInstance) -> None:
+    """Mark the CLI's runs that never ended as failed, and give back their pool slots.
+
+    Called under the warehouse lock, so no run of this CLI is alive: one still in progress was
+    killed. Its claim on the `duckdb_writer` pool slot would otherwise make every later run wait
+    for that slot forever.
+    """
+    killed = [
+        run
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
+        if CLI_PID_TAG in run.tags
+    ]
+    for run in killed:
+        instance.report_run_failed(
+            run, f"the process of this run (pid {run.tags[CLI_PID_TAG]}) was killed"
+        )
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        for run_id in storage.get_concurrency_run_ids():
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.status not in IN_PROGRESS_RUN_STATUSES:
+                storage.free_concurrency_slots_for_run(run_id)
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -30,7 +145,7 @@ def _query(sql: str, params: Iterable | None = None) -> list[tuple]:
     path = current_locations().warehouse
     if not path.exists():
         return []
-    with duckdb.connect(str(path)) as conn:
+    with _connect(path) as conn:
         try:
             return conn.execute(sql, list(params or [])).fetchall()
         except duckdb.CatalogException:
@@ -60,11 +175,12 @@ def _execute(
 
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
+        _release_killed_runs(instance)
         result = job.execute_in_process(
             run_config={**(run_config or {}), **QUIET_LOGGERS},
             instance=instance,
             partition_key=partition_key,
-            tags=tags,
+            tags={**tags, CLI_PID_TAG: str(os.getpid())},
             raise_on_error=False,
         )
     if not result.success:
@@ -80,20 +196,60 @@ def _check_month(month: str) -> None:
         )
 
 
-def close_month(month: str) -> list[str]:
+def _write(sql: str, params: Iterable | None = None) -> None:
+    """Write the warehouse in a short-lived connection (closed before any dbt run)."""
+    with _connect(current_locations().warehouse) as conn:
+        conn.execute(sql, list(params or []))
+
+
+def _interrupted_finalizations() -> list[str]:
+    """Months whose finalization froze invoices but never finished (killed, or failed after).
+
+    Only a re-run of that finalization completes them with the drafts they were frozen from; a
+    close in between could change those drafts, and a later month's finalization would never
+    append what is missing.
+    """
+    return [
+        row[0]
+        for row in _query(
+            "select distinct strftime(billing_month, '%Y-%m') as month from raw.finalizations "
+            "where finished_at is null and billing_month in "
+            "(select billing_month from ledger.finalized_invoices) order by month"
+        )
+    ]
+
+
+def _refuse_after_interrupted_finalization(month: str | None = None) -> None:
+    interrupted = [m for m in _interrupted_finalizations() if m != month]
+    if interrupted:
+        raise RunError(
+            f"the finalization of {interrupted[0]} did not finish: run "
+            f"`meterhouse finalize --month {interrupted[0]}` again to complete it first"
+        )
+
+
+def close_month(month: str, *, wait: bool = False) -> list[str]:
     """Close `month`, after every earlier unclosed month with activity; return the months."""
     _check_month(month)
+    with warehouse_lock(current_locations().warehouse, wait=wait):
+        _refuse_after_interrupted_finalization()
+        return _close_months_up_to(month)
+
+
+def _close_months_up_to(month: str) -> list[str]:
     # Load first, so that the subscriptions tell where billable activity starts.
     from orchestration.assets.landing import landing_inputs
     from orchestration.resources import warehouse
 
     with dg.DagsterInstance.get() as instance:
+        _release_killed_runs(instance)
         loaded = dg.materialize(
             [landing_inputs],
             instance=instance,
             partition_key=month,
             resources={"warehouse": warehouse},
             run_config=QUIET_LOGGERS,
+            tags={CLI_PID_TAG: str(os.getpid())},
             raise_on_error=False,
         )
     if not loaded.success:
@@ -147,9 +303,15 @@ def _earliest_month_with_late_events() -> str | None:
     return rows[0][0] if rows else None
 
 
-def finalize_month(month: str) -> None:
+def finalize_month(month: str, *, wait: bool = False) -> None:
     """Number and freeze a closed month, render its PDFs and sync the ledger."""
     _check_month(month)
+    with warehouse_lock(current_locations().warehouse, wait=wait):
+        _refuse_after_interrupted_finalization(month)
+        _finalize(month)
+
+
+def _finalize(month: str) -> None:
     closed = {
         row[0]
         for row in _query("select distinct strftime(billing_month, '%Y-%m') from raw.closed_months")
@@ -167,11 +329,27 @@ def finalize_month(month: str) -> None:
     ]
     if pending:
         raise RunError(f"finalize {pending[0]} first: months are finalized in order")
+    # Started here, finished below: a run killed in between is completed by running it again.
+    _write(
+        "create table if not exists raw.finalizations "
+        "(billing_month date not null, started_at timestamp not null, finished_at timestamp)"
+    )
+    _write(
+        "insert into raw.finalizations select cast(? as date), current_timestamp, null "
+        "where not exists (select 1 from raw.finalizations "
+        "where billing_month = cast(? as date) and finished_at is null)",
+        [f"{month}-01", f"{month}-01"],
+    )
     _execute(
         "finalize_month",
         {},
         partition_key=month,
         run_config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
+    )
+    _write(
+        "update raw.finalizations set finished_at = current_timestamp "
+        "where billing_month = cast(? as date) and finished_at is null",
+        [f"{month}-01"],
     )
 
 
@@ -197,9 +375,30 @@ def summary(locations: Locations) -> str:
 
 
 def demo(
-    locations: Locations, *, months: int, customers: int, events: int, seed: int, first_month: str
+    locations: Locations,
+    *,
+    months: int,
+    customers: int,
+    events: int,
+    seed: int,
+    first_month: str,
+    wait: bool = False,
 ) -> None:
     """Generate the demo data set, then close and finalize each of its months."""
+    with warehouse_lock(locations.warehouse, wait=wait):
+        _demo(
+            locations,
+            months=months,
+            customers=customers,
+            events=events,
+            seed=seed,
+            first_month=first_month,
+        )
+
+
+def _demo(
+    locations: Locations, *, months: int, customers: int, events: int, seed: int, first_month: str
+) -> None:
     from orchestration.demo_data import generate_demo_dataset
 
     manifest = generate_demo_dataset(

@@ -76,6 +76,8 @@ from beancount import loader
 from beancount.core import account as bc_account
 from beancount.core import data as bc_data
 
+from orchestration.faults import crash_point
+
 RECEIVABLE_ACCOUNT = "Assets:Receivable:Customers"
 TAX_ACCOUNT_ROOT = "Liabilities:Tax"
 PREPAID_CREDITS_ROOT = "Liabilities:Prepaid-Credits"
@@ -774,6 +776,7 @@ def sync_ledger(
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
+        crash_point("ledger_writing")
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from orchestration.faults import watch_dbt_log
 from orchestration.partitions import monthly_partitions, window_of
 from orchestration.project import dbt_project
 
@@ -71,7 +72,9 @@ def billing_dbt_models(
     else:
         os.environ.pop("MH_FINALIZE_MONTH", None)
     try:
-        yield from dbt.cli(["build"], context=context).stream()
+        invocation = dbt.cli(["build"], context=context)
+        watch_dbt_log(invocation.target_path / "dbt.log")  # crash tests only (faults.py)
+        yield from invocation.stream()
     finally:
         for name in ("MH_BILLING_PERIOD_START", "MH_BILLING_PERIOD_END", "MH_FINALIZE_MONTH"):
             os.environ.pop(name, None)

@@ -4,14 +4,17 @@ Parquet copies of every `billing` table for BI tools (CONTRACT §4)."""
 import os
 import time
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
-from invoice_render import render_credit_note_pdf
+from invoice_render import render_credit_note_pdf_bytes
 from orchestration.accounting import check_ledger, sync_ledger
 from orchestration.assets.dbt_models import dbt_asset_key
 from orchestration.credit_notes import finalized_credit_notes_for_month
+from orchestration.files import sweep_temporaries, write_atomically
 from orchestration.invoices import (
     all_finalized_ledger_credit_notes,
     all_finalized_ledger_invoices,
@@ -54,6 +57,7 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         with warehouse.get_connection() as conn:
             invoices = finalized_invoices_for_month(conn, month)
         folder = output_dir / "invoices" / key
+        sweep_temporaries(folder)  # what a killed run left; its PDFs are rendered again below
         jobs = []
         for invoice in invoices:
             path = folder / f"{_safe_file_name(invoice.invoice_number)}.pdf"
@@ -91,6 +95,7 @@ def invoice_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
 def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """Beancount ledger of finalized invoices, credit notes and wallet moves; rewritten whole."""
     path = current_locations().output_dir / "accounting" / "ledger.beancount"
+    sweep_temporaries(path.parent)
     with warehouse.get_connection() as conn:
         invoices = all_finalized_ledger_invoices(conn)
         credit_notes = all_finalized_ledger_credit_notes(conn)
@@ -123,9 +128,11 @@ def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResour
     **MONTHLY_OUTPUT,
 )
 def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
-    """A Parquet copy of every `billing` table, so BI tools never lock the warehouse file."""
+    """A Parquet copy of every `billing` table, and billing_snapshot.duckdb holding them all,
+    so that BI tools never lock the warehouse file."""
     folder = current_locations().output_dir / "marts"
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(folder)
     counts = {}
     with warehouse.get_connection() as conn:
         tables = [
@@ -141,9 +148,30 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
             os.replace(temporary, target)  # readers see the old file or the new one, never half
             counts[table] = conn.execute(f"select count(*) from billing.{table}").fetchone()[0]
+        # Not billing.duckdb: a catalog named `billing` would make `billing.<table>` ambiguous.
+        _publish_snapshot(conn, tables, folder / "billing_snapshot.duckdb")
     return dg.MaterializeResult(
         metadata={**{f"{t}_rows": n for t, n in counts.items()}, "folder": str(folder)}
     )
+
+
+def _publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target: Path) -> None:
+    """The same tables as one DuckDB file (schema `billing`), replaced whole like the Parquet.
+
+    A BI tool may keep it open while runs go on; it is written in the storage format of DuckDB
+    1.4, which older drivers read too (stack notes §3).
+    """
+    temporary = target.with_name(f".{target.name}.tmp")
+    conn.execute(f"attach '{temporary}' as billing_snapshot (storage_version 'v1.4.0')")
+    try:
+        conn.execute("create schema billing_snapshot.billing")
+        for table in tables:
+            conn.execute(
+                f"create table billing_snapshot.billing.{table} as select * from billing.{table}"
+            )
+    finally:
+        conn.execute("detach billing_snapshot")
+    os.replace(temporary, target)
 
 
 # What credit_note_pdfs reads: the notes, their items and taxes, the credited invoice, the customer.
@@ -172,13 +200,14 @@ def credit_note_pdfs(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
         with warehouse.get_connection() as conn:
             credit_notes = finalized_credit_notes_for_month(conn, month)
         folder = output_dir / "credit_notes" / key
+        sweep_temporaries(folder)
         for credit_note in credit_notes:
             count += 1
             path = folder / f"{_safe_file_name(credit_note.credit_note_number)}.pdf"
             if path.exists():  # finalized credit notes never change, nor do their PDFs
                 skipped += 1
                 continue
-            render_credit_note_pdf(credit_note, path)
+            write_atomically(path, render_credit_note_pdf_bytes(credit_note), point="pdf_writing")
             rendered += 1
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(

@@ -16,6 +16,7 @@ import duckdb
 import pandera.errors
 import polars as pl
 
+from orchestration.faults import crash_point
 from orchestration.landing import schemas
 from orchestration.landing.readers import (
     LANDING_KINDS,
@@ -337,6 +338,7 @@ def load_folder(
                 conn.execute("rollback")
                 conn.execute("begin transaction")
                 stats = _quarantine_file(conn, kind, source_file, loaded_at, str(error))
+            crash_point("landing_file_loading")  # rows inserted, file not recorded nor committed
             conn.execute(
                 "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
