@@ -139,15 +139,17 @@
 {%- endmacro %}
 
 {#- Lago's numeric test for event properties (`^-?\d+(\.\d+)?$`, events/stores): values that fail
-    it are ignored by numeric aggregations. -#}
+    it are ignored by numeric aggregations. At most 28 integer digits, so that as_decimal's
+    decimal(38, 9) holds the value even rounded up: one event whose value had 30 digits failed the
+    whole close with a Conversion Error. Such a value is ignored like any other non-number. -#}
 {% macro is_numeric_text(text_expression) -%}
     {{ return(adapter.dispatch('is_numeric_text', 'meterhouse')(text_expression)) }}
 {%- endmacro %}
 {% macro default__is_numeric_text(text_expression) -%}
-    ({{ text_expression }} rlike '^-?[0-9]+([.][0-9]+)?$')
+    ({{ text_expression }} rlike '^-?[0-9]{1,28}([.][0-9]+)?$')
 {%- endmacro %}
 {% macro duckdb__is_numeric_text(text_expression) -%}
-    regexp_full_match({{ text_expression }}, '-?[0-9]+([.][0-9]+)?')
+    regexp_full_match({{ text_expression }}, '-?[0-9]{1,28}([.][0-9]+)?')
 {%- endmacro %}
 
 {#- Seconds from one instant to a later one, exact to the microsecond, as a decimal. -#}

@@ -196,6 +196,10 @@ def build_hostile_landing(landing: Path) -> None:
         _line({**first, "properties": {"tokens": 1}}),  # 17: conflicting duplicate
         _line(first),  # 18: exact duplicate, dropped
         _line({"event": _event("t19", 3, day=19)}),  # 19: billed
+        # 20, 21: numbers beyond decimal(38, 9) failed the whole close (a Conversion Error);
+        # they are loaded and, like any value that is not a number, ignored by the sum.
+        _line(_event("t20", "1" * 40)),  # a numeric string
+        _line(_event("t21", 10**41)),  # a JSON number
     ]
     (events / "a_hostile.ndjson").write_bytes(b"\n".join(ndjson) + b"\n")
 
@@ -326,6 +330,12 @@ def test_sql_in_ids_and_property_keys_is_stored_verbatim(hostile):
         [SQL_TRANSACTION_ID],
     )
     assert lineage == [(SQL_TRANSACTION_ID,)]
+    huge_numbers = query(
+        warehouse,
+        "select transaction_id, json_extract_string(properties, '$.tokens') from raw.events "
+        "where transaction_id in ('t20', 't21') order by transaction_id",
+    )
+    assert huge_numbers == [("t20", "1" * 40), ("t21", "1" + "0" * 41)]
 
 
 def test_the_good_rows_of_the_same_files_are_billed(hostile):
