@@ -20,7 +20,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import Locations, current_locations
@@ -32,6 +31,13 @@ class RunError(Exception):
 
 # Tags every run this CLI starts, so a later run can tell a killed one from a UI run.
 CLI_PID_TAG = "meterhouse/pid"
+# A run in one of these states has not ended (it may be queued, launched, running, canceling).
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 # Warehouses whose lock this process holds: demo() takes it once for its closes and finalizations.
 _held_locks: set[Path] = set()
@@ -119,7 +125,7 @@ def _release_killed_runs(instance: dg.DagsterInstance) -> None:
     """
     killed = [
         run
-        for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
         if CLI_PID_TAG in run.tags
     ]
     for run in killed:
@@ -130,7 +136,7 @@ def _release_killed_runs(instance: dg.DagsterInstance) -> None:
     if storage.supports_global_concurrency_limits:
         for run_id in storage.get_concurrency_run_ids():
             run = instance.get_run_by_id(run_id)
-            if run is None or run.status not in IN_PROGRESS_RUN_STATUSES:
+            if run is None or run.status not in UNFINISHED:
                 storage.free_concurrency_slots_for_run(run_id)
 
 
