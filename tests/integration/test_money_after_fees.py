@@ -468,7 +468,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             # A finalization that fails after numbering (the PDFs cannot be written) is retried:
             # test_17 checks that the retry reused the numbers, with no gap and no reuse.
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(outputs, "render_invoice_pdf", _failing_render)
+                patch.setattr(outputs, "render_invoice_pdf_bytes", _failing_render)
                 assert main(["finalize", "--month", month, *args]) != 0
         assert main(["finalize", "--month", month, *args]) == 0
     return locations["warehouse"]
