@@ -20,7 +20,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import Locations, current_locations
@@ -30,8 +29,17 @@ class RunError(Exception):
     """A refused or failed run, explained for the person who started it."""
 
 
-# Tags every run this CLI starts, so a later run can tell a killed one from a UI run.
+# Tags every run this CLI starts, so a later run can tell a killed one from a UI run, or from a
+# live run on another warehouse that shares the Dagster instance.
 CLI_PID_TAG = "meterhouse/pid"
+CLI_WAREHOUSE_TAG = "meterhouse/warehouse"
+# A run in one of these states has not ended (it may be queued, launched, running, canceling).
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 # Warehouses whose lock this process holds: demo() takes it once for its closes and finalizations.
 _held_locks: set[Path] = set()
@@ -113,14 +121,14 @@ def _refuse_other_programs(warehouse: Path) -> None:
 def _release_killed_runs(instance: dg.DagsterInstance) -> None:
     """Mark the CLI's runs that never ended as failed, and give back their pool slots.
 
-    Called under the warehouse lock, so no run of this CLI is alive: one still in progress was
-    killed. Its claim on the `duckdb_writer` pool slot would otherwise make every later run wait
-    for that slot forever.
+    Called under the warehouse lock, so no run of this CLI on this warehouse is alive: one still
+    in progress was killed. Its claim on the `duckdb_writer` pool slot would otherwise make every
+    later run wait for that slot forever.
     """
     killed = [
         run
-        for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
-        if CLI_PID_TAG in run.tags
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
+        if run.tags.get(CLI_WAREHOUSE_TAG) == _cli_tags()[CLI_WAREHOUSE_TAG]
     ]
     for run in killed:
         instance.report_run_failed(
@@ -130,8 +138,16 @@ def _release_killed_runs(instance: dg.DagsterInstance) -> None:
     if storage.supports_global_concurrency_limits:
         for run_id in storage.get_concurrency_run_ids():
             run = instance.get_run_by_id(run_id)
-            if run is None or run.status not in IN_PROGRESS_RUN_STATUSES:
+            if run is None or run.status not in UNFINISHED:
                 storage.free_concurrency_slots_for_run(run_id)
+
+
+def _cli_tags() -> dict[str, str]:
+    """The tags of a run started by this process on the current warehouse."""
+    return {
+        CLI_PID_TAG: str(os.getpid()),
+        CLI_WAREHOUSE_TAG: str(current_locations().warehouse.resolve()),
+    }
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -180,7 +196,7 @@ def _execute(
             run_config={**(run_config or {}), **QUIET_LOGGERS},
             instance=instance,
             partition_key=partition_key,
-            tags={**tags, CLI_PID_TAG: str(os.getpid())},
+            tags={**tags, **_cli_tags()},
             raise_on_error=False,
         )
     if not result.success:
@@ -249,7 +265,7 @@ def _close_months_up_to(month: str) -> list[str]:
             partition_key=month,
             resources={"warehouse": warehouse},
             run_config=QUIET_LOGGERS,
-            tags={CLI_PID_TAG: str(os.getpid())},
+            tags=_cli_tags(),
             raise_on_error=False,
         )
     if not loaded.success:

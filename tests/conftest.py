@@ -254,19 +254,3 @@ def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(warehouse)) as conn:
         return conn.execute(sql, params or []).fetchall()
 
-
-@pytest.fixture(scope="session")
-def cli_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The crash and concurrency tests' uninterrupted close and finalization, built once
-    (tests/integration/cli_runs.py; imported here lazily, once collection has put that folder on
-    sys.path, so that this file stays the one `conftest` that test modules import from)."""
-    from cli_runs import build_reference
-
-    return build_reference(tmp_path_factory.mktemp("runs"))
-
-
-@pytest.fixture
-def cli_workspace(cli_reference: dict, request: pytest.FixtureRequest) -> Path:
-    """A fresh folder for one test's runs, under the reference's root."""
-    # Letters, digits and underscores only: dbt-duckdb names the database after the file path.
-    return cli_reference["root"] / "".join(c if c.isalnum() else "_" for c in request.node.name)

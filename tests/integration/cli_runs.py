@@ -1,7 +1,8 @@
 """Running the real `meterhouse` command on a workspace, and snapshots to compare runs with.
 
 Shared by test_crash_recovery.py and test_concurrent_runs.py; the reference month they compare
-with is built once per session (conftest.py beside this file).
+with is built once per test session (`shared_reference`). (No conftest.py here: a second module
+named conftest would shadow tests/conftest.py, which other test modules import.)
 """
 
 import hashlib
@@ -225,3 +226,19 @@ def build_reference(root: Path) -> dict:
         "final_marts": marts(workspace / "output"),
         "final_documents": documents(workspace / "output"),
     }
+
+
+_reference: dict = {}
+
+
+def shared_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`build_reference()`, built on first use and shared by every module of the session."""
+    if not _reference:
+        _reference.update(build_reference(tmp_path_factory.mktemp("runs")))
+    return _reference
+
+
+def new_workspace(reference: dict, test_name: str) -> Path:
+    """A fresh folder for one test's runs, under the reference's root."""
+    # Letters, digits and underscores only: dbt-duckdb names the database after the file path.
+    return reference["root"] / "".join(c if c.isalnum() else "_" for c in test_name)
