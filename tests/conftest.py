@@ -253,4 +253,3 @@ def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
     """Read the warehouse (a short read-write connection, as the CLI's runs hold none)."""
     with duckdb.connect(str(warehouse)) as conn:
         return conn.execute(sql, params or []).fetchall()
-
