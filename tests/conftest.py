@@ -4,6 +4,7 @@ The scenario's numbers are worked out by hand in tests/integration/test_monthly_
 rule book and seeds/catalog; the warehouse is built once and shared (closing costs ~15 s).
 """
 
+import csv
 import json
 from pathlib import Path
 
@@ -26,9 +27,21 @@ def pytest_configure(config: pytest.Config) -> None:
     ensure_manifest()
 
 
-def _write_ndjson(path: Path, rows: list[dict | str]) -> None:
+def write_ndjson(path: Path, rows: list[dict | str]) -> None:
+    """One JSON document per line (a str row is written as it is, for broken lines)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+
+
+def write_catalog_csv(path: Path, rows: list[dict]) -> None:
+    """A catalog file with the header of its seeds/catalog namesake; absent cells are empty."""
+    with (CATALOG / path.name).open(newline="") as seed:
+        header = next(csv.reader(seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="raise")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _write_table(path: Path, rows: list[dict]) -> None:
@@ -102,7 +115,7 @@ def build_scenario_landing(landing: Path) -> None:
             },
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "subscriptions" / "subscriptions.ndjson",
         [
             {
@@ -127,7 +140,7 @@ def build_scenario_landing(landing: Path) -> None:
     )
     us_calls = [_api_call("sub_us", i) for i in range(12_345)]
     # The same 12,345 US calls arrive in three formats; the Tokyo calls in NDJSON.
-    _write_ndjson(landing / "events" / "a_us_calls.ndjson", us_calls[:10_000])
+    write_ndjson(landing / "events" / "a_us_calls.ndjson", us_calls[:10_000])
     _write_table(landing / "events" / "b_us_calls.csv", us_calls[10_000:12_000])
     _write_table(landing / "events" / "c_us_calls.parquet", us_calls[12_000:])
     other = [_api_call("sub_jp", i) for i in range(12_345)]
@@ -177,7 +190,7 @@ def build_scenario_landing(landing: Path) -> None:
             "properties": {"streams": 20},
         },
     ]
-    _write_ndjson(landing / "events" / "d_other.ndjson", other)
+    write_ndjson(landing / "events" / "d_other.ndjson", other)
     bad = [
         "{broken json",
         {
@@ -219,7 +232,7 @@ def build_scenario_landing(landing: Path) -> None:
         us_calls[5],  # exact duplicate: dropped, counted
         {**us_calls[6], "properties": {"endpoint": "/v1/other"}},  # conflicting duplicate
     ]
-    _write_ndjson(landing / "events" / "e_bad.ndjson", bad)
+    write_ndjson(landing / "events" / "e_bad.ndjson", bad)
 
 
 @pytest.fixture(scope="session")

@@ -21,15 +21,14 @@ Then, with February finalized, one more January call of cust_more: a re-run of t
 shows it `pending`, and the March close bills it (1.00) on the Apr 1 invoice.
 """
 
-import csv
 import hashlib
-import json
 import re
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import write_catalog_csv, write_ndjson
 
 from orchestration.cli import main
 from orchestration.settings import REPO_ROOT
@@ -39,24 +38,8 @@ pytestmark = pytest.mark.integration
 SEED_CATALOG = REPO_ROOT / "seeds" / "catalog"
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    """A catalog file with the header of its seeds/catalog namesake; absent cells are empty."""
-    with (SEED_CATALOG / path.name).open(newline="") as seed:
-        header = next(csv.reader(seed))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="raise")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _write_ndjson(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-
-
 def write_catalog(catalog: Path) -> None:
-    _write_csv(
+    write_catalog_csv(
         catalog / "billing_entity.csv",
         [
             {
@@ -73,11 +56,11 @@ def write_catalog(catalog: Path) -> None:
             }
         ],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "billable_metrics.csv",
         [{"metric_code": "calls", "name": "Calls", "aggregation": "count", "recurring": "false"}],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "plans.csv",
         [
             {
@@ -94,7 +77,7 @@ def write_catalog(catalog: Path) -> None:
             for plan, amount in (("std", "50.00"), ("cheap", "20.00"))
         ],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "charges.csv",
         [
             {
@@ -117,8 +100,8 @@ def write_catalog(catalog: Path) -> None:
         "usage_thresholds",
         "coupons",
     ):
-        _write_csv(catalog / f"{name}.csv", [])
-    _write_csv(
+        write_catalog_csv(catalog / f"{name}.csv", [])
+    write_catalog_csv(
         catalog / "taxes.csv",
         [{"tax_code": "vat", "name": "VAT", "rate": "20", "applied_by_default": "false"}],
     )
@@ -151,7 +134,7 @@ def _calls(subscription: str, tag: str, month: int, days: range) -> list[dict]:
 
 
 def write_landing(landing: Path) -> None:
-    _write_ndjson(
+    write_ndjson(
         landing / "customers" / "customers.ndjson",
         [
             {
@@ -165,7 +148,7 @@ def write_landing(landing: Path) -> None:
             for index, customer in enumerate(("cust_more", "cust_less", "cust_gone"))
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "subscriptions" / "subscriptions.ndjson",
         [
             _subscription("cust_more", "std", "2025-01-01T00:00:00Z"),
@@ -173,7 +156,7 @@ def write_landing(landing: Path) -> None:
             _subscription("cust_gone", "std", "2025-01-01T00:00:00Z", "2025-01-20T00:00:00Z"),
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "events" / "events.ndjson",
         _calls("sub_more", "on_time", 1, range(1, 11))
         + _calls("sub_more", "on_time", 2, range(1, 4))
@@ -185,11 +168,11 @@ def write_landing(landing: Path) -> None:
 
 def write_late_data(landing: Path) -> None:
     """What lands after January is finalized: late calls and a corrected subscription."""
-    _write_ndjson(
+    write_ndjson(
         landing / "events" / "late.ndjson",
         _calls("sub_more", "late", 1, range(20, 25)) + _calls("sub_gone", "late", 1, range(15, 17)),
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "subscriptions" / "correction.ndjson",
         [_subscription("cust_less", "cheap", "2025-02-10T00:00:00Z")],
     )
@@ -286,7 +269,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
     }
     assert main(["finalize", "--month", "2025-02", *args]) == 0
     snapshot("february_finalized")
-    _write_ndjson(
+    write_ndjson(
         root / "landing" / "events" / "later.ndjson", _calls("sub_more", "later", 1, range(28, 29))
     )
     assert main(["close", "--month", "2025-01", *args]) == 0

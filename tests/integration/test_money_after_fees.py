@@ -39,7 +39,6 @@ meeting an invoice with nothing left to pay), if any, are not compared.
 """
 
 import csv
-import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -48,6 +47,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import write_catalog_csv, write_ndjson
 from pypdf import PdfReader
 
 from orchestration.assets import outputs
@@ -155,19 +155,9 @@ COUPONS = [
 ]
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    """A catalog file with the header of its seeds/catalog namesake; absent cells are empty."""
-    with (SEED_CATALOG / path.name).open(newline="") as seed:
-        header = next(csv.reader(seed))
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="raise")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_catalog(catalog: Path) -> None:
     catalog.mkdir(parents=True)
-    _write_csv(
+    write_catalog_csv(
         catalog / "billing_entity.csv",
         [
             {
@@ -184,15 +174,15 @@ def write_catalog(catalog: Path) -> None:
             }
         ],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "billable_metrics.csv",
         [
             {"metric_code": code, "name": code, "aggregation": "count", "recurring": "false"}
             for code in ("calls", "exports")
         ],
     )
-    _write_csv(catalog / "metric_filters.csv", [])
-    _write_csv(
+    write_catalog_csv(catalog / "metric_filters.csv", [])
+    write_catalog_csv(
         catalog / "plans.csv",
         [
             {
@@ -209,7 +199,7 @@ def write_catalog(catalog: Path) -> None:
             for plan, (currency, amount, taxes) in PLANS.items()
         ],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "charges.csv",
         [
             {
@@ -226,17 +216,17 @@ def write_catalog(catalog: Path) -> None:
             for charge, plan, metric, amount, taxes in CHARGES
         ],
     )
-    _write_csv(catalog / "charge_filters.csv", [])
-    _write_csv(catalog / "charge_tiers.csv", [])
-    _write_csv(catalog / "usage_thresholds.csv", [])
-    _write_csv(
+    write_catalog_csv(catalog / "charge_filters.csv", [])
+    write_catalog_csv(catalog / "charge_tiers.csv", [])
+    write_catalog_csv(catalog / "usage_thresholds.csv", [])
+    write_catalog_csv(
         catalog / "taxes.csv",
         [
             {"tax_code": code, "name": code, "rate": rate, "applied_by_default": default}
             for code, rate, default in TAXES
         ],
     )
-    _write_csv(catalog / "coupons.csv", COUPONS)
+    write_catalog_csv(catalog / "coupons.csv", COUPONS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,11 +301,6 @@ WALLET_TRANSACTIONS = [
 ]
 
 
-def _write_ndjson(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-
-
 def _events() -> list[dict]:
     return [
         {
@@ -333,7 +318,7 @@ def _events() -> list[dict]:
 
 
 def write_landing(landing: Path) -> None:
-    _write_ndjson(
+    write_ndjson(
         landing / "customers" / "customers.ndjson",
         [
             {
@@ -348,7 +333,7 @@ def write_landing(landing: Path) -> None:
             for index, (customer, currency, country, _, taxes) in enumerate(CUSTOMERS)
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "subscriptions" / "subscriptions.ndjson",
         [
             {
@@ -364,8 +349,8 @@ def write_landing(landing: Path) -> None:
             for customer, _, _, plan, _ in CUSTOMERS
         ],
     )
-    _write_ndjson(landing / "events" / "events.ndjson", _events())
-    _write_ndjson(
+    write_ndjson(landing / "events" / "events.ndjson", _events())
+    write_ndjson(
         landing / "applied_coupons" / "applied_coupons.ndjson",
         [
             {
@@ -378,7 +363,7 @@ def write_landing(landing: Path) -> None:
             for customer, coupon, applied_at in APPLIED_COUPONS
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "wallets" / "wallets.ndjson",
         [
             {
@@ -395,7 +380,7 @@ def write_landing(landing: Path) -> None:
             for code, customer, currency, rate, priority, allowed, created_at, expires_at in WALLETS
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "wallet_transactions" / "wallet_transactions.ndjson",
         [
             {

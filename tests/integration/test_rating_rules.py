@@ -17,15 +17,17 @@ Scenario
   taken and why.
 """
 
-import csv
-import json
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import query  # tests/ is on sys.path under both `pytest` and `python -m pytest`
+from conftest import (  # tests/ is on sys.path under both `pytest` and `python -m pytest`
+    query,
+    write_catalog_csv,
+    write_ndjson,
+)
 
 from orchestration.cli import main
 from orchestration.settings import REPO_ROOT
@@ -217,19 +219,9 @@ def _rows(columns: str, rows: list[tuple]) -> list[dict]:
     return [dict(zip(columns.split(), row, strict=True)) for row in rows]
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    """A catalog file with the header of its seeds/catalog namesake; absent cells are empty."""
-    with (SEED_CATALOG / path.name).open(newline="") as seed:
-        header = next(csv.reader(seed))
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="raise")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_catalog(catalog: Path) -> None:
     catalog.mkdir(parents=True)
-    _write_csv(
+    write_catalog_csv(
         catalog / "billing_entity.csv",
         [
             {
@@ -248,10 +240,14 @@ def write_catalog(catalog: Path) -> None:
     )
     metric_columns = "metric_code aggregation field_name recurring rounding_function"
     metrics = _rows(f"{metric_columns} rounding_precision", METRICS)
-    _write_csv(catalog / "billable_metrics.csv", [{**m, "name": m["metric_code"]} for m in metrics])
-    _write_csv(catalog / "metric_filters.csv", _rows("metric_code key values", METRIC_FILTERS))
+    write_catalog_csv(
+        catalog / "billable_metrics.csv", [{**m, "name": m["metric_code"]} for m in metrics]
+    )
+    write_catalog_csv(
+        catalog / "metric_filters.csv", _rows("metric_code key values", METRIC_FILTERS)
+    )
     plans = sorted({c["plan_code"] for c in CHARGES})
-    _write_csv(
+    write_catalog_csv(
         catalog / "plans.csv",
         [
             {
@@ -267,14 +263,14 @@ def write_catalog(catalog: Path) -> None:
             for p in plans
         ],
     )
-    _write_csv(catalog / "charges.csv", CHARGES)
-    _write_csv(
+    write_catalog_csv(catalog / "charges.csv", CHARGES)
+    write_catalog_csv(
         catalog / "charge_filters.csv",
         _rows("charge_code filter_code conditions pricing_group_keys amount", CHARGE_FILTERS),
     )
     tier_columns = "charge_code filter_code from_value to_value per_unit_amount flat_amount"
-    _write_csv(catalog / "charge_tiers.csv", _rows(f"{tier_columns} rate", TIERS))
-    _write_csv(
+    write_catalog_csv(catalog / "charge_tiers.csv", _rows(f"{tier_columns} rate", TIERS))
+    write_catalog_csv(
         catalog / "taxes.csv",
         [
             {
@@ -488,13 +484,8 @@ EVENTS: dict[str, list[tuple[str, str, dict, dict]]] = {
 }
 
 
-def _write_ndjson(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-
-
 def write_landing(landing: Path) -> None:
-    _write_ndjson(
+    write_ndjson(
         landing / "customers" / "customers.ndjson",
         [
             {
@@ -515,7 +506,7 @@ def write_landing(landing: Path) -> None:
             },
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "subscriptions" / "subscriptions.ndjson",
         [
             {
@@ -528,7 +519,7 @@ def write_landing(landing: Path) -> None:
             for sub, (customer, plan, started) in SUBSCRIPTIONS.items()
         ],
     )
-    _write_ndjson(
+    write_ndjson(
         landing / "events" / "events.ndjson",
         [
             {

@@ -26,8 +26,6 @@ Scenario
   taken.
 """
 
-import csv
-import json
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction as F
@@ -35,7 +33,11 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from conftest import query  # tests/ is on sys.path under both `pytest` and `python -m pytest`
+from conftest import (  # tests/ is on sys.path under both `pytest` and `python -m pytest`
+    query,
+    write_catalog_csv,
+    write_ndjson,
+)
 
 from orchestration.cli import main
 from orchestration.settings import REPO_ROOT
@@ -94,19 +96,9 @@ THRESHOLDS = [
 ]
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    """A catalog file with the header of its seeds/catalog namesake; absent cells are empty."""
-    with (SEED_CATALOG / path.name).open(newline="") as seed:
-        header = next(csv.reader(seed))
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="raise")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_catalog(catalog: Path, thresholds: list[tuple[str, str, str]]) -> None:
     catalog.mkdir(parents=True)
-    _write_csv(
+    write_catalog_csv(
         catalog / "billing_entity.csv",
         [
             {
@@ -123,12 +115,12 @@ def write_catalog(catalog: Path, thresholds: list[tuple[str, str, str]]) -> None
             }
         ],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "billable_metrics.csv",
         [{"metric_code": "calls", "name": "Calls", "aggregation": "count", "recurring": "false"}],
     )
-    _write_csv(catalog / "metric_filters.csv", [])
-    _write_csv(
+    write_catalog_csv(catalog / "metric_filters.csv", [])
+    write_catalog_csv(
         catalog / "plans.csv",
         [
             {
@@ -148,7 +140,7 @@ def write_catalog(catalog: Path, thresholds: list[tuple[str, str, str]]) -> None
             )
         ],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "charges.csv",
         [
             {
@@ -164,17 +156,17 @@ def write_catalog(catalog: Path, thresholds: list[tuple[str, str, str]]) -> None
             for plan in PLANS
         ],
     )
-    _write_csv(catalog / "charge_filters.csv", [])
-    _write_csv(catalog / "charge_tiers.csv", [])
-    _write_csv(
+    write_catalog_csv(catalog / "charge_filters.csv", [])
+    write_catalog_csv(catalog / "charge_tiers.csv", [])
+    write_catalog_csv(
         catalog / "usage_thresholds.csv",
         [dict(zip(("plan_code", "amount", "recurring"), row, strict=True)) for row in thresholds],
     )
-    _write_csv(
+    write_catalog_csv(
         catalog / "taxes.csv",
         [{"tax_code": "vat20", "name": "VAT", "rate": "20", "applied_by_default": "false"}],
     )
-    _write_csv(catalog / "coupons.csv", [])
+    write_catalog_csv(catalog / "coupons.csv", [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,14 +413,9 @@ LEAP_PHASES = [
 LEAP_EVENTS = {"sub_leap_calendar": ["2024-02-29T10:00:00Z"]}
 
 
-def _write_ndjson(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-
-
 def write_landing(landing: Path, phases: list[dict], events: dict[str, list[str]]) -> None:
     customers = sorted({row["external_customer_id"] for row in phases})
-    _write_ndjson(
+    write_ndjson(
         landing / "customers" / "customers.ndjson",
         [
             {
@@ -442,8 +429,8 @@ def write_landing(landing: Path, phases: list[dict], events: dict[str, list[str]
             for customer in customers
         ],
     )
-    _write_ndjson(landing / "subscriptions" / "subscriptions.ndjson", phases)
-    _write_ndjson(
+    write_ndjson(landing / "subscriptions" / "subscriptions.ndjson", phases)
+    write_ndjson(
         landing / "events" / "events.ndjson",
         [
             {
