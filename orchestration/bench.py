@@ -915,6 +915,14 @@ def _gib(value: float) -> float:
 
 def run_bench(options: BenchOptions) -> BenchResult:
     """Generate, measure and compare; return every figure (see the module docstring)."""
+    from orchestration.settings import command_environment
+
+    # The bench points the product at its own files through the environment, then puts it back.
+    with command_environment():
+        return _run_in_workdir(options)
+
+
+def _run_in_workdir(options: BenchOptions) -> BenchResult:
     root = Path(options.workdir or tempfile.mkdtemp(prefix="meterhouse-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     catalog_dir = REPO_ROOT / "seeds" / "catalog"
@@ -925,7 +933,7 @@ def run_bench(options: BenchOptions) -> BenchResult:
 
     (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    os.environ.setdefault("MH_DUCKDB_MEMORY_LIMIT", options.memory_limit)
+    os.environ["MH_DUCKDB_MEMORY_LIMIT"] = options.memory_limit  # dbt's DuckDB (profiles.yml)
     try:
         with MemorySampler() as memory:
             return _run(options, root, catalog_dir, memory)

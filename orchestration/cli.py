@@ -6,7 +6,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from orchestration.settings import REPO_ROOT, Locations, export_locations
+from orchestration.settings import REPO_ROOT, Locations, command_environment, export_locations
 
 DAGSTER_YAML = """\
 telemetry:
@@ -62,6 +62,11 @@ def _prepare(args: argparse.Namespace) -> Locations:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `meterhouse` command."""
+    with command_environment():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="meterhouse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -6,6 +6,8 @@ that Dagster, dbt and DuckDB agree whatever the working directory.
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,28 @@ def export_locations(overrides: dict[str, str | None] | None = None) -> Location
         value = overrides.get(name) or os.environ.get(name) or default
         os.environ[name] = _absolute(value)
     return current_locations()
+
+
+# What a command exports for Dagster and dbt while it runs (locations, instance, DuckDB memory).
+COMMAND_ENVIRONMENT = (*DEFAULTS, "DAGSTER_HOME", "MH_DUCKDB_MEMORY_LIMIT")
+
+
+@contextmanager
+def command_environment() -> Iterator[None]:
+    """Put back what a command exported once it returns.
+
+    A command called in-process (tests, notebooks) must not leave its warehouse or Dagster
+    instance behind as the default of the next command.
+    """
+    saved = {name: os.environ.get(name) for name in COMMAND_ENVIRONMENT}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def current_locations() -> Locations:

@@ -6,6 +6,7 @@ rule book and seeds/catalog; the warehouse is built once and shared (closing cos
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from orchestration.project import ensure_manifest
 
     ensure_manifest()
+    # Every test run gets the Dagster instance beside its own warehouse, never the developer's.
+    os.environ.pop("DAGSTER_HOME", None)
 
 
 def write_ndjson(path: Path, rows: list[dict | str]) -> None:
