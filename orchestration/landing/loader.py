@@ -123,9 +123,7 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
     schema = schemas.with_scalar_fields(SCHEMAS[kind.name](loaded_at + FUTURE_TOLERANCE))
     columns = list(schema.columns)
     frame = pl.from_arrow(
-        conn.sql(
-            f"select line_number, {', '.join(columns)} from typed order by line_number"
-        ).to_arrow_table()
+        conn.sql(f"select line_number, {', '.join(columns)} from typed").to_arrow_table()
     )
     rejections = pl.DataFrame(
         {"line_number": [], "reason": []}, schema={"line_number": pl.Int64, "reason": pl.Utf8}
@@ -219,6 +217,10 @@ def _quarantine_file(
     return stats
 
 
+# Temp relations of one file's load, dropped when it is done.
+WORK_TABLES = ("staged_text", "typed", "row_rejections", "key_stats", "classified")
+
+
 def load_file(
     conn: duckdb.DuckDBPyConnection,
     kind: LandingKind,
@@ -226,55 +228,67 @@ def load_file(
     source_file: str,
     loaded_at: datetime,
 ) -> LoadStats:
-    """Load one file in the caller's transaction."""
+    """Load one file in the caller's transaction.
+
+    Set-based, and sized for the bench (issue #6): rows are typed and hashed in one pass;
+    duplicates are found with one aggregate per key, and only the few keys that repeat (in the
+    file or against what was loaded before) are classified row by row. Everything else goes in
+    straight from `typed`, in file order.
+    """
     stats = LoadStats(kind.name, files_seen=1, files_loaded=1)
     stage_file(conn, kind, path)
     conn.execute(
-        f"create or replace temp table typed as "
-        f"select line_number, raw, is_parseable, has_nested_value, {kind.typing_sql} "
-        f"from staged_text"
+        f"""
+        create or replace temp table typed as
+        select *, {_payload_hash(kind)} as payload_hash
+        from (
+            select line_number, is_parseable, has_nested_value, {kind.typing_sql}
+            from staged_text
+        ) as typed_row
+        """
     )
     _validate(conn, kind, loaded_at)
-    target_columns = [name for name, _ in kind.table_columns]
+    key = ", ".join(kind.key)
+    valid = "line_number not in (select line_number from row_rejections)"
+    # Per key of the valid rows: how often the file has it, its first line and that line's payload,
+    # and the payload loaded before (normally none). Only such keys can hold a duplicate.
     conn.execute(
         f"""
-        create or replace temp table candidates as
-        with valid as (
-            select {", ".join(target_columns)}, line_number, {_payload_hash(kind)} as payload_hash
-            from typed
-            where line_number not in (select line_number from row_rejections)
-        ),
-        ranked as (
+        create or replace temp table key_stats as
+        with in_file as (
             select
-                valid.*,
-                row_number() over (partition by {", ".join(kind.key)} order by line_number)
-                    as key_rank,
-                first_value(payload_hash) over (
-                    partition by {", ".join(kind.key)} order by line_number
-                ) as first_payload_hash
-            from valid
+                {key},
+                count(*) as occurrences,
+                min(line_number) as first_line,
+                arg_min(payload_hash, line_number) as first_payload_hash
+            from typed
+            where {valid}
+            group by {key}
         )
-        select
-            ranked.*,
-            existing.payload_hash as existing_payload_hash
-        from ranked
-        left join raw.{kind.name} as existing on {_key_match(kind, "ranked", "existing")}
+        select in_file.*, existing.payload_hash as existing_payload_hash
+        from in_file
+        left join raw.{kind.name} as existing on {_key_match(kind, "in_file", "existing")}
+        where in_file.occurrences > 1 or existing.payload_hash is not null
         """
     )
     # The first row of a key decides against what was loaded before; later rows against the first.
     conn.execute(
-        """
+        f"""
         create or replace temp table classified as
         select
-            line_number,
+            typed.line_number,
             case
-                when coalesce(existing_payload_hash, first_payload_hash) = payload_hash
-                    and (key_rank > 1 or existing_payload_hash is not null) then 'duplicate'
-                when coalesce(existing_payload_hash, first_payload_hash) <> payload_hash
-                    then 'conflicting_duplicate'
+                when coalesce(key_stats.existing_payload_hash, key_stats.first_payload_hash)
+                        = typed.payload_hash
+                    and (typed.line_number > key_stats.first_line
+                        or key_stats.existing_payload_hash is not null) then 'duplicate'
+                when coalesce(key_stats.existing_payload_hash, key_stats.first_payload_hash)
+                    <> typed.payload_hash then 'conflicting_duplicate'
                 else 'new'
             end as outcome
-        from candidates
+        from typed
+        inner join key_stats on {_key_match(kind, "typed", "key_stats")}
+        where typed.{valid}
         """
     )
     conn.execute(
@@ -282,27 +296,28 @@ def load_file(
         "where outcome = 'conflicting_duplicate'"
     )
     _quarantine(conn, kind, source_file, loaded_at, "row_rejections")
-    conn.execute(
+    target_columns = ", ".join(name for name, _ in kind.table_columns)
+    # Everything valid that is not a duplicate (conflicting ones are in row_rejections by now).
+    inserted = conn.execute(
         f"""
-        insert into raw.{kind.name} ({", ".join(target_columns)}, payload_hash, source_file,
-                                     line_number, loaded_at)
-        select {", ".join(target_columns)}, payload_hash, ?, line_number, ?
-        from candidates
-        where line_number in (select line_number from classified where outcome = 'new')
-        order by line_number
+        insert into raw.{kind.name} ({target_columns}, payload_hash, source_file, line_number,
+                                     loaded_at)
+        select {target_columns}, payload_hash, ?, line_number, ?
+        from typed
+        where {valid}
+            and line_number not in (select line_number from classified where outcome = 'duplicate')
         """,
         [source_file, loaded_at],
-    )
-    counts = dict(
-        conn.execute("select outcome, count(*) from classified group by outcome").fetchall()
-    )
+    ).fetchone()[0]
     stats.rows_read = conn.execute("select count(*) from staged_text").fetchone()[0]
-    stats.rows_loaded = counts.get("new", 0)
-    stats.rows_duplicate = counts.get("duplicate", 0)
+    stats.rows_loaded = inserted
+    stats.rows_duplicate = conn.execute(
+        "select count(*) from classified where outcome = 'duplicate'"
+    ).fetchone()[0]
     stats.rejected_by_reason.update(
         dict(conn.execute("select reason, count(*) from row_rejections group by reason").fetchall())
     )
-    for table in ("staged_text", "typed", "row_rejections", "candidates", "classified"):
+    for table in WORK_TABLES:
         conn.execute(f"drop table if exists {table}")
     return stats
 
