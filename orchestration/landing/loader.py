@@ -318,7 +318,7 @@ def load_file(
         dict(conn.execute("select reason, count(*) from row_rejections group by reason").fetchall())
     )
     for table in WORK_TABLES:
-        conn.execute(f"drop table if exists {table}")
+        conn.execute(f"drop table if exists temp.main.{table}")  # never a same-named main table
     return stats
 
 
