@@ -2,9 +2,11 @@
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -78,9 +80,27 @@ def billing_dbt_models(
     finally:
         for name in ("MH_BILLING_PERIOD_START", "MH_BILLING_PERIOD_END", "MH_FINALIZE_MONTH"):
             os.environ.pop(name, None)
+    prune_invocation_folders(invocation.target_path.parent)
     if not config.finalize:
         with warehouse.get_connection() as conn:
             record_closed_months(conn, context.partition_keys, context.run_id)
+
+
+# dagster-dbt gives every invocation a folder of its own under target/ (~8 MB: manifest, compiled
+# SQL, run results, dbt.log), so that two runs never write each other's. Nothing removes them: a
+# daily close would grow target/ by gigabytes a year. The newest ones stay, to read after a run.
+KEPT_INVOCATION_FOLDERS = 10
+
+
+def prune_invocation_folders(target: Path, keep: int = KEPT_INVOCATION_FOLDERS) -> None:
+    """Remove all but the `keep` newest dbt invocation folders of this asset under `target`."""
+    folders = sorted(
+        (path for path in target.glob("billing_dbt_models-*") if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def record_closed_months(conn, partition_keys: list[str], run_id: str) -> None:
