@@ -7,6 +7,9 @@
 
     An event counts in every filter it matches unless it also matches one of that filter's
     children; an event that matches no filter goes to the default bucket.
+
+    `source` is read twice and `<name>_filtered` twice: make `source` a recomputed_cte() join, as
+    `<name>_filtered` is, so that neither is written out with every event's properties.
 -#}
 {% macro bucketed_charge_events(source, name) -%}
 {{ name }}_filter_matches as (
@@ -45,7 +48,7 @@
     )
 ),
 
-{{ name }}_filtered as (
+{{ name }}_filtered as {{ recomputed_cte() }} (
     select
         {{ source }}.*,
         coalesce(kept.filter_code, '') as filter_code,

@@ -175,3 +175,16 @@
 {% macro duckdb__utc_now() -%}
     cast(timezone('UTC', current_timestamp) as timestamp)
 {%- endmacro %}
+
+{#- Put after `<name> as` to have a CTE that is read more than once recomputed at each read
+    rather than written out. For a join of the events with their charges, recomputing is cheaper:
+    DuckDB otherwise writes every event with its properties and spills (10M events: 4 GB of
+    temp files, 28 s instead of 10 s; issue #6). Spark always inlines CTEs; it has no keyword. -#}
+{% macro recomputed_cte() -%}
+    {{ return(adapter.dispatch('recomputed_cte', 'meterhouse')()) }}
+{%- endmacro %}
+{% macro default__recomputed_cte() -%}
+{%- endmacro %}
+{% macro duckdb__recomputed_cte() -%}
+    not materialized
+{%- endmacro %}

@@ -32,7 +32,7 @@ events as (
     from {{ ref('stg_landing__events') }}
 ),
 
-charged_events as (
+charged_events as {{ recomputed_cte() }} (
     select
         billing_charges.subscription_billing_id as scope_key,
         billing_charges.billing_month,

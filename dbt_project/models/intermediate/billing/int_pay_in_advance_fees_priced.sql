@@ -71,7 +71,7 @@ period_charges as (
     where period_windows.charges_from_at < period_windows.charges_to_at
 ),
 
-charged_events as (
+charged_events as {{ recomputed_cte() }} (
     select
         period_charges.scope_key,
         period_charges.charge_code,

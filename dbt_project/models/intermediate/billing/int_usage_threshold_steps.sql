@@ -56,7 +56,7 @@ period_charges as (
     where not charges.is_pay_in_advance
 ),
 
-charged_events as (
+charged_events as {{ recomputed_cte() }} (
     select
         period_charges.scope_key,
         period_charges.charge_code,
