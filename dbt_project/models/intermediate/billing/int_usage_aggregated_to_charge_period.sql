@@ -43,7 +43,7 @@ billing_filters as (
         and billing_charges.charges_period_start < charge_filters.valid_to
 ),
 
-events as (
+events as {{ recomputed_cte() }} (
     select
         bucketed.*,
         billing_charges.aggregation,
