@@ -1,4 +1,5 @@
-"""Shared fixtures: the dbt manifest, and one hand-made billing scenario closed once per session.
+"""Shared fixtures: the dbt manifest, one hand-made billing scenario closed once per session, and
+the reference run the crash and concurrency tests compare with.
 
 The scenario's numbers are worked out by hand in tests/integration/test_monthly_close.py from the
 rule book and seeds/catalog; the warehouse is built once and shared (closing costs ~15 s).
@@ -256,6 +257,23 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     drafts = query(locations["warehouse"], INVOICE_SNAPSHOT)
     assert main(["finalize", "--month", "2026-10", *args]) == 0
     return {**locations, "root": root, "args": args, "drafts": drafts}
+
+
+@pytest.fixture
+def cli_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The uninterrupted close and finalization that the crash and concurrency tests compare
+    with (tests/integration/cli_runs.py; built once per session)."""
+    from cli_runs import shared_reference  # beside the integration modules that use it
+
+    return shared_reference(tmp_path_factory)
+
+
+@pytest.fixture
+def cli_workspace(cli_reference: dict, request: pytest.FixtureRequest) -> Path:
+    """A fresh copy of the reference inputs, for one test's own runs."""
+    from cli_runs import new_workspace
+
+    return new_workspace(cli_reference, request.node.name)
 
 
 INVOICE_SNAPSHOT = """

@@ -19,26 +19,13 @@ from cli_runs import (
     finish,
     marts,
     meterhouse,
-    new_workspace,
     read_mart,
     read_snapshot,
-    shared_reference,
     snapshot,
     start,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The uninterrupted close and finalization to compare with (built once per session)."""
-    return shared_reference(tmp_path_factory)
-
-
-@pytest.fixture
-def cli_workspace(cli_reference: dict, request: pytest.FixtureRequest) -> Path:
-    return new_workspace(cli_reference, request.node.name)
 
 
 SNAPSHOT = "billing_snapshot.duckdb"

@@ -18,23 +18,10 @@ from cli_runs import (
     documents,
     marts,
     meterhouse,
-    new_workspace,
-    shared_reference,
     snapshot,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli_reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The uninterrupted close and finalization to compare with (built once per session)."""
-    return shared_reference(tmp_path_factory)
-
-
-@pytest.fixture
-def cli_workspace(cli_reference: dict, request: pytest.FixtureRequest) -> Path:
-    return new_workspace(cli_reference, request.node.name)
 
 
 def _invoice_count(reference: dict) -> int:
