@@ -56,6 +56,17 @@ def _table(rows: list[dict]) -> pa.Table:
     )
 
 
+def _write(path: Path, rows: list[dict]) -> None:
+    """`rows` as NDJSON, CSV or Parquet, after the file's suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".ndjson":
+        _ndjson(path.parent, path.name, rows)
+    elif path.suffix == ".csv":
+        pyarrow.csv.write_csv(_table(rows), path)
+    else:
+        pq.write_table(_table(rows), path)
+
+
 def _load(folder: Path, kind: str = "events") -> tuple[duckdb.DuckDBPyConnection, dict]:
     conn = duckdb.connect()
     stats = load_folder(conn, kind, folder, loaded_at=LOADED_AT)
@@ -333,12 +344,7 @@ def test_a_huge_property_value_is_kept(tmp_path, suffix, size):
     rows = [_good("g1"), {**_good("big"), "properties": {"tokens": 3, "blob": "x" * size}}]
     rows.append(_good("g3"))
     path = folder / f"a.{suffix}"
-    if suffix == "ndjson":
-        _ndjson(folder, path.name, rows)
-    elif suffix == "csv":
-        pyarrow.csv.write_csv(_table(rows), path)
-    else:
-        pq.write_table(_table(rows), path)
+    _write(path, rows)
     conn, stats = _load(folder)
     assert (stats["loaded"], stats["rejected"]) == (3, {})
     length = conn.execute(
@@ -402,12 +408,7 @@ def test_quotes_and_sql_in_every_identifier_are_stored_verbatim(tmp_path, suffix
         for text in HOSTILE_TEXTS
     ]
     path = folder / f"it's; drop table raw.events; --.{suffix}"
-    if suffix == "ndjson":
-        _ndjson(folder, path.name, rows)
-    elif suffix == "csv":
-        pyarrow.csv.write_csv(_table(rows), path)
-    else:
-        pq.write_table(_table(rows), path)
+    _write(path, rows)
     conn, stats = _load(folder)
     assert (stats["loaded"], stats["rejected"]) == (len(HOSTILE_TEXTS), {})
     stored = conn.execute(
