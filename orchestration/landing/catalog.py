@@ -5,13 +5,16 @@ line and the rule (CONTRACT §3.3, rule book §17b). Every rule is one SQL query
 raw text, so the message can point at the line a person has to fix.
 """
 
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import duckdb
 
 from orchestration.landing.readers import sql_string
 from orchestration.landing.schemas import known_currencies, known_timezones
+from orchestration.settings import REPO_ROOT
 
 PROPERTY_COLUMNS = (
     "amount",
@@ -141,6 +144,24 @@ class Violation:
     def __str__(self) -> str:
         where = f"{self.file}.csv" + (f" line {self.line}" if self.line else "")
         return f"{where}: {self.rule}"
+
+
+TIER_BOUNDS_MACROS = REPO_ROOT / "dbt_project" / "macros" / "tier_bounds.sql"
+
+
+@cache
+def tier_rule(name: str) -> str:
+    """The SQL predicate of one tier bounds rule, read from the dbt macro that states it, so that
+    this check and the dbt test `tiers_are_contiguous` apply the same rule."""
+    text = TIER_BOUNDS_MACROS.read_text()
+    found = re.search(
+        r"\{%\s*macro\s+" + re.escape(name) + r"\(\)\s*-%\}(.*?)\{%-\s*endmacro\s*%\}",
+        text,
+        re.DOTALL,
+    )
+    if found is None or "{" in found.group(1):
+        raise RuntimeError(f"{TIER_BOUNDS_MACROS}: no plain-SQL macro {name}()")
+    return found.group(1).strip()
 
 
 def _is_decimal(column: str) -> str:
@@ -594,33 +615,30 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "charge_tiers",
-        "the first tier of a charge must start at 0",
-        "select line_number from tier_sets where tier_rank = 1 and from_number <> 0",
+        "the first tier of a charge must start at 0 (or 1, which Lago counts the same way)",
+        f"select line_number from tier_sets where {tier_rule('tier_starts_elsewhere')}",
     ),
     (
         "charge_tiers",
         "to_value must be above from_value",
-        "select line_number from tier_sets where to_number is not null and ("
-        "to_number < from_number or (to_number = from_number and not is_inclusive_set))",
+        f"select line_number from tier_sets where {tier_rule('tier_ends_before_its_start')}",
     ),
     (
         "charge_tiers",
         "only the last tier may be unbounded (empty to_value)",
-        "select line_number from tier_sets where to_number is null and tier_rank < tier_count",
+        f"select line_number from tier_sets where {tier_rule('tier_unbounded_before_last')}",
     ),
     (
         "charge_tiers",
         "the last tier must be unbounded (empty to_value)",
-        "select line_number from tier_sets where to_number is not null and tier_rank = tier_count",
+        f"select line_number from tier_sets where {tier_rule('tier_bounded_last')}",
     ),
     (
         "charge_tiers",
         "tiers must be contiguous: each from_value equals the previous to_value "
-        "(adjacent) or the previous to_value + 1 (inclusive), one convention per charge; "
-        "anything else is a gap or an overlap",
-        "select line_number from tier_sets where tier_rank > 1 and not ("
-        "(is_adjacent_set and from_number = previous_to) "
-        "or (is_inclusive_set and from_number = previous_to + 1))",
+        "or the previous to_value + 1 (as Lago's validator); anything else is a gap or an "
+        "overlap",
+        f"select line_number from tier_sets where {tier_rule('tier_leaves_gap_or_overlap')}",
     ),
     (
         "charge_tiers",
@@ -634,14 +652,6 @@ RULES: list[tuple[str, str, str]] = [
         "tiers of graduated_percentage charges need a rate",
         "select line_number from raw.catalog_charge_tiers where rate is null and charge_code in "
         "(select charge_code from raw.catalog_charges where charge_model = 'graduated_percentage')",
-    ),
-    (
-        "charge_tiers",
-        "tiers of graduated_percentage charges must use the inclusive convention (each "
-        "from_value is the previous to_value + 1): they have no adjacent mode (rule book §1.6)",
-        "select line_number from tier_sets where is_adjacent_set and tier_rank > 1 "
-        "and charge_code in (select charge_code from raw.catalog_charges "
-        "where charge_model = 'graduated_percentage')",
     ),
     (
         "taxes",
@@ -759,30 +769,18 @@ with tiers as (
         charge_code,
         coalesce(filter_code, '') as filter_code,
         coalesce(valid_from, '') as valid_from,
-        try_cast(from_value as decimal(38, 9)) as from_number,
-        try_cast(to_value as decimal(38, 9)) as to_number
+        try_cast(from_value as decimal(38, 9)) as from_value,
+        try_cast(to_value as decimal(38, 9)) as to_value
     from raw.catalog_charge_tiers
-),
-ordered as (
-    select
-        *,
-        row_number() over tier_set as tier_rank,
-        count(*) over (partition by charge_code, filter_code, valid_from) as tier_count,
-        lag(to_number) over tier_set as previous_to
-    from tiers
-    window tier_set as (partition by charge_code, filter_code, valid_from
-                        order by from_number, line_number)
 )
 select
     *,
-    -- Rule book §1.3: adjacent when every from_value equals the previous to_value (2+ tiers).
-    bool_and(tier_rank = 1 or from_number = previous_to)
-        over (partition by charge_code, filter_code, valid_from) and tier_count > 1
-        as is_adjacent_set,
-    not (bool_and(tier_rank = 1 or from_number = previous_to)
-        over (partition by charge_code, filter_code, valid_from) and tier_count > 1)
-        as is_inclusive_set
-from ordered
+    row_number() over tier_set as tier_rank,
+    count(*) over (partition by charge_code, filter_code, valid_from) as tier_count,
+    lag(to_value) over tier_set as previous_to_value
+from tiers
+window tier_set as (partition by charge_code, filter_code, valid_from
+                    order by from_value, line_number)
 """
 
 # The charge version a filter belongs to: the one in force when the filter starts (the earliest

@@ -364,10 +364,21 @@ CASES = [
     ),
     (
         "charge_tiers.csv",
-        "pro_payments_tiered,,1001,",
-        "pro_payments_tiered,,1000,",
-        "charge_tiers.csv line 3: tiers of graduated_percentage charges must use the inclusive "
-        "convention",
+        "pro_storage,,100,,",
+        "pro_storage,,102,,",
+        "charge_tiers.csv line 6: tiers must be contiguous",
+    ),
+    (
+        "charge_tiers.csv",
+        "pro_storage,,100,,",
+        "pro_storage,,99,,",
+        "charge_tiers.csv line 6: tiers must be contiguous",
+    ),
+    (
+        "charge_tiers.csv",
+        "pro_storage,,0,100,",
+        "pro_storage,,2,100,",
+        "charge_tiers.csv line 5: the first tier of a charge must start at 0",
     ),
     (
         "plans.csv",
@@ -382,6 +393,40 @@ CASES = [
         "plans.csv line 2: trial_days must be a whole number of days, 0 or more (rule book §9)",
     ),
 ]
+
+
+# Tier sets Lago's validator accepts (app/services/charges/validators/graduated_service.rb with
+# app/services/validators/range_bounds_validator.rb: each from_value is the previous to_value or
+# that plus 1, from 0; only the last tier unbounded).
+LAGO_TIER_SETS = {
+    # spec/services/charge_models/graduated_service_spec.rb, "when first tier flat amount is zero"
+    "graduated_service_spec_first_tier_flat_amount_is_zero": (
+        "pro_storage,,0,0.01,0,0,,\npro_storage,,0.01,10,10,2,,\npro_storage,,11,,5,3,,\n"
+    ),
+    "adjacent_then_inclusive": (
+        "pro_storage,,0,10,1,0,,\npro_storage,,10,20,1,0,,\npro_storage,,21,,1,0,,\n"
+    ),
+    "first_tier_from_1": "pro_storage,,1,10,1,0,,\npro_storage,,11,,1,0,,\n",
+}
+
+
+@pytest.mark.parametrize("tiers", LAGO_TIER_SETS.values(), ids=LAGO_TIER_SETS.keys())
+def test_tier_sets_lago_accepts_load(tmp_path: Path, tiers: str):
+    storage = "pro_storage,,0,100,0.1,0,,\npro_storage,,100,,0.05,0,,\n"
+    conn = duckdb.connect()
+    load_catalog(conn, _write(tmp_path, _replaced("charge_tiers.csv", storage, tiers)))
+    assert conn.sql(
+        "select count(*) from raw.catalog_charge_tiers where charge_code = 'pro_storage'"
+    ).fetchall() == [(tiers.count("\n"),)]
+
+
+def test_adjacent_graduated_percentage_tiers_load_as_lago_accepts_them(tmp_path: Path):
+    # Lago's graduated_percentage validator uses the same range bounds (an adjacent set is
+    # valid); the pricing then counts each tier's units inclusively, as Lago does.
+    files = _replaced(
+        "charge_tiers.csv", "pro_payments_tiered,,1001,", "pro_payments_tiered,,1000,"
+    )
+    load_catalog(duckdb.connect(), _write(tmp_path, files))
 
 
 @pytest.mark.parametrize(("file", "old", "new", "message"), CASES)

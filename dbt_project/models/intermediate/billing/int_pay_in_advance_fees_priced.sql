@@ -144,7 +144,14 @@ stepped_events as (
                     and earlier_adds_in_period = 0 then 1
                 else 0 end
             else value_number
-        end as added_units
+        end as added_units,
+        -- The units the fee shows: for unique_count, 1 for an add that makes the value active,
+        -- even when the value was already paid in the period and the fee is 0 (Lago displays
+        -- the applied unit of such a zero fee; §7).
+        case when aggregation = 'unique_count' then case
+                when operation_type = 'add' and coalesce(previous_operation_type, 'remove') <> 'add' then 1
+                else 0 end
+        end as fee_units
     from (
         select
             valued_events.*,
@@ -366,7 +373,7 @@ select
     pricing_group,
     transaction_id,
     event_at,
-    {{ as_decimal('added_units') }} as units,
+    {{ as_decimal('coalesce(fee_units, added_units)') }} as units,
     precise_amount,
     charges_period_start,
     charges_period_end,

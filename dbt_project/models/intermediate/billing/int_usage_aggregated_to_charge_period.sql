@@ -87,24 +87,65 @@ relevant_operations as (
 ),
 
 {#- Prorated unique count (§2.1): each add counts its days, from the add (or the period start)
-    through the removal (or the period end), both inclusive, over the full period length; the sum
-    is ceil'd at 5 decimals, as for the prorated sum. -#}
+    through the removal (or the period end), both inclusive, over the full period length; a day
+    the value was already active (removed and added again the same day) counts once, as Lago's
+    store ignores a removal followed the same day by an add. The sum is ceil'd at 5 decimals, as
+    for the prorated sum. -#}
+active_stretches as (
+    select
+        subscription_billing_id,
+        charge_code,
+        filter_code,
+        pricing_group,
+        value_text,
+        event_at,
+        transaction_id,
+        greatest(event_local_date, charges_from_date) as active_from_date,
+        case when next_operation_type = 'remove' then least(next_event_local_date, charges_to_date)
+            else charges_to_date end as active_to_date,
+        charges_period_days
+    from relevant_operations
+    where operation_type = 'add'
+),
+
 unique_counts as (
     select
         subscription_billing_id,
         charge_code,
         filter_code,
         pricing_group,
-        sum(case when operation_type = 'add' then 1 else -1 end) as unique_units,
-        sum(case when operation_type = 'add' then {{ divide_exact(
+        sum(stretch_units) as unique_units,
+        sum(case when stretch_units = 1 then {{ divide_exact(
             'greatest(0, ' ~ days_between(
-                'greatest(event_local_date, charges_from_date)',
-                "case when next_operation_type = 'remove' then least(next_event_local_date, charges_to_date)
-                    else charges_to_date end"
+                "case when previous_active_to_date is not null
+                    and previous_active_to_date >= active_from_date
+                    then " ~ add_days('previous_active_to_date', 1) ~ " else active_from_date end",
+                'active_to_date'
             ) ~ ' + 1)',
             'charges_period_days'
         ) }} else 0 end) as prorated_unique_units
-    from relevant_operations
+    from (
+        select
+            subscription_billing_id,
+            charge_code,
+            filter_code,
+            pricing_group,
+            1 as stretch_units,
+            active_from_date,
+            active_to_date,
+            charges_period_days,
+            lag(active_to_date) over (
+                partition by subscription_billing_id, charge_code, filter_code, pricing_group, value_text
+                order by event_at, transaction_id
+            ) as previous_active_to_date
+        from active_stretches
+        union all
+        -- A relevant remove takes its value out of the (unprorated) count.
+        select
+            subscription_billing_id, charge_code, filter_code, pricing_group, -1, null, null, charges_period_days, null
+        from relevant_operations
+        where operation_type = 'remove'
+    ) as stretches
     group by subscription_billing_id, charge_code, filter_code, pricing_group
 ),
 
