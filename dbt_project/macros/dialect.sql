@@ -1,14 +1,17 @@
 {#- Dialect-specific expressions (STYLE §4): a default__ (ANSI-ish / Spark) and a duckdb__ each. -#}
 
-{#- Text value of a top-level key of a JSON object column; the key may be a column. -#}
+{#- Text value of a top-level key of a JSON object column; the key may be a column. Any key Lago
+    accepts works (quotes, `$`, dots, braces, slashes...): the key is data, never SQL text nor a
+    path written into the query. DuckDB reads it through a JSON pointer (RFC 6901: `~` written
+    `~0`, `/` written `~1`, nothing else special); Spark through a map lookup. -#}
 {% macro json_value_text(json_column, key) -%}
     {{ return(adapter.dispatch('json_value_text', 'meterhouse')(json_column, key)) }}
 {%- endmacro %}
 {% macro default__json_value_text(json_column, key) -%}
-    get_json_object({{ json_column }}, concat('$.', {{ key }}))
+    from_json({{ json_column }}, 'map<string,string>')[{{ key }}]
 {%- endmacro %}
 {% macro duckdb__json_value_text(json_column, key) -%}
-    json_extract_string({{ json_column }}, '$."' || {{ key }} || '"')
+    json_extract_string({{ json_column }}, '/' || replace(replace({{ key }}, '~', '~0'), '/', '~1'))
 {%- endmacro %}
 
 {#- Stable text key from several columns. -#}
@@ -139,17 +142,35 @@
 {%- endmacro %}
 
 {#- Lago's numeric test for event properties (`^-?\d+(\.\d+)?$`, events/stores): values that fail
-    it are ignored by numeric aggregations. At most 28 integer digits, so that as_decimal's
-    decimal(38, 9) holds the value even rounded up: one event whose value had 30 digits failed the
-    whole close with a Conversion Error. Such a value is ignored like any other non-number. -#}
+    it are ignored by numeric aggregations. A JSON number written with an exponent (`1e30`,
+    `2.5E-3`) is a number too: Lago's store keeps event properties as JSON whose numbers it prints
+    in plain digits. -#}
 {% macro is_numeric_text(text_expression) -%}
     {{ return(adapter.dispatch('is_numeric_text', 'meterhouse')(text_expression)) }}
 {%- endmacro %}
 {% macro default__is_numeric_text(text_expression) -%}
-    ({{ text_expression }} rlike '^-?[0-9]{1,28}([.][0-9]+)?$')
+    ({{ text_expression }} rlike '^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$')
 {%- endmacro %}
 {% macro duckdb__is_numeric_text(text_expression) -%}
-    regexp_full_match({{ text_expression }}, '-?[0-9]{1,28}([.][0-9]+)?')
+    regexp_full_match({{ text_expression }}, '-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?')
+{%- endmacro %}
+
+{#- A numeric property value (is_numeric_text) as the exact decimal(38, 9) Meterhouse bills, or
+    NULL when it has more than the 29 integer digits that type holds: such an event is listed in
+    `billing.rejected_inputs` (bad_value) and billed nowhere. -#}
+{% macro event_number(text_expression) -%}
+    {{ return(adapter.dispatch('event_number', 'meterhouse')(text_expression)) }}
+{%- endmacro %}
+{% macro default__event_number(text_expression) -%}
+    try_cast({{ text_expression }} as decimal(38, 9))
+{%- endmacro %}
+{% macro duckdb__event_number(text_expression) -%}
+    try_cast({{ text_expression }} as decimal(38, 9))
+{%- endmacro %}
+
+{#- A numeric property value that Meterhouse cannot bill exactly (see event_number). -#}
+{% macro is_unbillable_number(text_expression) -%}
+    ({{ is_numeric_text(text_expression) }} and {{ event_number(text_expression) }} is null)
 {%- endmacro %}
 
 {#- Seconds from one instant to a later one, exact to the microsecond, as a decimal. -#}

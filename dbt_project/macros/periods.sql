@@ -45,3 +45,16 @@
         else {{ add_days(add_months(anchor, month_index_between(anchor, start) ~ ' + ' ~ interval_months(interval)), -1) }}
     end
 {%- endmacro %}
+
+{#- An instant inside a charges window's end (rule book §8): windows are half-open, except that a
+    window ending at a termination includes that instant, as Lago's `to_datetime` is the
+    `terminated_at` it bills up to (`is_end_served`). Events are selected by this rule everywhere
+    (rating, pay-in-advance fees, progressive billing, lineage). -#}
+{% macro before_window_end(instant, to_at, is_end_served) -%}
+    ({{ instant }} <= {{ to_at }} and ({{ instant }} < {{ to_at }} or {{ is_end_served }}))
+{%- endmacro %}
+
+{#- A charges window that holds at least one instant. -#}
+{% macro window_is_open(from_at, to_at, is_end_served) -%}
+    ({{ from_at }} < {{ to_at }} or ({{ from_at }} = {{ to_at }} and {{ is_end_served }}))
+{%- endmacro %}

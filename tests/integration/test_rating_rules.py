@@ -17,6 +17,7 @@ Scenario
   taken and why.
 """
 
+import json
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -42,6 +43,19 @@ SEED_CATALOG = REPO_ROOT / "seeds" / "catalog"
 # Catalog
 # --------------------------------------------------------------------------------------------
 
+# Issue 13 item 6: every catalog identifier of one plan holds Jinja and SQL (filter keys and
+# values cannot hold `;`, `=` or `|`, the separators of the conditions syntax; the catalog check
+# refuses those). None of it may be rendered: the plan bills like any other.
+H_METRIC = "m'; drop table raw.events; --{{ 7*7 }}"
+H_FIELD = "f'\"; --{{ 7*7 }}$`x`.y/~0"
+H_FILTER_KEY = "k'\" drop table raw.events --{{ 7*7 }}$.`x`"
+H_FILTER_VALUE = "a{{ 7*7 }}'\""
+H_GROUP_KEY = "g'; drop table raw.charges; --{{ 7*7 }}\""
+H_CHARGE = "c'; drop table raw.charges; --{{ 7*7 }}"
+H_FILTER = "fc'; drop table raw.charge_filters; --{{ 7*7 }}"
+H_PLAN = "p'; drop table raw.plans; --{{ 7*7 }}"
+H_SUBSCRIPTION = "sub'; drop table raw.subscriptions; --{{ 7*7 }}"
+
 # (metric_code, aggregation, field_name, recurring, rounding_function, rounding_precision)
 METRICS = [
     ("requests", "count", "", "false", "", ""),
@@ -60,12 +74,16 @@ METRICS = [
     ("users_recurring", "unique_count", "user_id", "true", "", ""),
     ("gpu_recurring", "weighted_sum", "gpus", "true", "", ""),
     ("seats_adv", "sum", "seats", "true", "", ""),
+    (H_METRIC, "sum", H_FIELD, "false", "", ""),
+    ("huge_sum", "sum", "v", "false", "", ""),
+    ("users_prorated_lago", "unique_count", "unique_id", "true", "", ""),
 ]
 
 METRIC_FILTERS = [
     ("requests", "region", "us|eu|ap"),
     ("requests", "tier", "free|pro"),
     ("llm_tokens", "provider", "cloud|onprem"),
+    (H_METRIC, H_FILTER_KEY, f"{H_FILTER_VALUE}|b"),
 ]
 
 
@@ -181,6 +199,29 @@ CHARGES = [
         pay_in_advance="true",
         prorated="true",
     ),
+    _charge(H_CHARGE, H_PLAN, H_METRIC, "standard", amount="1.00", pricing_group_keys=H_GROUP_KEY),
+    _charge("c_huge", "p_huge", "huge_sum", "standard", amount="0.01"),
+    # spec/scenarios/pay_in_advance_charges_spec.rb, "with unique_count_agg / standard"
+    _charge(
+        "c_adv_users_lago",
+        "p_adv_users_lago",
+        "users",
+        "standard",
+        amount="12",
+        pay_in_advance="true",
+        invoiceable="false",
+    ),
+    # spec/services/charge_models/graduated_service_spec.rb, "when first tier flat amount is zero"
+    _charge("c_grad_lago", "p_grad_lago", "compute_units", "graduated"),
+    # spec/services/billable_metrics/prorated_aggregations/unique_count_service_spec.rb
+    _charge(
+        "c_users_prorated_lago",
+        "p_users_prorated_lago",
+        "users_prorated_lago",
+        "standard",
+        amount="31.00",
+        prorated="true",
+    ),
 ]
 
 # (charge_code, filter_code, conditions, pricing_group_keys, amount)
@@ -192,6 +233,7 @@ CHARGE_FILTERS = [
     # charge).pricing_group_keys`): the filter repeats `model` so both readings agree.
     ("c_llm", "f_onprem", "provider=onprem", "model", ""),
     ("c_min_filters", "f_min_eu", "region=eu", "", "2.00"),
+    (H_CHARGE, H_FILTER, f"{H_FILTER_KEY}={H_FILTER_VALUE}", "", "3.00"),
 ]
 
 # (charge_code, filter_code, from_value, to_value, per_unit_amount, flat_amount, rate)
@@ -210,6 +252,10 @@ TIERS = [
     ("c_prorated_vol", "", "201", "", "0.5", "50", ""),
     ("c_adv_grad", "", "0", "5", "1", "2", ""),
     ("c_adv_grad", "", "6", "", "0.5", "3", ""),
+    # Lago's validator accepts this mix of the adjacent and the inclusive joins.
+    ("c_grad_lago", "", "0", "0.01", "0", "0", ""),
+    ("c_grad_lago", "", "0.01", "10", "10", "2", ""),
+    ("c_grad_lago", "", "11", "", "5", "3", ""),
 ]
 
 JPY_PLANS = {"p_pct_jpy"}
@@ -325,6 +371,13 @@ SUBSCRIPTIONS = {
     "sub_adv_pct": ("cust_usd", "p_adv_pct", MARCH_1),
     "sub_seats_adv": ("cust_usd", "p_seats_adv", FEBRUARY_1),
     "sub_seats_adv_prorated": ("cust_usd", "p_seats_adv_prorated", MARCH_1),
+    H_SUBSCRIPTION: ("cust_usd", H_PLAN, MARCH_1),
+    "sub_huge": ("cust_usd", "p_huge", MARCH_1),
+    "sub_adv_users_lago": ("cust_usd", "p_adv_users_lago", MARCH_1),
+    "sub_grad_lago": ("cust_usd", "p_grad_lago", MARCH_1),
+    "sub_grad_lago_one": ("cust_usd", "p_grad_lago", MARCH_1),
+    "sub_users_same_day": ("cust_usd", "p_users_prorated_lago", MARCH_1),
+    "sub_users_same_day_days": ("cust_usd", "p_users_prorated_lago", MARCH_1),
 }
 
 
@@ -481,6 +534,36 @@ EVENTS: dict[str, list[tuple[str, str, dict, dict]]] = {
         ("seats_adv", at(12), {"seats": 1}, {}),
     ],
     "sub_seats_adv_prorated": [("seats_adv", at(12), {"seats": 1}, {})],
+    H_SUBSCRIPTION: [
+        (H_METRIC, at(2), {H_FIELD: 2, H_FILTER_KEY: H_FILTER_VALUE, H_GROUP_KEY: "g1"}, {}),
+        (H_METRIC, at(3), {H_FIELD: "5", H_GROUP_KEY: "g1"}, {}),
+        (H_METRIC, at(4), {H_FIELD: 4}, {}),
+    ],
+    "sub_huge": [
+        ("huge_sum", at(2), {"v": 1e30}, {}),  # written 1e+30
+        ("huge_sum", at(3), {"v": 10**30}, {}),  # 31 digits
+        ("huge_sum", at(4), {"v": "1234567890123456789"}, {}),
+        ("huge_sum", at(5), {"v": 2}, {}),
+    ],
+    "sub_adv_users_lago": [
+        ("users", at(15, 0), {"user_id": "id_1"}, {}),
+        ("users", at(16, 0), {"user_id": "id_1"}, REMOVE),
+        ("users", at(17, 0), {"user_id": "id_1"}, {}),
+        ("users", at(18, 0), {"user_id": "id_2"}, {}),
+        ("users", at(19, 0), {"user_id": "id_2"}, {}),
+    ],
+    "sub_grad_lago_one": [("compute_units", at(2), {"qty": 1}, {})],
+    "sub_users_same_day": [
+        ("users_prorated_lago", at(1, 1), {"unique_id": "u"}, ADD),
+        ("users_prorated_lago", at(1, 2), {"unique_id": "u"}, REMOVE),
+        ("users_prorated_lago", at(1, 3), {"unique_id": "u"}, ADD),
+        ("users_prorated_lago", at(1, 4), {"unique_id": "u"}, REMOVE),
+    ],
+    "sub_users_same_day_days": [
+        ("users_prorated_lago", at(day, hour), {"unique_id": "u"}, operation)
+        for day in (1, 6, 11)
+        for hour, operation in ((1, ADD), (2, REMOVE))
+    ],
 }
 
 
@@ -1117,12 +1200,10 @@ def test_7_pay_in_advance_unique_count_bills_each_id_once_per_period(warehouse):
     # of active ids (§7, §18.9):
     #  Mar 3 add u1: active 1 > max 0 -> 1 unit, 2.00
     #  Mar 4 remove u1: active 0, max 1 -> 0 units, 0.00 (a fee with one event: kept, invoiced)
-    #  Mar 5 add u1 again: active 1, max 1 -> 0 (already paid in the period), 0.00
+    #  Mar 5 add u1 again: active 1, max 1 -> 0.00 (already paid in the period), 1 unit: the
+    #      unit the add applies, as Lago shows it on such a zero fee (issue 13 item 5;
+    #      ApplyPayInAdvanceChargeModelService#display_applied_units_for_zero_invoice?)
     #  Mar 6 add u2: active 2 > max 1 -> 1 unit, 2.00
-    # Units are the units billed (the rule book's "bills N units"). Lago would display
-    # `units_applied` (1) on the zero fee of Mar 5 (ApplyPayInAdvanceChargeModelService
-    # #display_applied_units_for_zero_invoice?), a presentation detail the rule book does not
-    # carry.
     def advance(day: int, units: str, amount: str) -> tuple:
         invoice = ("pay_in_advance", date(2026, 3, day), Decimal(amount), Decimal(amount))
         return invoice + fee(units, 1, amount, amount)
@@ -1131,7 +1212,7 @@ def test_7_pay_in_advance_unique_count_bills_each_id_once_per_period(warehouse):
     assert [line[1:] for line in lines] == [
         advance(3, "1", "2.00"),
         advance(4, "0", "0.00"),
-        advance(5, "0", "0.00"),
+        advance(5, "1", "0.00"),
         advance(6, "1", "2.00"),
     ]
     # One invoice per event; none of it again at period end (metered, §7).
@@ -1184,6 +1265,107 @@ def test_7_prorated_pay_in_advance_standard_is_prorated_to_period_end(warehouse)
         # Period end: recurring in advance bills the full units without proration (§7):
         # 1 x 31.00.
         ("subscription", MARCH_INVOICE, *fee("1", 1, "31", "31.00")),
+    ]
+
+
+def test_lago_pay_in_advance_charges_spec_unique_count_standard(warehouse):
+    # spec/scenarios/pay_in_advance_charges_spec.rb, "with unique_count_agg / standard": 12.00 a
+    # unique id, in advance, not invoiceable (fees without an invoice). Lago's fees:
+    #  add id_1 -> 1 unit, 12.00; remove id_1 -> 0 units, 0.00; add id_1 again -> 1 unit, 0.00
+    #  (already paid in the period); add id_2 -> 1 unit, 12.00; add id_2 again (still active)
+    #  -> 0 units, 0.00. One event each.
+    lines = in_advance_lines(warehouse, "sub_adv_users_lago", "c_adv_users_lago")
+    assert [(line[0], *line[5:]) for line in lines] == [
+        (None, *fee("1", 1, "12", "12.00")),
+        (None, *fee("0", 1, "0", "0.00")),
+        (None, *fee("1", 1, "0", "0.00")),
+        (None, *fee("1", 1, "12", "12.00")),
+        (None, *fee("0", 1, "0", "0.00")),
+    ]
+
+
+def test_lago_graduated_service_spec_first_tier_flat_amount_is_zero(warehouse):
+    # spec/services/charge_models/graduated_service_spec.rb, "when first tier flat amount is
+    # zero": tiers 0-0.01 (0, flat 0), 0.01-10 (10, flat 2), 11-inf (5, flat 3), which mix the
+    # adjacent and the inclusive joins; Lago's validator accepts them and, with no usage, the
+    # amount is 0 (the first tier's flat fee, 0): a fee of nothing, so no line (§4).
+    assert buckets(warehouse, "sub_grad_lago", "c_grad_lago") == {}
+    # With 1 unit the set is priced as Lago prices it (amount_details/
+    # range_graduated_service.rb: not adjacent throughout, so each tier not starting at 0 counts
+    # `units - from + 1`): tier 1, min(1, 0.01) x 0 = 0; tier 2, (1 - 0.01 + 1) x 10 + 2 =
+    # 21.90; tier 3 not reached.
+    assert single(warehouse, "sub_grad_lago_one", "c_grad_lago") == fee("1", 1, "21.9", "21.90")
+
+
+def test_lago_prorated_unique_count_service_spec_added_and_removed_the_same_day_multiple_times(
+    warehouse,
+):
+    # spec/services/billable_metrics/prorated_aggregations/unique_count_service_spec.rb, "when
+    # added and removed the same day multiple times": add, remove, add, remove on Mar 1 count
+    # that day once: ceil(1/31, 5) = 0.03226 units; x 31.00 = 1.00006 -> 1.00. Units (the full
+    # count at period end): 0; 4 events.
+    assert ceil5(Fraction(1, 31)) == Decimal("0.03226")
+    assert single(warehouse, "sub_users_same_day", "c_users_prorated_lago") == fee(
+        "0", 4, "1.00006", "1.00"
+    )
+    # "... multiple days": added and removed on Mar 1, 6 and 11: ceil(3/31, 5) = 0.09678;
+    # x 31.00 = 3.00018 -> 3.00.
+    assert ceil5(Fraction(3, 31)) == Decimal("0.09678")
+    assert single(warehouse, "sub_users_same_day_days", "c_users_prorated_lago") == fee(
+        "0", 6, "3.00018", "3.00"
+    )
+
+
+def test_any_property_key_and_catalog_identifier_bills_as_written(warehouse):
+    # Issue 13 item 6. Field, filter key and group key hold quotes, `$`, backticks, dots,
+    # slashes, `~` and braces; every code holds SQL and Jinja. The catalog check lets them
+    # through, the close runs, and the lines are those of a plain catalog:
+    #   filter bucket, group g1: 2 units x 3.00 = 6.00
+    #   default bucket, group g1: 5 units x 1.00 = 5.00 (the field given as the text "5")
+    #   default bucket, no group value: 4 units x 1.00 = 4.00
+    rows = query(
+        warehouse,
+        """
+        select filter_code, pricing_group, units, events_count, precise_amount, amount
+        from billing.fct_invoice_lines
+        where external_subscription_id = ? and charge_code = ? and line_type = 'charge'
+          and plan_code = ? and metric_code = ?
+        """,
+        [H_SUBSCRIPTION, H_CHARGE, H_PLAN, H_METRIC],
+    )
+    found = {(r[0], json.dumps(json.loads(r[1]))): r[2:] for r in rows}
+    group = {H_GROUP_KEY: "g1"}
+    assert found == {
+        (H_FILTER, json.dumps(group)): fee("2", 1, "6", "6.00"),
+        (None, json.dumps(group)): fee("5", 1, "5", "5.00"),
+        (None, json.dumps({H_GROUP_KEY: None})): fee("4", 1, "4", "4.00"),
+    }
+    # Nothing was executed: every raw table is still there.
+    assert query(warehouse, "select count(*) from raw.events") != [(0,)]
+    assert query(warehouse, "select count(*) from raw.subscriptions") != [(0,)]
+
+
+def test_a_number_beyond_29_integer_digits_is_quarantined_not_lost(warehouse):
+    # Issue 13 item 7. 1e30 (a JSON number with an exponent) and 10^30 (31 digits) exceed the
+    # decimal(38, 9) Meterhouse bills exactly: each is listed in billing.rejected_inputs as a
+    # bad_value and billed nowhere. The 19-digit value and 2 are billed exactly:
+    # 1,234,567,890,123,456,789 + 2 units x 0.01 = 12,345,678,901,234,567.91.
+    units = Decimal("1234567890123456791")
+    assert single(warehouse, "sub_huge", "c_huge") == fee(
+        str(units), 2, "12345678901234567.91", "12345678901234567.91"
+    )
+    rejected = query(
+        warehouse,
+        "select source_file, line_number, reason, detail from billing.rejected_inputs "
+        "where input_kind = 'events' order by line_number",
+    )
+    # The events file holds EVENTS in order, one line each: sub_huge's first two events.
+    subscriptions = list(EVENTS)
+    first = 1 + sum(len(EVENTS[sub]) for sub in subscriptions[: subscriptions.index("sub_huge")])
+    detail = "exceeds the 29 integer digits Meterhouse can bill exactly"
+    assert rejected == [
+        ("events/events.ndjson", first, "bad_value", detail),
+        ("events/events.ndjson", first + 1, "bad_value", detail),
     ]
 
 

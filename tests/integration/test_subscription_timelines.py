@@ -84,9 +84,38 @@ PLANS = {
     "yl_basic": ("monthly", "31.00", False, 30, False, "", ""),
     "yl_pro": ("monthly", "60.00", True, 0, False, "", ""),
     "yl_lite": ("monthly", "31.00", False, 0, False, "", ""),
+    # Lago's spec/scenarios/terminate_pay_in_advance_spec.rb and spending_minimum_spec.rb
+    "adv_50_tax": ("monthly", "50.00", True, 0, False, "", "vat20"),
+    "min_term": ("monthly", "50.00", True, 0, False, "", "vat20"),
+    # spec/scenarios/fees/recurring_fees_spec.rb and commitments/minimum/in_arrears/calendar/
+    # monthly_spec.rb
+    "lago_seats": ("monthly", "0.50", True, 0, False, "", ""),
+    "lago_commit": ("monthly", "100.00", False, 0, False, "10000.00", ""),
 }
 
-CALL_PRICE = {"mo_62": "2.00", "mo_adv_62": "2.00", "yl_pro": "2.00", "yl_lite": "0.50"}
+# Metrics and charges beside `calls` (metric_code, aggregation, field_name, recurring).
+EXTRA_METRICS = [
+    ("seats_items", "unique_count", "item_id", "true"),
+    ("metered", "sum", "total", "false"),
+    ("metered_advance", "sum", "total", "false"),
+    ("advance_recurring", "sum", "total", "true"),
+]
+# (charge_code, plan_code, metric_code, amount, pay_in_advance, invoiceable, prorated)
+EXTRA_CHARGES = [
+    ("lago_seats_items", "lago_seats", "seats_items", "30", "true", "false", "true"),
+    ("lago_commit_metered", "lago_commit", "metered", "1", "false", "true", "false"),
+    ("lago_commit_advance", "lago_commit", "metered_advance", "1", "true", "true", "false"),
+    ("lago_commit_recurring", "lago_commit", "advance_recurring", "1", "true", "true", "false"),
+]
+
+CALL_PRICE = {
+    "mo_62": "2.00",
+    "mo_adv_62": "2.00",
+    "yl_pro": "2.00",
+    "yl_lite": "0.50",
+    "min_term": "8.00",
+}
+MIN_AMOUNT = {"min_term": "10.00"}
 
 # (plan_code, amount, recurring)
 THRESHOLDS = [
@@ -117,7 +146,19 @@ def write_catalog(catalog: Path, thresholds: list[tuple[str, str, str]]) -> None
     )
     write_catalog_csv(
         catalog / "billable_metrics.csv",
-        [{"metric_code": "calls", "name": "Calls", "aggregation": "count", "recurring": "false"}],
+        [
+            {"metric_code": "calls", "name": "Calls", "aggregation": "count", "recurring": "false"},
+            *(
+                {
+                    "metric_code": code,
+                    "name": code,
+                    "aggregation": aggregation,
+                    "field_name": field,
+                    "recurring": recurring,
+                }
+                for code, aggregation, field, recurring in EXTRA_METRICS
+            ),
+        ],
     )
     write_catalog_csv(catalog / "metric_filters.csv", [])
     write_catalog_csv(
@@ -152,8 +193,22 @@ def write_catalog(catalog: Path, thresholds: list[tuple[str, str, str]]) -> None
                 "invoiceable": "true",
                 "prorated": "false",
                 "amount": CALL_PRICE.get(plan, "1.00"),
+                "min_amount": MIN_AMOUNT.get(plan, ""),
             }
             for plan in PLANS
+        ]
+        + [
+            {
+                "charge_code": code,
+                "plan_code": plan,
+                "metric_code": metric,
+                "charge_model": "standard",
+                "pay_in_advance": advance,
+                "invoiceable": invoiceable,
+                "prorated": prorated,
+                "amount": amount,
+            }
+            for code, plan, metric, amount, advance, invoiceable, prorated in EXTRA_CHARGES
         ],
     )
     write_catalog_csv(catalog / "charge_filters.csv", [])
@@ -177,6 +232,8 @@ TIMEZONES = {
     "cust_tokyo": "Asia/Tokyo",
     "cust_la": "America/Los_Angeles",
     "cust_berlin": "Europe/Berlin",
+    "cust_same_instant_la": "America/Los_Angeles",
+    "cust_same_instant_tokyo": "Asia/Tokyo",
 }
 
 
@@ -204,6 +261,7 @@ def phase(
 
 JAN_1 = "2025-01-01T00:00:00Z"
 JAN_20 = "2025-01-20T00:00:00Z"
+FEB_8 = "2025-02-08T00:00:00Z"
 
 PHASES = [
     # §8 calendar intervals
@@ -282,7 +340,28 @@ PHASES = [
     phase("sub_year", "yl_basic", "2025-01-12T09:00:00Z"),
     phase("sub_year", "yl_pro", "2025-04-16T12:00:00Z"),
     phase("sub_year", "yl_lite", "2025-06-18T00:00:00Z", "2025-09-20T18:00:00Z"),
+    # §8 the termination instant is served: created and terminated at the same instant
+    phase("sub_same_instant", "adv_50_tax", FEB_8, FEB_8),
+    phase("sub_same_instant_la", "adv_50_tax", FEB_8, FEB_8),
+    phase("sub_same_instant_tokyo", "adv_50_tax", FEB_8, FEB_8),
+    phase("sub_same_instant_anniv", "adv_50_tax", FEB_8, FEB_8, anniversary=FEB_8),
+    # §5 an event at the termination instant, under a spending minimum
+    phase("sub_min_term", "min_term", "2025-01-08T08:00:00Z", "2025-02-25T06:00:00Z"),
+    # §7 recurring pay-in-advance seats, prorated, not invoiceable
+    phase("sub_lago_seats", "lago_seats", "2025-06-05T12:12:00Z"),
 ]
+
+# external_subscription_id: [(metric code, timestamp, properties)] of the other metrics
+EXTRA_EVENTS: dict[str, list[tuple[str, str, dict]]] = {
+    "sub_lago_seats": [
+        *(
+            ("seats_items", f"2025-06-{10 + i}T10:00:00Z", {"item_id": f"user_{i}"})
+            for i in range(1, 6)
+        ),
+        ("seats_items", "2025-07-12T01:10:00Z", {"item_id": "user_july_1"}),
+        ("seats_items", "2025-07-12T01:10:01Z", {"item_id": "user_july_2"}),
+    ],
+}
 
 
 def days(month: int, first: int, last: int, hours: tuple[int, ...] = (10,)) -> list[str]:
@@ -394,6 +473,17 @@ EVENTS: dict[str, list[str]] = {
         "2025-09-20T17:00:00Z",  # before the termination instant (18:00)
         "2025-09-20T19:00:00Z",  # after it: never billed
     ],
+    "sub_min_term": ["2025-02-25T06:00:00Z"],  # at the termination instant
+}
+
+# §6 Lago's minimum commitment case: a warehouse of its own, closed for April 2024 (February and
+# March backfilled): a leap February, as in the spec.
+COMMIT_PHASES = [phase("sub_lago_commit", "lago_commit", "2024-02-28T10:00:00Z")]
+COMMIT_EVENTS = {
+    "sub_lago_commit": [
+        (metric, "2024-02-28T10:00:00Z", {"total": "10"})
+        for metric in ("advance_recurring", "metered", "metered_advance")
+    ]
 }
 
 # §14 progressive billing: a warehouse of its own, whose catalog has usage thresholds.
@@ -413,7 +503,12 @@ LEAP_PHASES = [
 LEAP_EVENTS = {"sub_leap_calendar": ["2024-02-29T10:00:00Z"]}
 
 
-def write_landing(landing: Path, phases: list[dict], events: dict[str, list[str]]) -> None:
+def write_landing(
+    landing: Path,
+    phases: list[dict],
+    events: dict[str, list[str]],
+    extra_events: dict[str, list[tuple[str, str, dict]]],
+) -> None:
     customers = sorted({row["external_customer_id"] for row in phases})
     write_ndjson(
         landing / "customers" / "customers.ndjson",
@@ -442,15 +537,31 @@ def write_landing(landing: Path, phases: list[dict], events: dict[str, list[str]
             }
             for sub, timestamps in events.items()
             for index, timestamp in enumerate(timestamps)
+        ]
+        + [
+            {
+                "transaction_id": f"{sub}_{code}_{index}",
+                "external_subscription_id": sub,
+                "code": code,
+                "timestamp": timestamp,
+                "properties": properties,
+            }
+            for sub, rows in extra_events.items()
+            for index, (code, timestamp, properties) in enumerate(rows)
         ],
     )
 
 
 def _close(
-    root: Path, month: str, phases: list[dict], events: dict, thresholds: list | None = None
+    root: Path,
+    month: str,
+    phases: list[dict],
+    events: dict,
+    thresholds: list | None = None,
+    extra_events: dict | None = None,
 ) -> Path:
     write_catalog(root / "catalog", thresholds or [])
-    write_landing(root / "landing", phases, events)
+    write_landing(root / "landing", phases, events, extra_events or {})
     locations = {
         "catalog": root / "catalog",
         "landing": root / "landing",
@@ -465,7 +576,21 @@ def _close(
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 2025 scenario, closed for December 2025 (January to November backfilled)."""
-    return _close(tmp_path_factory.mktemp("timelines"), CLOSE_MONTH, PHASES, EVENTS)
+    return _close(
+        tmp_path_factory.mktemp("timelines"), CLOSE_MONTH, PHASES, EVENTS, extra_events=EXTRA_EVENTS
+    )
+
+
+@pytest.fixture(scope="module")
+def commitment_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Lago's minimum commitment case, closed for April 2024 (February and March backfilled)."""
+    return _close(
+        tmp_path_factory.mktemp("commitment"),
+        "2024-04",
+        COMMIT_PHASES,
+        {},
+        extra_events=COMMIT_EVENTS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -1238,6 +1363,113 @@ def test_9_termination_in_advance_credit_note_weekly(warehouse):
         ("termination", d("2025-02-05"), d("2025-02-03"), "USD",
          *money("8.00", "0.00", "0.00", "8.00", "8.00", "0.00", "8.00")),
     ]  # fmt: skip
+
+
+def test_lago_terminate_pay_in_advance_spec_same_instant(warehouse):
+    # spec/scenarios/terminate_pay_in_advance_spec.rb: 50.00 in advance, tax 20 %, created and
+    # terminated at Feb 8 00:00 UTC (February 2025: 28 days, as February 2023). The instant is
+    # served, so Feb 8 is: Feb 8..28 = 21 days billed, 50 x 21/28 = 37.50 + 7.50 = 45.00; the
+    # credit note gives back Feb 9..28 = 20 days, 50 x 20/28 = 35.71 + 7.14 = 42.85.
+    assert invoices(warehouse, "cust_same_instant", "fees", "taxes", "total")[0] == (
+        d("2025-02-08"),
+        *money("37.50", "7.50", "45.00"),
+    )
+    assert [note[:8] for note in credit_notes(warehouse, "cust_same_instant")] == [
+        ("termination", d("2025-02-08"), d("2025-02-08"), "USD",
+         *money("35.71", "0.00", "7.14", "42.85")),
+    ]  # fmt: skip
+
+
+def test_lago_terminate_pay_in_advance_spec_same_instant_utc_plus(warehouse):
+    # "when customer is in UTC+ timezone": Feb 8 09:00 in Tokyo, the same days: 45.00, 42.85.
+    assert invoices(warehouse, "cust_same_instant_tokyo", "total")[0] == (
+        d("2025-02-08"),
+        Decimal("45.00"),
+    )
+    assert [note[7] for note in credit_notes(warehouse, "cust_same_instant_tokyo")] == [
+        Decimal("42.85")
+    ]
+
+
+def test_lago_terminate_pay_in_advance_spec_same_instant_utc_minus(warehouse):
+    # "when customer is in UTC- timezone": Feb 8 00:00 UTC is Feb 7 16:00 in Los Angeles, so
+    # Feb 7..28 = 22 days are billed: 50 x 22/28 = 39.29 + 7.86 = 47.15; the credit note gives
+    # back Feb 8..28 = 21 days: 37.50 + 7.50 = 45.00. Both are issued on the local Feb 7.
+    assert invoices(warehouse, "cust_same_instant_la", "total")[0] == (
+        d("2025-02-07"),
+        Decimal("47.15"),
+    )
+    assert [note[:8] for note in credit_notes(warehouse, "cust_same_instant_la")] == [
+        ("termination", d("2025-02-07"), d("2025-02-07"), "USD",
+         *money("37.50", "0.00", "7.50", "45.00")),
+    ]  # fmt: skip
+
+
+def test_lago_terminate_pay_in_advance_spec_same_instant_anniversary(warehouse):
+    # "when subscription billing is anniversary": the first fee is whole, 50.00 + 10.00 =
+    # 60.00; the credit note gives back 27 of 28 days: 50 x 27/28 = 48.21 + 9.64 = 57.85.
+    assert invoices(warehouse, "cust_same_instant_anniv", "total")[0] == (
+        d("2025-02-08"),
+        Decimal("60.00"),
+    )
+    assert [note[:8] for note in credit_notes(warehouse, "cust_same_instant_anniv")] == [
+        ("termination", d("2025-02-08"), d("2025-02-08"), "USD",
+         *money("48.21", "0.00", "9.64", "57.85")),
+    ]  # fmt: skip
+
+
+def test_lago_spending_minimum_spec_true_up_at_termination(warehouse):
+    # spec/scenarios/spending_minimum_spec.rb: 50.00 in advance, tax 20 %, a call at 8.00 with
+    # a 10.00 spending minimum; the call comes at the termination instant (Feb 25 06:00), which
+    # is served. Termination invoice: the call 8.00 (+1.60) and the true-up prorated to 25 of
+    # 28 days, 10 x 25/28 - 8 = 0.93 (+0.19): fees 8.93, taxes 1.79; the credit note for the
+    # fee's 3 unused days (50 x 3/28 = 5.36 + 1.07 = 6.43) pays 6.43 of it: total 4.29.
+    assert invoices(warehouse, "cust_min_term", "fees", "taxes", "credit_notes", "total")[-1] == (
+        d("2025-02-25"),
+        *money("8.93", "1.79", "6.43", "4.29"),
+    )
+    assert [note[7] for note in credit_notes(warehouse, "cust_min_term")] == [Decimal("6.43")]
+
+
+def test_lago_recurring_fees_spec_pay_in_advance_prorated_seats(warehouse):
+    # spec/scenarios/fees/recurring_fees_spec.rb, "when charge is pay in advance", not
+    # invoiceable (fees without an invoice): a recurring unique count of seats at 30.00,
+    # prorated. A seat added on Jun 10 + i bills 30 x (21 - i)/30: 20.00 .. 16.00. On the July 1
+    # billing day, a fee for July (its window is July) of the 5 seats carried in, in full: 150.00.
+    # Two seats added Jul 12 (30 x ceil(20/31, 5) = 19.36 each); on Aug 1 a fee for August: 7 x
+    # 30.00 = 210.00.
+    rows = query(
+        warehouse,
+        """
+        select issuing_date, invoice_id is null, units, amount, from_datetime, to_datetime
+        from billing.fct_invoice_lines
+        where external_subscription_id = 'sub_lago_seats' and charge_code = 'lago_seats_items'
+        order by issuing_date, first_event_at
+        """,
+    )
+    rows = [(r[0], r[1], r[2], r[3], _utc(r[4]), _utc(r[5])) for r in rows]
+    june = (t("2025-06-05T12:12"), t("2025-07-01"))
+    assert rows[:9] == [
+        *((d(f"2025-06-{10 + i}"), True, Decimal(1), Decimal(21 - i), *june) for i in range(1, 6)),
+        (d("2025-07-01"), True, Decimal(5), Decimal("150.00"), t("2025-07-01"), t("2025-08-01")),
+        (d("2025-07-12"), True, Decimal(1), Decimal("19.36"), t("2025-07-01"), t("2025-08-01")),
+        (d("2025-07-12"), True, Decimal(1), Decimal("19.36"), t("2025-07-01"), t("2025-08-01")),
+        (d("2025-08-01"), True, Decimal(7), Decimal("210.00"), t("2025-08-01"), t("2025-09-01")),
+    ]
+
+
+def test_lago_commitments_minimum_in_arrears_calendar_monthly_spec(commitment_warehouse):
+    # spec/scenarios/commitments/minimum/in_arrears/calendar/monthly_spec.rb: 100.00 a month in
+    # arrears, a 10,000.00 minimum commitment, from Feb 28 2024 10:00; three sum charges at 1.00
+    # (in arrears; in advance; in advance and recurring), one event of 10 each at the start.
+    # Mar 1: February's commitment, 10,000 x 2/29 = 689.66, less February's fees: the fee
+    # 100 x 2/29 = 6.90, 10.00 in arrears, the two in-advance fees of Feb 28 (10.00 each) =
+    # 36.90: 652.76. The recurring charge's billing-day fee of Mar 1 (10.00) covers March.
+    # Apr 1: March's commitment, 10,000 less the fee 100.00 and that Mar 1 fee: 9,890.00.
+    assert commitment_lines(commitment_warehouse, "sub_lago_commit")[:2] == [
+        (d("2024-03-01"), "lago_commit", Decimal("652.76")),
+        (d("2024-04-01"), "lago_commit", Decimal("9890.00")),
+    ]
 
 
 def test_contract_7_one_period_end_invoice_per_customer_and_date(warehouse):

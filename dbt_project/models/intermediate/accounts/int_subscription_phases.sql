@@ -127,5 +127,7 @@ select
     case when ended_at is not null then {{ add_days(utc_to_local_date('ended_at', 'timezone'), -1) }} end
         as billed_through_on
 from resolved
--- A phase that a termination ended before it began is never billed.
+-- A phase that a termination ended before it began is never billed; one terminated at the
+-- instant it started has that instant, and so its day, served (rule book §8).
 where ended_at is null or ended_at > effective_started_at
+    or (ended_by = 'termination' and ended_at = effective_started_at)

@@ -54,8 +54,10 @@ charged_events as {{ recomputed_cte() }} (
     inner join events
         on billing_charges.external_subscription_id = events.external_subscription_id
         and billing_charges.metric_code = events.metric_code
-        and events.event_at < billing_charges.charges_to_at
+        and {{ before_window_end('events.event_at', 'billing_charges.charges_to_at', 'billing_charges.is_end_served') }}
         and (events.event_at >= billing_charges.charges_from_at or billing_charges.is_recurring)
+        -- A billing-day fee (§7) bills the units carried into its period, as of its first instant.
+        and (not billing_charges.is_billing_day_fee or events.event_at < billing_charges.charges_from_at)
 ),
 
 {{ bucketed_charge_events('charged_events', 'bucketed') }}
@@ -77,12 +79,13 @@ select
     value_text,
     -- Numeric aggregations read only values Lago's event store accepts as numbers (§2).
     case when aggregation <> 'count' and {{ is_numeric_text('value_text') }}
-        then {{ as_decimal('value_text') }}
+        then {{ event_number('value_text') }}
     end as value_number,
     precise_total_amount
 from bucketed
 -- Events that cannot move the units are not behind the line: values that are not numbers for
--- numeric aggregations (Lago's event store skips them), no value at all for unique_count.
+-- numeric aggregations (Lago's event store skips them), no value at all for unique_count, and
+-- numbers too large to bill exactly (listed in billing.rejected_inputs instead).
 where aggregation = 'count'
     or (aggregation = 'unique_count' and value_text is not null)
-    or {{ is_numeric_text('value_text') }}
+    or ({{ is_numeric_text('value_text') }} and {{ event_number('value_text') }} is not null)

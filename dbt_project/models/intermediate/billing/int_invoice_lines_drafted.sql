@@ -26,6 +26,14 @@ priced_charges as (
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
+{#- Each priced charge's own window: the billing's, or for a recurring pay-in-advance charge's
+    billing-day fee the period that starts on the issuing day (§7). -#}
+charge_windows as (
+    select subscription_billing_id, charge_code, charges_from_at, charges_to_at, is_billing_day_fee
+    from {{ ref('int_subscription_billing_charges') }}
+    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+),
+
 pay_in_advance_fees as (
     select *
     from {{ ref('int_pay_in_advance_fees_priced') }}
@@ -38,7 +46,9 @@ plans as (
 ),
 
 charges as (
-    select charge_code, plan_code, metric_code, tax_codes, min_amount, is_pay_in_advance, valid_from, valid_to
+    select
+        charge_code, plan_code, metric_code, tax_codes, min_amount, is_pay_in_advance, is_invoiceable,
+        valid_from, valid_to
     from {{ ref('stg_catalog__charges') }}
 ),
 
@@ -109,7 +119,9 @@ subscription_fees as (
 charge_fees as (
     select
         billings.subscription_billing_id,
-        billings.invoice_id,
+        -- A billing-day fee of a charge that is not invoiceable has no invoice (CONTRACT §7).
+        case when charge_windows.is_billing_day_fee and not charges.is_invoiceable then null
+            else billings.invoice_id end as invoice_id,
         billings.billing_month,
         billings.issuing_date,
         billings.external_customer_id,
@@ -132,8 +144,8 @@ charge_fees as (
         priced_charges.events_count,
         case when priced_charges.units < 0 or priced_charges.amount < 0 then 0
             else priced_charges.amount end as precise_amount,
-        billings.charges_from_at as from_datetime,
-        billings.charges_to_at as to_datetime_exclusive,
+        charge_windows.charges_from_at as from_datetime,
+        charge_windows.charges_to_at as to_datetime_exclusive,
         priced_charges.first_event_at,
         priced_charges.last_event_at,
         cast(null as varchar) as transaction_id,
@@ -141,6 +153,9 @@ charge_fees as (
         billings.invoice_period_end
     from priced_charges
     inner join billings on priced_charges.subscription_billing_id = billings.subscription_billing_id
+    inner join charge_windows
+        on priced_charges.subscription_billing_id = charge_windows.subscription_billing_id
+        and priced_charges.charge_code = charge_windows.charge_code
     inner join charges
         on priced_charges.charge_code = charges.charge_code
         and billings.charges_period_start >= charges.valid_from

@@ -31,7 +31,8 @@ period_windows as (
         charges_period_end,
         charges_period_days,
         charges_from_at,
-        charges_to_at
+        charges_to_at,
+        is_end_served
     from {{ ref('int_subscription_charges_periods') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
@@ -68,7 +69,7 @@ period_charges as (
         on charges.metric_code = metrics.metric_code
         and period_windows.charges_period_start >= metrics.valid_from
         and period_windows.charges_period_start < metrics.valid_to
-    where period_windows.charges_from_at < period_windows.charges_to_at
+    where {{ window_is_open('period_windows.charges_from_at', 'period_windows.charges_to_at', 'period_windows.is_end_served') }}
 ),
 
 charged_events as {{ recomputed_cte() }} (
@@ -91,7 +92,7 @@ charged_events as {{ recomputed_cte() }} (
     inner join {{ ref('stg_landing__events') }} as events
         on period_charges.external_subscription_id = events.external_subscription_id
         and period_charges.metric_code = events.metric_code
-        and events.event_at < period_charges.charges_to_at
+        and {{ before_window_end('events.event_at', 'period_charges.charges_to_at', 'period_charges.is_end_served') }}
         and (events.event_at >= period_charges.charges_from_at or period_charges.is_recurring)
 ),
 
@@ -110,7 +111,7 @@ valued_events as (
         bucketed.value_text,
         bucketed.precise_total_amount,
         case when bucketed.aggregation <> 'count' and {{ is_numeric_text('bucketed.value_text') }}
-            then {{ as_decimal('bucketed.value_text') }} else 0 end as value_number,
+            then {{ event_number('bucketed.value_text') }} else 0 end as value_number,
         case when bucketed.aggregation = 'unique_count' and bucketed.value_text is not null then
             lag(bucketed.operation_type) over (
                 partition by bucketed.scope_key, bucketed.charge_code, bucketed.filter_code,
@@ -129,7 +130,7 @@ valued_events as (
     from bucketed
     where bucketed.aggregation = 'count'
         or (bucketed.aggregation = 'unique_count' and bucketed.value_text is not null)
-        or {{ is_numeric_text('bucketed.value_text') }}
+        or ({{ is_numeric_text('bucketed.value_text') }} and {{ event_number('bucketed.value_text') }} is not null)
 ),
 
 stepped_events as (

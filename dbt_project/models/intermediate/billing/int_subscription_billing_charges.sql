@@ -2,8 +2,10 @@
     The charges each scheduled billing of the close window prices in arrears, with their metric,
     both as in force at the start of the charges period (CONTRACT §3.1): every in-arrears charge,
     and the recurring pay-in-advance charges, whose full units each period-end billing bills again
-    (rule book §7). Other pay-in-advance charges are priced per event
-    (int_pay_in_advance_fees_priced).
+    for the period that starts on its issuing day (rule book §7): that fee's window is the new
+    period (`is_billing_day_fee`), its units those carried into it, and it is billed only when the
+    phase is still on at the new period's first instant. Other pay-in-advance charges are priced
+    per event (int_pay_in_advance_fees_priced).
 -#}
 with
 
@@ -18,12 +20,21 @@ billings as (
         charges_period_start,
         charges_period_end,
         charges_period_days,
+        charges_interval,
+        anchor_on,
         charges_from_at,
         charges_to_at,
+        is_end_served,
         charges_from_date,
         charges_to_date,
         ended_by,
-        next_plan_code
+        ended_at,
+        next_plan_code,
+        -- The period that starts on a period-end billing's issuing day (§7 billing-day fees).
+        {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }} as next_period_from_at,
+        {{ local_midnight_to_utc(add_days(
+            period_end('charges_interval', 'anchor_on', add_days('charges_period_end', 1)), 1), 'timezone') }}
+            as next_period_to_at
     from {{ ref('int_subscription_billings_scheduled') }}
     where
         charges_from_at is not null
@@ -51,8 +62,12 @@ select
     billings.timezone,
     billings.charges_period_start,
     billings.charges_period_days,
-    billings.charges_from_at,
-    billings.charges_to_at,
+    case when charges.is_pay_in_advance then billings.next_period_from_at
+        else billings.charges_from_at end as charges_from_at,
+    case when charges.is_pay_in_advance then billings.next_period_to_at
+        else billings.charges_to_at end as charges_to_at,
+    billings.is_end_served and not charges.is_pay_in_advance as is_end_served,
+    charges.is_pay_in_advance as is_billing_day_fee,
     billings.charges_from_date,
     billings.charges_to_date,
     charges.charge_code,
@@ -78,7 +93,8 @@ left join plan_metrics as next_plan_metrics
     and charges.metric_code = next_plan_metrics.metric_code
 where
     (not charges.is_pay_in_advance
-     or (metrics.is_recurring and billings.billing_trigger = 'period_end'))
+     or (metrics.is_recurring and billings.billing_trigger = 'period_end'
+         and (billings.ended_at is null or billings.ended_at > billings.next_period_from_at)))
     -- §9: at an upgrade, a recurring, non-prorated charge whose metric the new plan also charges
     -- carries over to the new plan instead of being billed on the old one.
     and not (

@@ -46,6 +46,7 @@ period_end_billings as (
         charges_period_end,
         charges_from_at,
         charges_to_at,
+        is_end_served,
         {{ add_days('charges_period_end', 1) }} as issuing_date,
         charges_period_end as billing_day
     from periods
@@ -69,6 +70,8 @@ termination_billings as (
             started_at
         ) as charges_from_at,
         terminated_at as charges_to_at,
+        -- A termination's instant is served (§8); an upgrade's belongs to the new plan.
+        ended_by = 'termination' as is_end_served,
         terminated_on as issuing_date,
         terminated_on as billing_day
     from phases
@@ -84,6 +87,7 @@ start_billings as (
         cast(null as date) as charges_period_end,
         cast(null as timestamp) as charges_from_at,
         cast(null as timestamp) as charges_to_at,
+        false as is_end_served,
         started_on as issuing_date,
         started_on as billing_day
     from phases
@@ -104,6 +108,7 @@ trial_end_billings as (
         cast(null as date) as charges_period_end,
         cast(null as timestamp) as charges_from_at,
         cast(null as timestamp) as charges_to_at,
+        false as is_end_served,
         trial_end_on as issuing_date,
         trial_end_on as billing_day
     from phases
@@ -246,6 +251,7 @@ scheduled as (
         {{ trunc_date('month', 'billing_day') }} as billing_month,
         charges_from_at,
         charges_to_at,
+        is_end_served,
         -- The charges window's first and last local days, both inclusive, for day-weighted
         -- proration (§2.1, §5); an upgrade counts one day less (§18.5).
         {{ utc_to_local_date('charges_from_at', 'timezone') }} as charges_from_date,
@@ -256,6 +262,7 @@ scheduled as (
             else charges_period_end
         end as charges_to_date,
         started_at,
+        ended_at,
         terminated_at
     from with_fee_days
 )

@@ -2,7 +2,8 @@
     Every charges period (rule book §8) of every subscription phase that overlaps a close month of
     the window, one row per phase, period and close month, with the phase's charges window inside
     it: from the period's local midnight or the phase's exact start, to the next period's local
-    midnight or the phase's exact end (UTC instants, half-open).
+    midnight or the phase's exact end (UTC instants, half-open; a window that ends at a termination
+    includes that instant: `is_end_served`, macros/periods.sql).
 
     A period of 7 days or more that overlaps a month holds one of its days 1, 8, 15, 22, 29 (when
     it ends inside the month) or its last day (when it does not): those are the probes.
@@ -72,7 +73,12 @@ windows as (
                 and ended_at < {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }}
                 then ended_at
             else {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }}
-        end as charges_to_at
+        end as charges_to_at,
+        coalesce(
+            ended_by = 'termination'
+            and ended_at < {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }},
+            false
+        ) as is_end_served
     from bounded
 )
 
@@ -102,6 +108,7 @@ select
     charges_period_end,
     charges_period_days,
     charges_from_at,
-    charges_to_at
+    charges_to_at,
+    is_end_served
 from windows
-where charges_from_at < charges_to_at
+where {{ window_is_open('charges_from_at', 'charges_to_at', 'is_end_served') }}

@@ -50,7 +50,8 @@ events as {{ recomputed_cte() }} (
         billing_charges.charges_from_date,
         billing_charges.charges_to_date,
         billing_charges.charges_period_days,
-        billing_charges.charges_to_at
+        billing_charges.charges_to_at,
+        billing_charges.is_prorated
     from {{ ref('int_charge_events_bucketed') }} as bucketed
     inner join billing_charges
         on bucketed.subscription_billing_id = billing_charges.subscription_billing_id
@@ -217,8 +218,10 @@ aggregated as (
         sum(precise_total_amount) as dynamic_amount,
         -- Prorated sum (§2.1): carried units weighted by the active days, each event by the days
         -- from its day to the window's last day, both over the full period length; ceil at 5.
+        -- Only for prorated charges: the product of a value near the 29-digit limit and a day
+        -- count does not fit the decimal, and no other charge reads it.
         sum(
-            value_number * case
+            case when is_prorated then value_number end * case
                 when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
                 else {{ days_between('event_local_date', 'charges_to_date') }} + 1
             end

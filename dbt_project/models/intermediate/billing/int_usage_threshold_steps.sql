@@ -27,7 +27,8 @@ period_windows as (
         periods.timezone,
         periods.charges_period_start,
         periods.charges_from_at,
-        periods.charges_to_at
+        periods.charges_to_at,
+        periods.is_end_served
     from {{ ref('int_subscription_charges_periods') }} as periods
     inner join thresholds on periods.plan_code = thresholds.plan_code
     where periods.billing_month >= {{ billing_period_start() }} and periods.billing_month < {{ billing_period_end() }}
@@ -67,7 +68,7 @@ charged_events as {{ recomputed_cte() }} (
         events.event_at,
         case when period_charges.aggregation = 'count' then {{ as_decimal('1') }}
             when {{ is_numeric_text(json_value_text('events.properties', 'period_charges.field_name')) }}
-                then {{ as_decimal(json_value_text('events.properties', 'period_charges.field_name')) }}
+                then coalesce({{ event_number(json_value_text('events.properties', 'period_charges.field_name')) }}, 0)
             else {{ as_decimal('0') }}
         end as added_units
     from period_charges
@@ -75,7 +76,7 @@ charged_events as {{ recomputed_cte() }} (
         on period_charges.external_subscription_id = events.external_subscription_id
         and period_charges.metric_code = events.metric_code
         and events.event_at >= period_charges.charges_from_at
-        and events.event_at < period_charges.charges_to_at
+        and {{ before_window_end('events.event_at', 'period_charges.charges_to_at', 'period_charges.is_end_served') }}
 ),
 
 {{ bucketed_charge_events('charged_events', 'bucketed') }},

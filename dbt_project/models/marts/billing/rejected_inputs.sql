@@ -55,6 +55,34 @@ unbillable_events as (
         or events.external_subscription_id not in (select external_subscription_id from billable_subscription_ids)
 ),
 
+{#- A number too large to bill exactly in the field a numeric aggregation reads (rule book §2):
+    Meterhouse bills decimal(38, 9), 29 integer digits. Such an event is billed nowhere (the
+    rating models skip it), so it is listed here rather than lost. -#}
+unbillable_values as (
+    select
+        'events' as input_kind,
+        events.source_file,
+        events.line_number,
+        {{ json_object_text([
+            "'transaction_id'", 'events.transaction_id',
+            "'external_subscription_id'", 'events.external_subscription_id',
+            "'code'", 'events.metric_code',
+            "'timestamp'", 'cast(events.event_at as varchar)',
+            "'properties'", 'events.properties',
+        ]) }} as raw,
+        'bad_value' as reason,
+        'exceeds the 29 integer digits Meterhouse can bill exactly' as detail,
+        events.loaded_at
+    from events
+    inner join {{ ref('stg_catalog__billable_metrics') }} as metric_versions
+        on events.metric_code = metric_versions.metric_code
+        and cast(events.event_at as date) >= metric_versions.valid_from
+        and cast(events.event_at as date) < metric_versions.valid_to
+    where metric_versions.aggregation in ('sum', 'max', 'latest', 'weighted_sum')
+        and events.external_subscription_id in (select external_subscription_id from billable_subscription_ids)
+        and {{ is_unbillable_number(json_value_text('events.properties', 'metric_versions.field_name')) }}
+),
+
 unbillable_subscriptions as (
     select
         'subscriptions' as input_kind,
@@ -137,6 +165,9 @@ judged_at_close as (
         end as detail,
         loaded_at
     from unbillable_events
+    union all
+    select input_kind, source_file, line_number, raw, reason, detail, loaded_at
+    from unbillable_values
     union all
     select input_kind, source_file, line_number, raw, reason, detail, loaded_at
     from unbillable_subscriptions
