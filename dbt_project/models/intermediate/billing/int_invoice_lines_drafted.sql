@@ -335,13 +335,13 @@ closing_commitment_periods as (
     and earlier closes' (what progressive billing issues is not among them). -#}
 issued_lines as (
     select
-        external_subscription_id, plan_code, line_type, transaction_id, from_datetime,
+        external_subscription_id, plan_code, line_type, transaction_id, from_datetime, issuing_date,
         {{ round_to_exponent('precise_amount', 'currencies.exponent') }} as amount
     from fee_lines
     inner join currencies on fee_lines.currency = currencies.currency
     {% if is_incremental() %}
     union all
-    select external_subscription_id, plan_code, line_type, transaction_id, from_datetime, amount
+    select external_subscription_id, plan_code, line_type, transaction_id, from_datetime, issuing_date, amount
     from {{ this }}
     where billing_month < {{ billing_period_start() }} and invoice_type <> 'progressive_billing'
     {% endif %}
@@ -431,7 +431,7 @@ threshold_rules as (
 ),
 
 threshold_periods as (
-    select distinct scope_key, external_subscription_id, plan_code, charges_from_at
+    select distinct scope_key, external_subscription_id, plan_code, charges_period_start
     from threshold_steps
 ),
 
@@ -443,7 +443,9 @@ invoiced_usage as (
         and threshold_periods.plan_code = issued_lines.plan_code
         and issued_lines.line_type = 'charge'
         and issued_lines.transaction_id is null
-        and issued_lines.from_datetime < threshold_periods.charges_from_at
+        -- Invoiced by the period's start: earlier periods' charges, and the billing-day fee of a
+        -- recurring pay-in-advance charge issued that day for this period (§7).
+        and issued_lines.issuing_date <= threshold_periods.charges_period_start
     group by threshold_periods.scope_key
 ),
 
