@@ -109,6 +109,8 @@ EXPECTED_REJECTIONS = {
     ("events/a_hostile.ndjson", 12, "unknown_metric"),
     ("events/a_hostile.ndjson", 13, "unknown_subscription"),
     ("events/a_hostile.ndjson", 17, "conflicting_duplicate"),  # line 1's id, other payload
+    ("events/a_hostile.ndjson", 20, "bad_value"),  # 40 digits: beyond what can be billed
+    ("events/a_hostile.ndjson", 21, "bad_value"),  # 42 digits
     ("events/b_hostile.csv", 3, "malformed"),  # not UTF-8
     ("events/b_hostile.csv", 4, "bad_value"),  # properties is not JSON
     ("events/b_hostile.csv", 5, "malformed"),  # one field too many
@@ -197,7 +199,7 @@ def build_hostile_landing(landing: Path) -> None:
         _line(first),  # 18: exact duplicate, dropped
         _line({"event": _event("t19", 3, day=19)}),  # 19: billed
         # 20, 21: numbers beyond decimal(38, 9) failed the whole close (a Conversion Error);
-        # they are loaded and, like any value that is not a number, ignored by the sum.
+        # they are loaded, billed nowhere and quarantined as bad_value at the close (issue 13).
         _line(_event("t20", "1" * 40)),  # a numeric string
         _line(_event("t21", 10**41)),  # a JSON number
     ]

@@ -90,6 +90,9 @@ credit_issued as (
         on payable.external_customer_id = notes.external_customer_id
         and payable.currency = notes.currency
         and notes.issuing_date <= payable.issuing_date
+        -- A note never pays the invoice it credits (a subscription created and terminated the
+        -- same day has its fee and the note crediting it on one day).
+        and notes.invoice_id is distinct from payable.invoice_id
     group by payable.invoice_id
 ),
 
