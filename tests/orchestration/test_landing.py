@@ -147,10 +147,11 @@ def test_the_demo_catalog_is_valid(tmp_path: Path):
             "starter_usd_api_calls,,10002,100000",
             "charge_tiers.csv line 5: tiers must be contiguous",
         ),
-        # Mixed conventions overlap: 0-10000, 10000-100000, 100001- (line 11).
+        # An overlap: 0-10000, 9999-100000 (line 11). (A mix of the adjacent and the inclusive
+        # joins, 0-10000, 10000-100000, 100001-, is accepted, as Lago's validator accepts it.)
         (
             "starter_jpy_api_calls,,10001,100000",
-            "starter_jpy_api_calls,,10000,100000",
+            "starter_jpy_api_calls,,9999,100000",
             "charge_tiers.csv line 11: tiers must be contiguous",
         ),
         # A bounded last tier (line 12).
