@@ -9,6 +9,7 @@ alone. The site is then served by a small HTTP server bound to 127.0.0.1 until C
 import argparse
 import functools
 import os
+import signal
 import subprocess
 import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -91,8 +92,15 @@ def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> T
     return ThreadingHTTPServer((host, port), handler)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(directory: Path, host: str, port: int) -> None:
-    """Serve `directory` until Ctrl-C."""
+    """Serve `directory` until Ctrl-C (SIGINT) or SIGTERM."""
+    # Also when started in the background, where a shell leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server = make_server(directory, host, port)
     except OSError as error:
