@@ -132,3 +132,13 @@ def test_docs_refuses_a_missing_warehouse(tmp_path: Path) -> None:
     with pytest.raises(dbt_docs.DocsError, match=r"no warehouse at .*none\.duckdb"):
         dbt_docs.generate(locations, tmp_path / "site")
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_docs_command_reports_a_missing_warehouse(tmp_path: Path, capsys) -> None:
+    from orchestration.cli import main
+
+    warehouse = tmp_path / "work" / "none.duckdb"
+    args = ["docs", "--no-serve", "--warehouse", str(warehouse), "--output", str(tmp_path)]
+    assert main(args) == 2
+    assert "meterhouse docs: no warehouse at" in capsys.readouterr().err
+    assert not warehouse.exists()
