@@ -81,6 +81,10 @@ def register_fonts() -> None:
         )
         cjk = TTFont(FONT_CJK, str(cjk_font_path()), subfontIndex=0)
         pdfmetrics.registerFont(cjk)
+        # One weight: bold CJK in a Paragraph must map to the same face, not to Helvetica.
+        pdfmetrics.registerFontFamily(
+            FONT_CJK, normal=FONT_CJK, bold=FONT_CJK, italic=FONT_CJK, boldItalic=FONT_CJK
+        )
         # The faces differ only in rare symbols (math alphanumerics), so the regular cmap
         # decides which characters need the CJK fallback for both.
         _regular_cmap = frozenset(regular.face.charToGlyph)

@@ -32,6 +32,7 @@ from reportlab.platypus import (
 from invoice_render.i18n import Labels, labels_for
 from invoice_render.layout import (
     FONT_BOLD,
+    FONT_REGULAR,
     FOOTER_Y,
     FRAME_PADDING,
     HEADER_FILL,
@@ -251,7 +252,7 @@ def _story(
         ),
     ]
     due_note = (
-        f"{labels['due_date']}: {formats.day(invoice.payment_due_date)}"
+        labels("due_note", date=formats.day(invoice.payment_due_date))
         if invoice.payment_due_date is not None
         else None
     )
@@ -329,7 +330,7 @@ def _header(
             [para(label, styles.meta_label), para(value, styles.meta_value)]
             for label, value in meta_rows
         ],
-        colWidths=[width * 0.17, width * 0.28],
+        colWidths=[width * 0.2, width * 0.3],
         hAlign="RIGHT",
         style=_compact(("LEFTPADDING", (1, 0), (1, -1), 8)),
     )
@@ -340,7 +341,7 @@ def _header(
     title_block += [Spacer(1, 6), meta]
     return Table(
         [[seller_block, title_block]],
-        colWidths=[width * 0.55, width * 0.45],
+        colWidths=[width * 0.5, width * 0.5],
         style=_compact(),
     )
 
@@ -673,6 +674,7 @@ def _totals_table(
         ),
     )
     commands: list[tuple[Any, ...]] = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
         ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
@@ -874,6 +876,8 @@ def _grid_commands(ruled: bool = True) -> list[tuple[Any, ...]]:
     """The style of an items table: shaded header row, ruled rows (unless the caller rules
     them itself), padded top-aligned cells."""
     return [
+        # Plain-string cells (blank ones too) are set in this font: never reportlab's Helvetica.
+        ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
         ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
         ("LINEBELOW", (0, 0), (-1, 0), 0.75, INK),
         *([("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE)] if ruled else []),
@@ -889,6 +893,7 @@ def _compact(*extra: tuple[Any, ...]) -> TableStyle:
     """A borderless layout grid: no padding on the outside, top-aligned cells."""
     return TableStyle(
         [
+            ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
@@ -988,6 +993,9 @@ class _NumberedCanvas(Canvas):
         footer: Callable[[Canvas, int, int], None],
         **kwargs: Any,
     ) -> None:
+        # reportlab starts every page in Helvetica, which it never embeds (pdffonts would list
+        # it as not embedded); start in the embedded face instead.
+        kwargs["initialFontName"] = kwargs.get("initialFontName") or FONT_REGULAR
         super().__init__(*args, **kwargs)
         self._footer = footer
         self._page_states: list[dict[str, Any]] = []
