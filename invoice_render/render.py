@@ -330,7 +330,7 @@ def _header(
             [para(label, styles.meta_label), para(value, styles.meta_value)]
             for label, value in meta_rows
         ],
-        colWidths=[width * 0.2, width * 0.3],
+        colWidths=[width * 0.22, width * 0.28],
         hAlign="RIGHT",
         style=_compact(("LEFTPADDING", (1, 0), (1, -1), 8)),
     )
