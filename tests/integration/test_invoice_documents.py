@@ -16,19 +16,19 @@ import duckdb
 import pytest
 from babel import Locale
 from babel.dates import format_date
+from cli_runs import MONTH  # beside this module, like the crash and concurrency tests
 from pypdf import PdfReader
 
 from invoice_render import document_locale, render_invoice_pdf_bytes
 from orchestration.invoices import finalized_invoices_for_month
-from tests.integration.cli_runs import MONTH, shared_reference
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def workspace(cli_reference: dict) -> Path:
     """The reference workspace after its close and finalization (read, never written)."""
-    return shared_reference(tmp_path_factory)["root"] / "reference"
+    return cli_reference["root"] / "reference"
 
 
 def query(workspace: Path, sql: str) -> list[tuple]:
