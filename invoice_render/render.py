@@ -451,13 +451,14 @@ def _lines_table(
             if kind == "tier"
             else (styles.cell, styles.cell_right)
         )
+        # Blank cells stay plain strings: a Paragraph or Figure costs layout time for nothing.
         rows.append(
             [
                 para(description, text_style),
-                para_lines(period, styles.cell_muted),
-                Figure(units, figure_style),
-                Figure(unit_price, figure_style),
-                Figure(amount, figure_style),
+                para_lines(period, styles.cell_muted) if any(period) else "",
+                Figure(units, figure_style) if units else "",
+                Figure(unit_price, figure_style) if unit_price else "",
+                Figure(amount, figure_style) if amount else "",
             ]
         )
         if kind == "tier":
