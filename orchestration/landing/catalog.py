@@ -315,7 +315,7 @@ RULES: list[tuple[str, str, str]] = [
         + ", ".join(DOCUMENT_LANGUAGES)
         + ", optionally with a country (fr_CH, de-AT)",
         "select line_number from raw.catalog_billing_entity where document_locale is not null "
-        f"and not regexp_full_match(document_locale, '{DOCUMENT_LOCALE_PATTERN}')",
+        f"and not regexp_full_match(document_locale, '{DOCUMENT_LOCALE_PATTERN}', 'i')",
     ),
     (
         "billing_entity",

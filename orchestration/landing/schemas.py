@@ -162,7 +162,7 @@ def customer_schema() -> pa.DataFrameSchema:
                 "bad_value",
                 (
                     pl.col("document_locale").is_null()
-                    | pl.col("document_locale").str.contains(f"^{DOCUMENT_LOCALE_PATTERN}$")
+                    | pl.col("document_locale").str.contains(f"(?i)^{DOCUMENT_LOCALE_PATTERN}$")
                 )
                 & _parsed_when_given("net_payment_term_text", "net_payment_term"),
             ),
