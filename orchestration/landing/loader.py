@@ -107,6 +107,19 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for kind in LANDING_KINDS.values():
         columns = ",\n".join(f"{name} {ddl}" for name, ddl in kind.table_columns + LINEAGE_COLUMNS)
         conn.execute(f"create table if not exists raw.{kind.name} ({columns})")
+        # A warehouse made before a column was added to the folder gets it (empty for old rows).
+        existing = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'raw' and table_name = ?",
+                [kind.name],
+            ).fetchall()
+        }
+        for name, ddl in kind.table_columns:
+            if name not in existing:
+                nullable = ddl.replace(" not null", "")
+                conn.execute(f"alter table raw.{kind.name} add column {name} {nullable}")
 
 
 def _key_match(kind: LandingKind, left: str, right: str) -> str:
@@ -114,8 +127,10 @@ def _key_match(kind: LandingKind, left: str, right: str) -> str:
 
 
 def _payload_hash(kind: LandingKind) -> str:
-    parts = ", ".join(f"coalesce(cast({c} as varchar), '\\N')" for c in kind.payload)
-    return f"md5(concat_ws('|', {parts}))"
+    parts = [f"coalesce(cast({c} as varchar), '\\N')" for c in kind.payload]
+    # concat_ws skips NULLs: an optional column that is not given leaves the hash as it was.
+    parts += [f"cast({c} as varchar)" for c in kind.optional_payload]
+    return f"md5(concat_ws('|', {', '.join(parts)}))"
 
 
 def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: datetime) -> None:
