@@ -96,7 +96,12 @@ def _main(argv: list[str] | None) -> int:
             help="if another run holds the warehouse, wait for it instead of refusing",
         )
     _add_bench(commands)
+    from orchestration.api.command import add_serve, run_serve
+
+    add_serve(commands, _add_locations)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return run_serve(args)
     if args.command == "bench":
         return _bench(args)
     from orchestration.runs import RunError
