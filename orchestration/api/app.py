@@ -65,6 +65,7 @@ EVENT_FIELDS = frozenset(
         "precise_total_amount",
     }
 )
+UNSUPPORTED_EVENT_FIELDS = frozenset({"precise_total_amount_cents", "external_customer_id"})
 REQUIRED_EVENT_FIELDS = ("transaction_id", "external_subscription_id", "code")
 
 CUSTOMER_FIELDS = {  # Lago's field -> the landing field
@@ -186,10 +187,15 @@ class Api:
         """The landing line of one event, or its error details (unknown or unsupported fields)."""
         if not isinstance(event, dict):
             return {"event": ["invalid_type"]}
+        # Lago's fields Meterhouse does not support are refused when given; a null is not given
+        # (Lago's client sends `precise_total_amount_cents: null` in batches).
+        event = {
+            k: v for k, v in event.items() if not (k in UNSUPPORTED_EVENT_FIELDS and v is None)
+        }
         unknown = sorted(set(event) - EVENT_FIELDS)
         if unknown:
             return {
-                key: ["not_supported" if key == "precise_total_amount_cents" else "unknown_field"]
+                key: ["not_supported" if key in UNSUPPORTED_EVENT_FIELDS else "unknown_field"]
                 for key in unknown
             }
         if event.get("timestamp") in (None, ""):
@@ -284,6 +290,7 @@ class Api:
 
     async def create_customer(self, request: Request) -> Response:
         given = self._object((await self.body(request, "customer"))["customer"], "customer")
+        given = {k: v for k, v in given.items() if v is not None}
         unknown = sorted(set(given) - set(CUSTOMER_FIELDS))
         if unknown:
             raise errors.validation_errors({key: ["not_supported"] for key in unknown})
@@ -328,6 +335,7 @@ class Api:
         given = self._object(
             (await self.body(request, "subscription"))["subscription"], "subscription"
         )
+        given = {k: v for k, v in given.items() if v is not None}
         unknown = sorted(set(given) - SUBSCRIPTION_FIELDS)
         if unknown:
             raise errors.validation_errors({key: ["not_supported"] for key in unknown})
@@ -431,17 +439,15 @@ class Api:
         return f"{self.base_url(request)}/portal/{token}/{kind}/{identifier}.pdf"
 
     def _invoice_body(self, request: Request, row: dict, *, full: bool) -> dict:
-        fees = None
-        if full:
-            fees = [
-                serializers.fee(line)
-                for line in self.marts.where("fct_invoice_lines", invoice_id=row["invoice_id"])
-            ]
+        lines = (
+            self.marts.where("fct_invoice_lines", invoice_id=row["invoice_id"]) if full else None
+        )
         return serializers.invoice(
             row,
             file_url=self.file_url(request, "invoices", row),
             customer=self._customer_body(row["external_customer_id"]) if full else None,
-            fees=fees,
+            fees=[serializers.fee(line) for line in lines] if lines is not None else None,
+            lines=lines,
         )
 
     async def list_invoices(self, request: Request) -> Response:

@@ -37,7 +37,14 @@ def decimal_text(value: Decimal | None) -> str:
     return text if "." in text else f"{text}.0"
 
 
-def invoice(row: dict, *, file_url: str | None, customer: dict | None, fees: list | None) -> dict:
+def invoice(
+    row: dict,
+    *,
+    file_url: str | None,
+    customer: dict | None,
+    fees: list | None,
+    lines: list[dict] | None = None,
+) -> dict:
     currency = row["currency"]
     issuing, due = row.get("issuing_date"), row.get("payment_due_date")
     term = (due - issuing).days if isinstance(issuing, date) and isinstance(due, date) else 0
@@ -73,13 +80,6 @@ def invoice(row: dict, *, file_url: str | None, customer: dict | None, fees: lis
         **cents,
         "total_due_amount_cents": cents["total_amount_cents"],
         "file_url": file_url,
-        "billing_periods": [
-            {
-                "lago_invoice_id": row["invoice_id"],
-                "from_datetime": iso(row.get("billing_period_start")),
-                "to_datetime": iso(row.get("billing_period_end")),
-            }
-        ],
         "metadata": [],
         "applied_taxes": [],
     }
@@ -87,7 +87,47 @@ def invoice(row: dict, *, file_url: str | None, customer: dict | None, fees: lis
         body["customer"] = customer
     if fees is not None:
         body["fees"] = fees
+    if lines is not None:
+        body["billing_periods"] = billing_periods(row, lines)
     return body
+
+
+def billing_periods(row: dict, lines: list[dict]) -> list[dict]:
+    """Lago's per-subscription periods of an invoice, from its lines' windows."""
+    reason = {
+        "subscription": "subscription_periodic",
+        "progressive_billing": "progressive_billing",
+        "pay_in_advance": "in_advance_charge",
+    }.get(row["invoice_type"], row["invoice_type"])
+    periods = []
+    subscriptions = sorted(
+        {li["external_subscription_id"] for li in lines if li.get("external_subscription_id")}
+    )
+    for external_id in subscriptions:
+        own = [li for li in lines if li.get("external_subscription_id") == external_id]
+        fee_lines = [li for li in own if li.get("line_type") == "subscription"] or own
+        charge_lines = [li for li in own if li.get("line_type") == "charge"] or own
+
+        def bounds(selected: list[dict]) -> tuple[str | None, str | None]:
+            starts = [li["from_datetime"] for li in selected if li.get("from_datetime")]
+            ends = [li["to_datetime"] for li in selected if li.get("to_datetime")]
+            return iso(min(starts, default=None)), iso(max(ends, default=None))
+
+        subscription_from, subscription_to = bounds(fee_lines)
+        charges_from, charges_to = bounds(charge_lines)
+        periods.append(
+            {
+                "lago_subscription_id": lago_id("subscription", external_id),
+                "external_subscription_id": external_id,
+                "lago_plan_id": lago_id("plan", own[0].get("plan_code") or ""),
+                "subscription_from_datetime": subscription_from,
+                "subscription_to_datetime": subscription_to,
+                "charges_from_datetime": charges_from,
+                "charges_to_datetime": charges_to,
+                "invoicing_reason": reason,
+            }
+        )
+    return periods
 
 
 def fee(line: dict) -> dict:

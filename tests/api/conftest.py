@@ -1,175 +1,20 @@
-"""Fixtures of the API tests: an installation's folders, keys, and a live `meterhouse serve`.
+"""Fixtures of the API tests (helpers in api_live.py, beside this file)."""
 
-The live server is the real command (a subprocess on 127.0.0.1 and a free port), stopped by the
-fixture. `closed_workspace` drives it with Lago's official client, closes and finalizes the month
-once per session, and publishes the period-to-date usage tables in their contracted shape.
-"""
-
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
 
-import httpx
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-
-from orchestration.settings import REPO_ROOT
-
-API_KEY = "test-key-7d1f0c2b"
-PORTAL_SECRET = "portal-secret-for-tests-only-4b8e"
-CATALOG = REPO_ROOT / "seeds" / "catalog"
-
-
-def server_environment(landing: Path, output: Path, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "MH_API_KEYS": f"other-key,{API_KEY}",
-        "MH_PORTAL_SECRET": PORTAL_SECRET,
-        "MH_LANDING_DIR": str(landing),
-        "MH_OUTPUT_DIR": str(output),
-        "MH_CATALOG_DIR": str(CATALOG),
-        **extra,
-    }
-    env.pop("DAGSTER_HOME", None)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def live_server(
-    landing: Path, output: Path, **extra: str
-) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`meterhouse serve` on a free loopback port; yields its base URL and process."""
-    port = free_port()
-    command = [str(Path(sys.executable).parent / "meterhouse"), "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        command,
-        env=server_environment(landing, output, **extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {process.stderr.read().decode()}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start in 60 s")
-            time.sleep(0.1)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        process.stderr.close()
-
-
-def lago_client(base: str):
-    from lago_python_client.client import Client
-
-    return Client(api_key=API_KEY, api_url=base)
-
-
-MONTH = "2026-11"
-CUSTOMER = "api_cust_1"
-SUBSCRIPTION = "api_sub_1"
-OTHER_CUSTOMER = "api_cust_2"
-OTHER_SUBSCRIPTION = "api_sub_2"
-
-
-def publish_current_usage(marts: Path) -> None:
-    """fct_usage_current, fct_usage_current_subscriptions and fct_usage_daily in the contracted
-    shape (CONTRACT §4), as the period-to-date refresh publishes them, for one subscription."""
-    computed = datetime(2026, 12, 6, 12, 0)
-    start, end = datetime(2026, 12, 1), datetime(2026, 12, 31, 23, 59, 59)
-    dec = pa.decimal128(38, 9)
-    pq.write_table(
-        pa.table(
-            {
-                "external_subscription_id": [SUBSCRIPTION, SUBSCRIPTION],
-                "charge_code": ["starter_usd_api_calls", "starter_usd_tokens"],
-                "filter_code": [None, None],
-                "pricing_group": [None, None],
-                "from_datetime": [start, start],
-                "to_datetime": [end, end],
-                "units": pa.array([Decimal("1250"), Decimal("4200.5")], dec),
-                "events_count": [1250, 17],
-                "amount": pa.array([Decimal("1.25"), Decimal("0.08")], dec),
-                "currency": ["USD", "USD"],
-                "computed_at": [computed, computed],
-            }
-        ),
-        marts / "fct_usage_current.parquet",
-    )
-    pq.write_table(
-        pa.table(
-            {
-                "external_subscription_id": [SUBSCRIPTION],
-                "external_customer_id": [CUSTOMER],
-                "currency": ["USD"],
-                "from_datetime": [start],
-                "to_datetime": [end],
-                "amount": pa.array([Decimal("1.33")], dec),
-                "taxes_amount": pa.array([Decimal("0.11")], dec),
-                "total_amount": pa.array([Decimal("1.44")], dec),
-                "projected_amount": pa.array([Decimal("6.87")], dec),
-                "spend_cap_reached": [False],
-                "computed_at": [computed],
-            }
-        ),
-        marts / "fct_usage_current_subscriptions.parquet",
-    )
-    days = [datetime(2026, 12, d).date() for d in range(1, 6)]
-    pq.write_table(
-        pa.table(
-            {
-                "external_subscription_id": [SUBSCRIPTION] * 5,
-                "usage_date": days,
-                "amount": pa.array(
-                    [Decimal(x) for x in ("0.10", "0.40", "0.25", "0.33", "0.25")], dec
-                ),
-            }
-        ),
-        marts / "fct_usage_daily.parquet",
-    )
-
-
-def _events(subscription: str, count: int, prefix: str) -> list[dict]:
-    return [
-        {
-            "transaction_id": f"{prefix}_{i}",
-            "external_subscription_id": subscription,
-            "code": "api_calls" if i % 3 else "tokens",
-            "timestamp": int(datetime(2026, 11, 1 + i % 28, 9, tzinfo=UTC).timestamp()) + i,
-            "properties": {"tokens": str(100 + i)} if i % 3 == 0 else {"endpoint": "/v1/x"},
-        }
-        for i in range(count)
-    ]
+from api_live import (
+    CATALOG,
+    CUSTOMER,
+    MONTH,
+    OTHER_CUSTOMER,
+    OTHER_SUBSCRIPTION,
+    SUBSCRIPTION,
+    _events,
+    lago_client,
+    live_server,
+    publish_current_usage,
+)
 
 
 @pytest.fixture(scope="session")

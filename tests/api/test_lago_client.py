@@ -10,10 +10,10 @@ from decimal import Decimal
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from api_live import CUSTOMER, OTHER_CUSTOMER, SUBSCRIPTION
 from lago_python_client.exceptions import LagoApiError
 
 from orchestration.api.marts import to_cents
-from tests.api.conftest import CUSTOMER, OTHER_CUSTOMER, SUBSCRIPTION
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ def test_invoices_read_through_the_client_equal_the_marts(closed_workspace: dict
         for r in marts(closed_workspace, "fct_invoice_lines")
         if r["invoice_id"] == usage_invoice["invoice_id"]
     ]
-    assert sorted(f.amount_cents for f in one.fees) == sorted(
+    assert sorted(f.amount_cents for f in one.fees.__root__) == sorted(
         to_cents(r["amount"], "USD") for r in lines
     )
     assert one.customer.external_id == CUSTOMER
@@ -104,7 +104,7 @@ def test_current_usage_equals_the_published_period_to_date(closed_workspace: dic
     assert usage.amount_cents == to_cents(summary["amount"], "USD") == 133
     assert usage.total_amount_cents == 144 and usage.taxes_amount_cents == 11
     assert usage.from_datetime == "2026-12-01T00:00:00Z"
-    by_code = {c.charge.code: c for c in usage.charges_usage}
+    by_code = {c.charge.invoice_display_name: c for c in usage.charges_usage}
     for line in lines:
         charge = by_code[line["charge_code"]]
         assert Decimal(charge.units) == line["units"]
