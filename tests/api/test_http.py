@@ -336,11 +336,12 @@ def test_subscriptions_are_created_changed_and_terminated_as_phases(
         "subscription": {
             "external_id": "s1",
             "external_customer_id": "c1",
-            "plan_code": "growth_usd",
+            "plan_code": "scale_yearly_usd",
         }
     }
-    if "growth_usd" in {p for p in client.app.state.api.catalog.plans}:
-        assert client.post("/api/v1/subscriptions", headers=AUTH, json=upgrade).status_code == 200
+    changed = client.post("/api/v1/subscriptions", headers=AUTH, json=upgrade).json()
+    assert changed["subscription"]["plan_code"] == "scale_yearly_usd"
+    assert changed["subscription"]["subscription_at"] == "2026-11-01T00:00:00Z"
     ended = client.delete("/api/v1/subscriptions/s1", headers=AUTH)
     assert ended.status_code == 200 and ended.json()["subscription"]["status"] == "terminated"
     assert (
