@@ -50,11 +50,13 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    landing: Path, output: Path, **extra: str
+    landing: Path, output: Path, workers: int = 1, **extra: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`meterhouse serve` on a free loopback port; yields its base URL and process."""
+    """`meterhouse serve` on a free loopback port; yields its base URL and process (the leader
+    of its own process group, with its workers)."""
     port = free_port()
     command = [str(Path(sys.executable).parent / "meterhouse"), "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
     process = subprocess.Popen(
         command,
         env=server_environment(landing, output, **extra),
