@@ -1,6 +1,8 @@
 """Fixtures of the API tests (helpers in api_live.py, beside this file)."""
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from api_live import (
@@ -15,6 +17,11 @@ from api_live import (
     live_server,
     publish_current_usage,
 )
+
+
+def write_ndjson(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +63,30 @@ def closed_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
             )
         client.events.batch_create(
             BatchEvent(events=[Event(**e) for e in _events(OTHER_SUBSCRIPTION, 30, "o")])
+        )
+        # Wallets have no write endpoint here (they are landing inputs): one lands as a file.
+        write_ndjson(
+            landing / "wallets" / "wallets.ndjson",
+            [
+                {
+                    "wallet_code": "api_wallet",
+                    "external_customer_id": CUSTOMER,
+                    "currency": "USD",
+                    "rate_amount": "1",
+                    "created_at": "2026-11-01T00:00:00Z",
+                }
+            ],
+        )
+        write_ndjson(
+            landing / "wallet_transactions" / "granted.ndjson",
+            [
+                {
+                    "wallet_code": "api_wallet",
+                    "transaction_type": "granted",
+                    "credits": "20",
+                    "created_at": "2026-11-01T00:00:00Z",
+                }
+            ],
         )
         args = [
             f"--catalog={CATALOG}",

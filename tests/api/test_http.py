@@ -6,7 +6,9 @@ Runs the application in-process (Starlette's test client); the folders are the t
 
 import asyncio
 import json
+import shutil
 import time
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -489,3 +491,32 @@ def test_document_file_names_cannot_leave_the_output_folder(root: Path) -> None:
     assert document_path(output, "invoices", "LUM-001-001") is not None
     for number in ("../secret", "../../output/secret.txt", "..", "/etc/passwd", ""):
         assert document_path(output, "invoices", number) is None
+
+
+def test_portal_shows_the_plan_thresholds_in_the_customer_locale(root: Path) -> None:
+    catalog = root / "catalog"
+    shutil.copytree(REPO_ROOT / "seeds" / "catalog", catalog)
+    (catalog / "usage_thresholds.csv").write_text(
+        "plan_code,amount,recurring\nstarter_usd,1000,false\nstarter_usd,250.5,true\n"
+    )
+    entity = (catalog / "billing_entity.csv").read_text().splitlines()
+    entity[0] += ",document_locale"
+    entity[1] += ",fr"
+    (catalog / "billing_entity.csv").write_text("\n".join(entity) + "\n")
+    (root / "output" / "marts").mkdir(parents=True)
+    publish_current_usage(root / "output" / "marts")
+    app = create_app(replace(settings(root), catalog_dir=catalog))
+    with TestClient(app) as client:
+        create = {"customer": {"external_id": CUSTOMER, "currency": "USD"}}
+        client.post("/api/v1/customers", headers=AUTH, json=create)
+        subscription = {
+            "subscription": {
+                "external_id": SUBSCRIPTION,
+                "external_customer_id": CUSTOMER,
+                "plan_code": "starter_usd",
+            }
+        }
+        client.post("/api/v1/subscriptions", headers=AUTH, json=subscription)
+        page = client.get(f"/portal/{app.state.api.settings.portal.sign(CUSTOMER)}").text
+    assert "Consommation en cours" in page and "1,33\xa0$US" in page
+    assert "250,50\xa0$US (récurrent)" in page and "1\u202f000,00\xa0$US" in page

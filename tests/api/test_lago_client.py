@@ -130,3 +130,23 @@ def test_terminating_a_subscription_lands_a_phase(closed_workspace: dict) -> Non
     with pytest.raises(LagoApiError) as error:
         client.subscriptions.destroy("api_sub_3")
     assert error.value.status_code == 404
+
+
+def test_wallets_and_their_transactions_equal_the_ledger(closed_workspace: dict) -> None:
+    client = closed_workspace["client"]
+    ledger = [
+        r
+        for r in marts(closed_workspace, "fct_wallet_transactions")
+        if r["wallet_code"] == "api_wallet"
+    ]
+    assert ledger, "the close wrote no wallet transaction"
+    last = max(ledger, key=lambda r: (r["created_at"], r["wallet_transaction_id"]))
+    wallets = client.wallets.find_all({"external_customer_id": CUSTOMER})["wallets"]
+    assert [w.lago_id for w in wallets] == ["api_wallet"]
+    assert Decimal(wallets[0].credits_balance) == last["credits_balance_after"]
+    assert wallets[0].balance_cents == to_cents(last["balance_amount_after"], "USD")
+    transactions = client.wallet_transactions.find_all("api_wallet")["wallet_transactions"]
+    assert sorted(t.lago_id for t in transactions) == sorted(
+        r["wallet_transaction_id"] for r in ledger
+    )
+    assert client.wallets.find_all({"external_customer_id": OTHER_CUSTOMER})["wallets"] == []
