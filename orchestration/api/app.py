@@ -222,7 +222,7 @@ class Api:
             return {f: ["invalid_value"] for f in sorted(fields) or ["event"]}
         return {"event": [reason]}
 
-    def _event_response(self, event: dict) -> dict:
+    def _event_response(self, event: dict, created_at: str) -> dict:
         return {
             "lago_id": serializers.lago_id(
                 "event", str(event.get("external_subscription_id")), str(event["transaction_id"])
@@ -237,7 +237,7 @@ class Api:
                 "subscription", str(event.get("external_subscription_id"))
             ),
             "external_subscription_id": event["external_subscription_id"],
-            "created_at": now_text(),
+            "created_at": created_at,
         }
 
     async def create_event(self, request: Request) -> Response:
@@ -249,7 +249,7 @@ class Api:
         refused = await self.journals["events"].append([encoded])
         if refused:
             raise errors.validation_errors(self._rejection_details(refused[0], event))
-        return JSONResponse({"event": self._event_response(event)})
+        return JSONResponse({"event": self._event_response(event, now_text())})
 
     async def create_events_batch(self, request: Request) -> Response:
         body = await self.body(request, "events")
@@ -277,7 +277,8 @@ class Api:
                     for index, reason in sorted(refused.items())
                 }
             )
-        return JSONResponse({"events": [self._event_response(e) for e in accepted]})
+        created_at = now_text()
+        return JSONResponse({"events": [self._event_response(e, created_at) for e in accepted]})
 
     # -- customers and subscriptions ----------------------------------------------------------
 

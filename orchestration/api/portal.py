@@ -148,7 +148,8 @@ class Portal:
         return wanted.replace("-", "_")
 
     def _refused(self) -> Response:
-        body = f"<!doctype html><html lang=en><head><meta charset=utf-8>{FAVICON}<title>Portal</title>"
+        body = f"<!doctype html><html lang=en><head><meta charset=utf-8>{FAVICON}"
+        body += "<title>Portal</title>"
         body += f"<style>{STYLE}</style></head><body><h1>{_escape(LABELS['en']['invalid'])}"
         body += "</h1></body></html>"
         return HTMLResponse(body, status_code=403, headers=SECURITY_HEADERS)
