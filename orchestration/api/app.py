@@ -224,8 +224,8 @@ class Api:
 
     def _event_response(self, event: dict, created_at: str) -> dict:
         return {
-            "lago_id": serializers.lago_id(
-                "event", str(event.get("external_subscription_id")), str(event["transaction_id"])
+            "lago_id": serializers.event_lago_id(
+                str(event.get("external_subscription_id")), str(event["transaction_id"])
             ),
             "transaction_id": event["transaction_id"],
             "lago_customer_id": None,

@@ -15,6 +15,7 @@ duplicate the loader drops (same transaction_id and payload).
 """
 
 import asyncio
+import itertools
 import os
 import shutil
 import tempfile
@@ -67,15 +68,18 @@ def _fsync_directory(folder: Path) -> None:
 class LandingJournal:
     """Group-committed, validated, durable appends to `<landing>/<kind>/api`."""
 
-    def __init__(self, landing_dir: Path, kind: str) -> None:
+    def __init__(self, landing_dir: Path, kind: str, commit_threads: int = 2) -> None:
         self.kind = LANDING_KINDS[kind]
+        # Commits in flight at once: one judges in DuckDB while another fsyncs or runs pandera.
+        self.commit_threads = commit_threads
         self.folder = landing_dir / kind / "api"
         self.stats = CommitStats()
         self._pending: list[_Pending] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
-        self._sequence = 0
+        self._sequence = itertools.count(1)
         self._local = threading.local()
+        self._stats_lock = threading.Lock()
         self._scratch = Path(tempfile.mkdtemp(prefix=f"meterhouse-{kind}-"))
 
     async def start(self) -> None:
@@ -105,22 +109,38 @@ class LandingJournal:
         return await future
 
     async def _run(self) -> None:
+        """Hand waiting requests to a committer as soon as one of `commit_threads` is free."""
+        slots = asyncio.Semaphore(self.commit_threads)
+        running: set[asyncio.Task] = set()
         while True:
             await self._wake.wait()
             self._wake.clear()
-            group, self._pending = self._pending, []
+            if not self._pending:
+                continue
+            await slots.acquire()
+            group, self._pending = self._pending, []  # everything that arrived meanwhile too
             if not group:
+                slots.release()
                 continue
-            try:
-                outcomes = await asyncio.to_thread(self._commit, [p.lines for p in group])
-            except Exception as error:  # the disk failed: no request of the group is acknowledged
-                for pending in group:
-                    if not pending.future.done():
-                        pending.future.set_exception(error)
-                continue
-            for pending, outcome in zip(group, outcomes, strict=True):
+            task = asyncio.create_task(self._commit_group(group, slots))
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    async def _commit_group(self, group: list[_Pending], slots: asyncio.Semaphore) -> None:
+        try:
+            outcomes = await asyncio.to_thread(self._commit, [p.lines for p in group])
+        except Exception as error:  # the disk failed: no request of the group is acknowledged
+            for pending in group:
                 if not pending.future.done():
-                    pending.future.set_result(outcome)
+                    pending.future.set_exception(error)
+            return
+        finally:
+            slots.release()
+            if self._pending:
+                self._wake.set()
+        for pending, outcome in zip(group, outcomes, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(outcome)
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         conn = getattr(self._local, "conn", None)
@@ -131,12 +151,12 @@ class LandingJournal:
         return conn
 
     def _next_name(self) -> Path:
-        self._sequence += 1
+        sequence = next(self._sequence)  # atomic: commits run in several threads
         now = time.time_ns()
         day = datetime.fromtimestamp(now / 1e9, UTC).strftime("%Y-%m-%d")
         folder = self.folder / day
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{now:020d}-{os.getpid()}-{self._sequence:08d}.ndjson"
+        return folder / f"{now:020d}-{os.getpid()}-{sequence:08d}.ndjson"
 
     @staticmethod
     def _write(path: Path, requests: list[list[bytes]]) -> None:
@@ -166,13 +186,15 @@ class LandingJournal:
                     os.close(fd)
                 os.replace(temporary, target)
                 _fsync_directory(target.parent)
-                self.stats.fsyncs += 2
+                with self._stats_lock:
+                    self.stats.fsyncs += 2
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        self.stats.commits += 1
-        self.stats.rows += sum(len(r) for r in accepted)
-        self.stats.seconds += time.perf_counter() - started
+        with self._stats_lock:
+            self.stats.commits += 1
+            self.stats.rows += sum(len(r) for r in accepted)
+            self.stats.seconds += time.perf_counter() - started
         return outcomes
 
     def _judge(self, path: Path, requests: list[list[bytes]]) -> list[dict[int, str]]:

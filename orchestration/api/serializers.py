@@ -5,9 +5,11 @@ Amounts become Lago's integer `*_cents` in the currency's minor unit; decimal qu
 (`lago_id` of a customer, subscription or event) are stable UUIDs derived from the external ids.
 """
 
+import hashlib
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from orchestration.api.catalog import Catalog
 from orchestration.api.marts import to_cents
@@ -15,8 +17,17 @@ from orchestration.api.marts import to_cents
 NAMESPACE = uuid.UUID("6f1d3f0e-5a43-4c1e-9d59-2b1f4a7e0c11")
 
 
+@lru_cache(maxsize=65536)
 def lago_id(kind: str, *parts: str) -> str:
     return str(uuid.uuid5(NAMESPACE, "|".join((kind, *parts))))
+
+
+def event_lago_id(external_subscription_id: str, transaction_id: str) -> str:
+    """A stable UUID-shaped id of an event (BLAKE2b: uuid5 cost ~25 µs an event on a batch)."""
+    digest = hashlib.blake2b(
+        f"{external_subscription_id}\x1f{transaction_id}".encode(), digest_size=16
+    ).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
 
 
 def iso(value: datetime | date | str | None) -> str | None:
