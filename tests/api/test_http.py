@@ -520,3 +520,72 @@ def test_portal_shows_the_plan_thresholds_in_the_customer_locale(root: Path) -> 
         page = client.get(f"/portal/{app.state.api.settings.portal.sign(CUSTOMER)}").text
     assert "Consommation en cours" in page and "1,33\xa0$US" in page
     assert "250,50\xa0$US (récurrent)" in page and "1\u202f000,00\xa0$US" in page
+
+
+def publish_credit_notes(root: Path) -> None:
+    publish_invoices(root)
+    dec = pa.decimal128(38, 9)
+    money = {
+        name: pa.array([Decimal(a), Decimal(b)], dec)
+        for name, a, b in (
+            ("sub_total_excluding_taxes_amount", "10.00", "500"),
+            ("coupons_adjustment_amount", "0", "0"),
+            ("taxes_amount", "2.00", "0"),
+            ("total_amount", "12.00", "500"),
+            ("credit_amount", "12.00", "500"),
+            ("refund_amount", "0", "0"),
+            ("balance_amount", "5.50", "0"),
+        )
+    }
+    table = pa.table(
+        {
+            "credit_note_id": ["cn_a", "cn_b"],
+            "credit_note_number": ["LUM-001-CN001", "LUM-002-CN001"],
+            "invoice_id": ["inv_a", "inv_b"],
+            "external_customer_id": [CUSTOMER, "someone_else"],
+            "reason": ["manual", "termination"],
+            "description": ["goodwill", None],
+            "issuing_date": [date(2026, 12, 3), date(2026, 12, 4)],
+            "currency": ["USD", "JPY"],
+            "status": ["finalized", "finalized"],
+            **money,
+        }
+    )
+    pq.write_table(table, root / "output" / "marts" / "fct_credit_notes.parquet")
+    pdf = root / "output" / "credit_notes" / "2026-12" / "LUM-001-CN001.pdf"
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    pdf.write_bytes(b"%PDF-1.4 credit note")
+
+
+def test_credit_notes_through_the_api_and_the_portal(client: TestClient, root: Path) -> None:
+    publish_credit_notes(root)
+    listed = client.get(
+        "/api/v1/credit_notes", headers=AUTH, params={"external_customer_id": CUSTOMER}
+    )
+    notes = listed.json()["credit_notes"]
+    assert [n["lago_id"] for n in notes] == ["cn_a"] and listed.json()["meta"]["total_count"] == 1
+    note = notes[0]
+    assert (
+        note["total_amount_cents"],
+        note["balance_amount_cents"],
+        note["taxes_amount_cents"],
+    ) == (
+        1200,
+        550,
+        "200",
+    )
+    assert note["credit_status"] == "available" and note["invoice_number"] == "LUM-001-001"
+    assert note["taxes_rate"] == 20.0 and note["file_url"].endswith("/credit_notes/cn_a.pdf")
+    jpy = client.get("/api/v1/credit_notes/cn_b", headers=AUTH).json()["credit_note"]
+    assert jpy["total_amount_cents"] == 500 and jpy["credit_status"] == "consumed"
+    assert jpy["file_url"] is None
+    assert client.post("/api/v1/credit_notes/cn_b/download", headers=AUTH).content == b""
+    downloaded = client.post("/api/v1/credit_notes/cn_a/download", headers=AUTH).json()
+    assert httpx.URL(downloaded["credit_note"]["file_url"]).path.startswith("/portal/")
+    token = client.app.state.api.settings.portal.sign(CUSTOMER)
+    page = client.get(f"/portal/{token}").text
+    assert "LUM-001-CN001" in page and "LUM-002-CN001" not in page
+    assert client.get(f"/portal/{token}/credit_notes/cn_a.pdf").content.startswith(b"%PDF")
+    assert client.get(f"/portal/{token}/credit_notes/cn_b.pdf").status_code == 404
+    reason = client.get("/api/v1/credit_notes", headers=AUTH, params={"reason": "termination"})
+    assert [n["lago_id"] for n in reason.json()["credit_notes"]] == ["cn_b"]
