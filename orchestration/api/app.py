@@ -39,6 +39,7 @@ class ApiSettings:
     portal: PortalSigner
     batch_limit: int = 100  # Lago's LAGO_EVENTS_BATCH_MAX_LENGTH default
     max_body_bytes: int = 1024 * 1024
+    seal_seconds: float = 10.0  # how often spooled events become one landing file
 
     @classmethod
     def from_environment(cls, landing_dir: Path, output_dir: Path, catalog_dir: Path):
@@ -50,6 +51,7 @@ class ApiSettings:
             portal=PortalSigner.from_environment(),
             batch_limit=int(os.environ.get("MH_API_BATCH_LIMIT", "100")),
             max_body_bytes=int(os.environ.get("MH_API_MAX_BODY_BYTES", str(1024 * 1024))),
+            seal_seconds=float(os.environ.get("MH_API_SEAL_SECONDS", "10")),
         )
 
 
@@ -127,8 +129,11 @@ class Api:
         self.catalog = Catalog.read(settings.catalog_dir)
         self.state = LandingState(settings.landing_dir)
         self.journals = {
-            kind: LandingJournal(settings.landing_dir, kind)
-            for kind in ("events", "customers", "subscriptions")
+            "events": LandingJournal(
+                settings.landing_dir, "events", seal_seconds=settings.seal_seconds
+            ),
+            "customers": LandingJournal(settings.landing_dir, "customers"),
+            "subscriptions": LandingJournal(settings.landing_dir, "subscriptions"),
         }
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -143,6 +144,7 @@ def run_api_bench(options: ApiBenchOptions) -> ApiBenchResult:
         "MH_OUTPUT_DIR": str(workdir / "output"),
         "MH_API_BATCH_LIMIT": str(max(100, options.batch)),
         "MH_API_MAX_BODY_BYTES": str(max(1024 * 1024, options.batch * 400)),
+        "MH_API_SEAL_SECONDS": "86400",  # no seal during the run: a spool file per commit
     }
     server = subprocess.Popen(
         [
@@ -170,10 +172,11 @@ def run_api_bench(options: ApiBenchOptions) -> ApiBenchResult:
             raise RuntimeError("the API server did not start")
         bodies = _bodies(options.requests, options.batch)
         latencies, failed, elapsed = asyncio.run(_drive(base, key, bodies, options))
+        commits = sum(1 for _ in (workdir / "landing" / "events").rglob("*.spool"))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    commits = sum(1 for _ in (workdir / "landing" / "events").rglob("*.ndjson"))
+        server.wait(timeout=120)
+        shutil.rmtree(workdir, ignore_errors=True)
     done = len(latencies)
     ordered = sorted(latencies) or [0.0]
     events = done * options.batch

@@ -7,11 +7,19 @@ rows of the requests that passed to a hidden temporary file, fsyncs it, renames 
 and fsyncs the folder. Only then are those requests acknowledged. Requests that arrive while a
 commit runs wait for the next one: many requests share one fsync.
 
-A file is visible to the loader (`<kind>/api/<day>/<ns>-<pid>-<n>.ndjson`) only once it is whole
-and on disk. A SIGKILL before the rename leaves a hidden `.*.tmp` file, which the loader ignores
-(its suffix is not a landing format) and the next server start removes: its rows were never
-acknowledged, so a client retries them, and a retry of a row that did reach a file is an exact
-duplicate the loader drops (same transaction_id and payload).
+Customers and subscriptions are committed straight to loader-visible files
+(`<kind>/api/<day>/<ns>-<pid>-<n>.ndjson`). Events, which arrive by the thousand a second, are
+committed to `events/api/spool/<ns>-<pid>-<n>.spool` (a suffix the loader does not read), and
+sealed every few seconds: the spool files are concatenated into one landing file (fsynced,
+renamed), then removed. A close pays a fixed cost per landing file, so one file per commit
+(tens a second) would make loading slower than the traffic; a file per seal keeps it small.
+A crash between a seal's rename and its removals leaves rows in both places: the next seal
+lands them again, and the loader drops them as exact duplicates (same key and payload).
+
+A SIGKILL before a commit's rename leaves a hidden `.*.tmp` file, which the loader ignores and
+the next server start removes: its rows were never acknowledged, so a client retries them, and a
+retry of a row that did reach a file is an exact duplicate the loader drops. Spool files left by
+a killed server are sealed when the server starts again.
 """
 
 import asyncio
@@ -36,6 +44,7 @@ class CommitStats:
     """What a journal has done since it started (for the bench and /health)."""
 
     commits: int = 0
+    seals: int = 0
     rows: int = 0
     fsyncs: int = 0
     seconds: float = 0.0
@@ -57,6 +66,18 @@ def sweep_unacknowledged(folder: Path) -> int:
     return removed
 
 
+def _process_alive(spool_name: str) -> bool:
+    """Whether the process that wrote a spool file (`<ns>-<pid>-<n>.spool`) still runs."""
+    try:
+        pid = int(spool_name.split("-")[1])
+        os.kill(pid, 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _fsync_directory(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -68,12 +89,23 @@ def _fsync_directory(folder: Path) -> None:
 class LandingJournal:
     """Group-committed, validated, durable appends to `<landing>/<kind>/api`."""
 
-    def __init__(self, landing_dir: Path, kind: str, commit_threads: int = 1) -> None:
+    def __init__(
+        self,
+        landing_dir: Path,
+        kind: str,
+        commit_threads: int = 1,
+        seal_seconds: float | None = None,
+    ) -> None:
         self.kind = LANDING_KINDS[kind]
+        # None: commits land straight in loader-visible files; else spooled and sealed this often.
+        self.seal_seconds = seal_seconds
         # Commits in flight at once. One is best when the CPU is the limit: each commit has a
         # fixed cost (the schema checks), so fewer, larger groups go faster.
         self.commit_threads = commit_threads
         self.folder = landing_dir / kind / "api"
+        self.spool = self.folder / "spool"
+        self._seal_lock = threading.Lock()
+        self._sealer: asyncio.Task | None = None
         self.stats = CommitStats()
         self._pending: list[_Pending] = []
         self._wake: asyncio.Event | None = None
@@ -88,16 +120,66 @@ class LandingJournal:
         sweep_unacknowledged(self.folder)
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"journal-{self.kind.name}")
+        if self.seal_seconds is not None:
+            self.spool.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(self.seal, orphans=True)  # what a killed server left
+            self._sealer = asyncio.create_task(self._seal_periodically(), name="sealer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        for task in (self._task, self._sealer):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._task = self._sealer = None
+        if self.seal_seconds is not None:
+            await asyncio.to_thread(self.seal)
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+    async def _seal_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.seal_seconds)
+            await asyncio.to_thread(self.seal)
+
+    def seal(self, orphans: bool = False) -> int:
+        """Move this process's spool files (and, with `orphans`, those of dead processes) into
+        one landing file; return how many spool files were sealed."""
+        with self._seal_lock:
+            mine = f"-{os.getpid()}-"
+            files = sorted(
+                path
+                for path in self.spool.glob("*.spool")
+                if mine in path.name or (orphans and not _process_alive(path.name))
+            )
+            if not files:
+                return 0
+            target = self._next_name("sealed")
+            temporary = target.with_name(f".{target.name}.tmp")
+            try:
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    for path in files:
+                        try:
+                            os.write(fd, path.read_bytes())
+                        except FileNotFoundError:  # another worker sealed this orphan first
+                            continue
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(temporary, target)
+                _fsync_directory(target.parent)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+            for path in files:
+                path.unlink(missing_ok=True)
+            _fsync_directory(self.spool)
+            with self._stats_lock:
+                self.stats.fsyncs += 3
+                self.stats.seals += 1
+            return len(files)
 
     async def append(self, lines: list[bytes]) -> dict[int, str]:
         """Commit `lines` durably; return {index: reason} of the rows refused (then none is
@@ -151,13 +233,17 @@ class LandingJournal:
             self._local.conn = conn
         return conn
 
-    def _next_name(self) -> Path:
+    def _next_name(self, purpose: str = "commit") -> Path:
+        """A new file name: a loader-visible landing file, or a spool file for a commit."""
         sequence = next(self._sequence)  # atomic: commits run in several threads
         now = time.time_ns()
+        stem = f"{now:020d}-{os.getpid()}-{sequence:08d}"
+        if purpose == "commit" and self.seal_seconds is not None:
+            return self.spool / f"{stem}.spool"
         day = datetime.fromtimestamp(now / 1e9, UTC).strftime("%Y-%m-%d")
         folder = self.folder / day
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{now:020d}-{os.getpid()}-{sequence:08d}.ndjson"
+        return folder / f"{stem}.ndjson"
 
     @staticmethod
     def _write(path: Path, requests: list[list[bytes]]) -> None:

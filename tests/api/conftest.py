@@ -1,6 +1,7 @@
 """Fixtures of the API tests (helpers in api_live.py, beside this file)."""
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def closed_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
     root = tmp_path_factory.mktemp("api_workspace")
     landing, output = root / "landing", root / "output"
     landing.mkdir()
-    with live_server(landing, output) as (base, _process):
+    # Events become loader-visible when sealed (every MH_API_SEAL_SECONDS): seal often here.
+    with live_server(landing, output, MH_API_SEAL_SECONDS="0.2") as (base, _process):
         client = lago_client(base)
         for external_id, name in ((CUSTOMER, "Acme & Sons <Ltd>"), (OTHER_CUSTOMER, "Other Co")):
             client.customers.create(
@@ -88,6 +90,7 @@ def closed_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
                 }
             ],
         )
+        time.sleep(1)  # a seal has run since the last event was acknowledged
         args = [
             f"--catalog={CATALOG}",
             f"--landing={landing}",

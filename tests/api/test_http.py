@@ -50,11 +50,12 @@ def client(root: Path):
 
 
 def landed(root: Path, kind: str = "events") -> list[dict]:
-    return [
-        json.loads(line)
-        for path in sorted((root / "landing" / kind).rglob("*.ndjson"))
-        for line in path.read_text().splitlines()
+    """Rows on disk: in landing files, and in spool files not sealed yet (events)."""
+    paths = [
+        *(root / "landing" / kind).rglob("*.ndjson"),
+        *(root / "landing" / kind).rglob("*.spool"),
     ]
+    return [json.loads(line) for path in sorted(paths) for line in path.read_text().splitlines()]
 
 
 def event(transaction_id: str = "t1", **fields) -> dict:
@@ -589,3 +590,27 @@ def test_credit_notes_through_the_api_and_the_portal(client: TestClient, root: P
     assert client.get(f"/portal/{token}/credit_notes/cn_b.pdf").status_code == 404
     reason = client.get("/api/v1/credit_notes", headers=AUTH, params={"reason": "termination"})
     assert [n["lago_id"] for n in reason.json()["credit_notes"]] == ["cn_b"]
+
+
+def test_spooled_events_are_sealed_into_one_landing_file(root: Path) -> None:
+    from orchestration.landing.readers import landing_files
+
+    app = create_app(replace(settings(root), seal_seconds=3600))
+    folder = root / "landing" / "events"
+    with TestClient(app) as client:
+        for i in range(3):
+            client.post("/api/v1/events", headers=AUTH, json={"event": event(f"s{i}")})
+        assert len(list(folder.rglob("*.spool"))) == 3  # acknowledged: on disk, in the spool
+        assert landing_files(folder) == []  # not yet a file the loader reads
+        assert app.state.api.journals["events"].seal() == 3
+        assert not list(folder.rglob("*.spool"))
+        (sealed,) = landing_files(folder)
+        assert [json.loads(line)["transaction_id"] for line in sealed.read_text().splitlines()] == [
+            "s0",
+            "s1",
+            "s2",
+        ]
+        client.post("/api/v1/events", headers=AUTH, json={"event": event("s3")})
+    # stopping the server seals what is left
+    assert not list(folder.rglob("*.spool")) and len(landing_files(folder)) == 2
+    assert sorted(e["transaction_id"] for e in landed(root)) == ["s0", "s1", "s2", "s3"]
