@@ -6,7 +6,9 @@ the endpoints, fields and filters supported; anything else answers as Lago answe
 route (404 `resource_not_found`).
 """
 
+import asyncio
 import contextlib
+import inspect
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -139,14 +142,20 @@ class Api:
     # -- plumbing ---------------------------------------------------------------------------
 
     def authenticated(
-        self, handler: Callable[[Request], Awaitable[Response]]
+        self, handler: Callable[[Request], Awaitable[Response] | Response]
     ) -> Callable[[Request], Awaitable[Response]]:
+        """The handler behind the API key check. Reads (plain functions: they read Parquet and
+        landing files) run in a worker thread, so they never hold up the event loop's commits."""
+        is_async = inspect.iscoroutinefunction(handler)
+
         async def endpoint(request: Request) -> Response:
             try:
                 token = bearer_token(request.headers.get("authorization"))
                 if not self.settings.api_keys.accepts(token):
                     raise errors.unauthorized()
-                return await handler(request)
+                if is_async:
+                    return await handler(request)
+                return await run_in_threadpool(handler, request)
             except ApiError as error:
                 return error.response()
 
@@ -315,7 +324,7 @@ class Api:
         if wrong:
             raise errors.validation_errors({key: ["invalid_type"] for key in sorted(wrong)})
         external_id = given["external_id"].strip()
-        existing = self.state.customer(external_id) or {}
+        existing = await asyncio.to_thread(self.state.customer, external_id) or {}
         row = {field: existing.get(field) for field in CUSTOMER_FIELDS.values()}
         for key, value in given.items():
             row[CUSTOMER_FIELDS[key]] = "|".join(value) if isinstance(value, list) else value
@@ -355,9 +364,10 @@ class Api:
             raise errors.validation_errors({f: ["value_is_mandatory"] for f in missing})
         if given["plan_code"] not in self.catalog.plans:
             raise errors.not_found("plan")
-        if self._known_customer(given["external_customer_id"]) is None:
+        customer = await asyncio.to_thread(self._known_customer, given["external_customer_id"])
+        if customer is None:
             raise errors.not_found("customer")
-        phases = self.state.subscription_phases(given["external_id"])
+        phases = await asyncio.to_thread(self.state.subscription_phases, given["external_id"])
         stamp = now_text()
         if phases:
             last, first = phases[-1], phases[0]
@@ -403,7 +413,7 @@ class Api:
 
     async def terminate_subscription(self, request: Request) -> Response:
         external_id = request.path_params["external_id"]
-        phases = self.state.subscription_phases(external_id)
+        phases = await asyncio.to_thread(self.state.subscription_phases, external_id)
         if not phases or phases[-1].get("terminated_at"):
             raise errors.not_found("subscription")
         last = phases[-1]
@@ -425,7 +435,7 @@ class Api:
             rows[0], entity_timezone=self.catalog.entity.get("timezone", "")
         )
 
-    async def get_customer(self, request: Request) -> Response:
+    def get_customer(self, request: Request) -> Response:
         external_id = request.path_params["external_customer_id"]
         row = self._known_customer(external_id)
         if row is None:
@@ -456,7 +466,7 @@ class Api:
             lines=lines,
         )
 
-    async def list_invoices(self, request: Request) -> Response:
+    def list_invoices(self, request: Request) -> Response:
         query = request.query_params
         _check_filters(query, INVOICE_FILTERS)
         rows = self.marts.rows("fct_invoices") or []
@@ -479,11 +489,11 @@ class Api:
             raise errors.not_found("invoice")
         return rows[0]
 
-    async def get_invoice(self, request: Request) -> Response:
+    def get_invoice(self, request: Request) -> Response:
         row = self._invoice(request.path_params["invoice_id"])
         return JSONResponse({"invoice": self._invoice_body(request, row, full=True)})
 
-    async def download_invoice(self, request: Request) -> Response:
+    def download_invoice(self, request: Request) -> Response:
         row = self._invoice(request.path_params["invoice_id"])
         body = self._invoice_body(request, row, full=True)
         if body["file_url"] is None:  # Lago answers an empty 200 until the PDF is generated
@@ -497,7 +507,7 @@ class Api:
             row, invoice_number=number, file_url=self.file_url(request, "credit_notes", row)
         )
 
-    async def list_credit_notes(self, request: Request) -> Response:
+    def list_credit_notes(self, request: Request) -> Response:
         query = request.query_params
         _check_filters(query, CREDIT_NOTE_FILTERS)
         rows = [
@@ -518,11 +528,11 @@ class Api:
             raise errors.not_found("credit_note")
         return rows[0]
 
-    async def get_credit_note(self, request: Request) -> Response:
+    def get_credit_note(self, request: Request) -> Response:
         row = self._credit_note(request.path_params["credit_note_id"])
         return JSONResponse({"credit_note": self._credit_note_body(request, row)})
 
-    async def download_credit_note(self, request: Request) -> Response:
+    def download_credit_note(self, request: Request) -> Response:
         row = self._credit_note(request.path_params["credit_note_id"])
         body = self._credit_note_body(request, row)
         if body["file_url"] is None:
@@ -545,7 +555,7 @@ class Api:
         customer = self._known_customer(external_customer_id) or {}
         return customer.get("currency") or "USD"
 
-    async def list_wallets(self, request: Request) -> Response:
+    def list_wallets(self, request: Request) -> Response:
         query = request.query_params
         _check_filters(query, frozenset({"page", "per_page", "external_customer_id"}))
         customer = query.get("external_customer_id")
@@ -564,12 +574,12 @@ class Api:
             raise errors.not_found("wallet")
         return rows
 
-    async def get_wallet(self, request: Request) -> Response:
+    def get_wallet(self, request: Request) -> Response:
         rows = self._wallet_rows(request.path_params["wallet_id"])
         currency = self._currency_of(rows[-1]["external_customer_id"])
         return JSONResponse({"wallet": serializers.wallet(rows[0]["wallet_code"], rows, currency)})
 
-    async def list_wallet_transactions(self, request: Request) -> Response:
+    def list_wallet_transactions(self, request: Request) -> Response:
         query = request.query_params
         _check_filters(query, frozenset({"page", "per_page", "status", "transaction_status"}))
         rows = self._wallet_rows(request.path_params["wallet_id"])
@@ -604,7 +614,7 @@ class Api:
         ]
         return serializers.current_usage(summary, lines, self.catalog)
 
-    async def current_usage(self, request: Request) -> Response:
+    def current_usage(self, request: Request) -> Response:
         query = request.query_params
         _check_filters(query, frozenset({"external_subscription_id"}))
         subscription = query.get("external_subscription_id")
@@ -613,7 +623,7 @@ class Api:
         usage = self.usage_of(request.path_params["external_customer_id"], subscription)
         return JSONResponse({"customer_usage": usage})
 
-    async def portal_url(self, request: Request) -> Response:
+    def portal_url(self, request: Request) -> Response:
         external_id = request.path_params["external_customer_id"]
         if self._known_customer(external_id) is None:
             raise errors.not_found("customer")

@@ -156,7 +156,7 @@ class Portal:
 
     # -- pages --------------------------------------------------------------------------------
 
-    async def home(self, request: Request) -> Response:
+    def home(self, request: Request) -> Response:
         customer_id = self._customer(request)
         if customer_id is None:
             return self._refused()
@@ -367,7 +367,7 @@ class Portal:
 
     # -- downloads ----------------------------------------------------------------------------
 
-    async def _download(
+    def _download(
         self, request: Request, table: str, id_column: str, number_column: str, kind: str
     ) -> Response:
         customer_id = self._customer(request)
@@ -382,13 +382,11 @@ class Portal:
             return Response("Not Found", status_code=404, media_type="text/plain")
         return FileResponse(path, media_type="application/pdf", filename=path.name)
 
-    async def invoice_pdf(self, request: Request) -> Response:
-        return await self._download(
-            request, "fct_invoices", "invoice_id", "invoice_number", "invoices"
-        )
+    def invoice_pdf(self, request: Request) -> Response:
+        return self._download(request, "fct_invoices", "invoice_id", "invoice_number", "invoices")
 
-    async def credit_note_pdf(self, request: Request) -> Response:
-        return await self._download(
+    def credit_note_pdf(self, request: Request) -> Response:
+        return self._download(
             request, "fct_credit_notes", "credit_note_id", "credit_note_number", "credit_notes"
         )
 
