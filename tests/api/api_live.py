@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,3 +172,65 @@ def _events(subscription: str, count: int, prefix: str) -> list[dict]:
         }
         for i in range(count)
     ]
+
+
+def crash_batch(subscription: str, client_index: int, number: int, first_second: int) -> list[dict]:
+    """50 events of one sender's batch, stamped from `first_second` (Unix seconds) on."""
+    return [
+        {
+            "transaction_id": f"k{client_index}_{number}_{i}",
+            "external_subscription_id": subscription,
+            "code": "api_calls",
+            "timestamp": first_second + number * 60 + i,
+            "properties": {"endpoint": "/v1/crash", "n": i},
+        }
+        for i in range(50)
+    ]
+
+
+def kill_mid_load(
+    base: str, process: subprocess.Popen, subscription: str, first_second: int, senders: int = 6
+) -> tuple[list[list[dict]], list[list[dict]]]:
+    """Send batches from several clients and SIGKILL the server's process group while requests
+    are in flight; return the batches acknowledged and those that were not."""
+    acknowledged: dict[tuple[int, int], list[dict]] = {}
+    unacknowledged: dict[tuple[int, int], list[dict]] = {}
+    stop = threading.Event()
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+
+    def sender(client_index: int) -> None:
+        number = 0
+        with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+            while not stop.is_set():
+                events = crash_batch(subscription, client_index, number, first_second)
+                try:
+                    response = http.post("/api/v1/events/batch", json={"events": events})
+                except httpx.HTTPError:
+                    unacknowledged[(client_index, number)] = events
+                    return
+                target = acknowledged if response.status_code == 200 else unacknowledged
+                target[(client_index, number)] = events
+                number += 1
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # mid-load: requests are in flight
+    process.wait()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert len(acknowledged) >= 40 and unacknowledged, "the kill did not land mid-load"
+    return list(acknowledged.values()), list(unacknowledged.values())
+
+
+def resend(base: str, batches: list[list[dict]]) -> None:
+    """A client's retries: every batch again, each acknowledged this time."""
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+    ) as http:
+        for events in batches:
+            assert http.post("/api/v1/events/batch", json={"events": events}).status_code == 200

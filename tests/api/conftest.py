@@ -3,6 +3,7 @@
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ from api_live import (
     OTHER_SUBSCRIPTION,
     SUBSCRIPTION,
     _events,
+    kill_mid_load,
     lago_client,
     live_server,
     publish_current_usage,
+    resend,
 )
 
 
@@ -37,7 +40,10 @@ def closed_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
     landing, output = root / "landing", root / "output"
     landing.mkdir()
     # Events become loader-visible when sealed (every MH_API_SEAL_SECONDS): seal often here.
-    with live_server(landing, output, MH_API_SEAL_SECONDS="0.2") as (base, _process):
+    # The first server is killed with SIGKILL in the middle of a load (test_crash.py checks
+    # that the close bills every acknowledged and retried event once); the second takes the
+    # clients' retries and serves the rest of the tests.
+    with live_server(landing, output, workers=2, MH_API_SEAL_SECONDS="0.2") as (base, process):
         client = lago_client(base)
         for external_id, name in ((CUSTOMER, "Acme & Sons <Ltd>"), (OTHER_CUSTOMER, "Other Co")):
             client.customers.create(
@@ -55,6 +61,12 @@ def closed_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
                     subscription_at="2026-11-01T00:00:00Z",
                 )
             )
+        november_10th = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp())
+        acknowledged, unacknowledged = kill_mid_load(base, process, SUBSCRIPTION, november_10th)
+    server = live_server(landing, output, MH_API_SEAL_SECONDS="0.2")
+    with server as (base, _process):
+        resend(base, unacknowledged + acknowledged[:5])
+        client = lago_client(base)
         singles = _events(SUBSCRIPTION, 10, "single")
         for event in singles:
             client.events.create(Event(**event))
@@ -108,4 +120,5 @@ def closed_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
             "base": base,
             "client": client,
             "sent": singles + batched,
+            "killed": {"acknowledged": acknowledged, "unacknowledged": unacknowledged},
         }
