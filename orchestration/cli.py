@@ -6,6 +6,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from orchestration import dbt_docs
 from orchestration.settings import REPO_ROOT, Locations, command_environment, export_locations
 
 DAGSTER_YAML = """\
@@ -87,7 +88,10 @@ def _main(argv: list[str] | None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1")
 
-    for command in (demo, close, finalize, ui):
+    docs = commands.add_parser("docs", help="build and serve the dbt docs of the billing tables")
+    dbt_docs.add_arguments(docs)
+
+    for command in (demo, close, finalize, ui, docs):
         _add_locations(command)
     for command in (demo, close, finalize):
         command.add_argument(
@@ -133,6 +137,8 @@ def _main(argv: list[str] | None) -> int:
             )
         elif args.command == "ui":
             return _ui(args.host, args.port)
+        elif args.command == "docs":
+            return dbt_docs.command(locations, args)
     except RunError as error:
         print(f"meterhouse: {error}", file=sys.stderr)  # noqa: T201
         return 2

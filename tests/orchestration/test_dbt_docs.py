@@ -1,0 +1,144 @@
+"""The dbt docs: every model, public column and data test is described, and `meterhouse docs`
+builds a site whose catalog holds the billing tables and serves it on localhost.
+
+The manifest checks read target/manifest.json, which tests/conftest.py prepares (`dbt parse`)
+before collection. docs/tables.md is checked against the same manifest, so the page a BI user
+reads lists every column of every public table.
+"""
+
+import json
+import re
+import socket
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from orchestration import dbt_docs
+from orchestration.settings import REPO_ROOT, Locations
+
+MANIFEST = REPO_ROOT / "target" / "manifest.json"
+PUBLIC_SCHEMA = "billing"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text())
+
+
+def _nodes(manifest: dict, resource_type: str) -> list[dict]:
+    return [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == resource_type and node["package_name"] == "meterhouse"
+    ]
+
+
+def _public_models(manifest: dict) -> list[dict]:
+    return [m for m in _nodes(manifest, "model") if m["schema"] == PUBLIC_SCHEMA]
+
+
+def test_every_model_has_a_description(manifest: dict) -> None:
+    models = _nodes(manifest, "model")
+    assert len(models) > 40
+    undescribed = sorted(m["original_file_path"] for m in models if not m["description"].strip())
+    assert undescribed == [], "models without a description (add one to the YAML beside the SQL)"
+
+
+def test_every_column_of_the_public_tables_has_a_description(manifest: dict) -> None:
+    public = _public_models(manifest)
+    assert {m["name"] for m in public} >= {"fct_invoices", "fct_invoice_lines", "dim_customers"}
+    undescribed = sorted(
+        f"{model['name']}.{column['name']}"
+        for model in public
+        for column in model["columns"].values()
+        if not (column.get("description") or "").strip()
+    )
+    assert undescribed == []
+
+
+def test_every_public_column_is_declared(manifest: dict) -> None:
+    """A contract lists every column, so the docs cannot miss one the table has."""
+    for model in _public_models(manifest):
+        assert model["contract"]["enforced"], model["name"]
+        assert model["columns"], model["name"]
+
+
+def test_every_data_test_says_what_a_failure_means(manifest: dict) -> None:
+    tests = _nodes(manifest, "test")
+    assert len(tests) > 50
+    singular = [t for t in tests if not t.get("test_metadata")]
+    assert len(singular) >= 4  # dbt_project/tests/singular/, described in _singular__tests.yml
+    undescribed = sorted(t["name"] for t in tests if len(t["description"].strip()) < 20)
+    assert undescribed == [], "data tests without a description of what a failure means"
+
+
+def test_docs_tables_page_lists_every_public_table_and_column(manifest: dict) -> None:
+    page = (REPO_ROOT / "docs" / "tables.md").read_text()
+    sections = dict(re.findall(r"^## `billing\.(\w+)`\n(.*?)(?=^## |\Z)", page, re.S | re.M))
+    for model in _public_models(manifest):
+        assert model["name"] in sections, f"docs/tables.md has no section for {model['name']}"
+        documented = set(re.findall(r"^\| `(\w+)` \|", sections[model["name"]], re.M))
+        missing = sorted(set(model["columns"]) - documented)
+        assert missing == [], f"docs/tables.md misses columns of {model['name']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.integration
+def test_docs_site_is_built_from_the_warehouse_and_served(scenario: dict, tmp_path: Path) -> None:
+    locations = Locations(
+        catalog_dir=scenario["catalog"],
+        landing_dir=scenario["landing"],
+        warehouse=scenario["warehouse"],
+        output_dir=tmp_path,
+    )
+    site = dbt_docs.generate(locations, tmp_path / "site")
+    for name in dbt_docs.SITE_FILES:
+        assert (site / name).stat().st_size > 0
+    catalog = json.loads((site / "catalog.json").read_text())
+    tables = {node["metadata"]["name"]: node for node in catalog["nodes"].values()}
+    invoices = tables["fct_invoices"]
+    assert invoices["metadata"]["schema"] == PUBLIC_SCHEMA
+    assert "total_amount" in {c.lower() for c in invoices["columns"]}
+
+    port = _free_port()
+    server = dbt_docs.make_server(site, "127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/catalog.json", timeout=10) as reply:
+            assert reply.status == 200
+            assert json.loads(reply.read())["nodes"].keys() == catalog["nodes"].keys()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_docs_refuses_a_missing_warehouse(tmp_path: Path) -> None:
+    locations = Locations(
+        catalog_dir=tmp_path,
+        landing_dir=tmp_path,
+        warehouse=tmp_path / "none.duckdb",
+        output_dir=tmp_path,
+    )
+    with pytest.raises(dbt_docs.DocsError, match=r"no warehouse at .*none\.duckdb"):
+        dbt_docs.generate(locations, tmp_path / "site")
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_docs_command_reports_a_missing_warehouse(tmp_path: Path, capsys) -> None:
+    from orchestration.cli import main
+
+    warehouse = tmp_path / "work" / "none.duckdb"
+    args = ["docs", "--no-serve", "--warehouse", str(warehouse), "--output", str(tmp_path)]
+    assert main(args) == 2
+    assert "meterhouse docs: no warehouse at" in capsys.readouterr().err
+    assert not warehouse.exists()
