@@ -232,6 +232,28 @@ def _quarantine_file(
     return stats
 
 
+def stage_and_validate(
+    conn: duckdb.DuckDBPyConnection, kind: LandingKind, path: Path, loaded_at: datetime
+) -> None:
+    """Stage, type and judge one file: temp tables `staged_text`, `typed` and `row_rejections`.
+
+    The one statement of what a valid landing row is, shared by the load and by the HTTP API,
+    which judges a request's rows with it before it acknowledges them (orchestration/api).
+    """
+    stage_file(conn, kind, path)
+    conn.execute(
+        f"""
+        create or replace temp table typed as
+        select *, {_payload_hash(kind)} as payload_hash
+        from (
+            select line_number, is_parseable, has_nested_value, {kind.typing_sql}
+            from staged_text
+        ) as typed_row
+        """
+    )
+    _validate(conn, kind, loaded_at)
+
+
 # Temp relations of one file's load, dropped when it is done.
 WORK_TABLES = ("staged_text", "typed", "row_rejections", "key_stats", "classified")
 
@@ -251,18 +273,7 @@ def load_file(
     straight from `typed`, in file order.
     """
     stats = LoadStats(kind.name, files_seen=1, files_loaded=1)
-    stage_file(conn, kind, path)
-    conn.execute(
-        f"""
-        create or replace temp table typed as
-        select *, {_payload_hash(kind)} as payload_hash
-        from (
-            select line_number, is_parseable, has_nested_value, {kind.typing_sql}
-            from staged_text
-        ) as typed_row
-        """
-    )
-    _validate(conn, kind, loaded_at)
+    stage_and_validate(conn, kind, path, loaded_at)
     key = ", ".join(kind.key)
     valid = "line_number not in (select line_number from row_rejections)"
     # Per key of the valid rows: how often the file has it, its first line and that line's payload,
