@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test ui lint install clean
+.PHONY: demo test test-browser serve ui lint install clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+# The portal in headless Chromium (Debian's chromium + chromium-driver); kept out of `make test`.
+test-browser: $(INSTALLED)
+	$(BIN)/python -m pytest -m browser tests/api
+
+# The Lago-compatible API and portal (docs/api.md); needs MH_API_KEYS and MH_PORTAL_SECRET.
+serve: $(INSTALLED)
+	$(BIN)/meterhouse serve
 
 ui: $(INSTALLED)
 	$(BIN)/meterhouse ui

@@ -4,7 +4,17 @@ A pure package: it imports no Dagster or DuckDB code and does no arithmetic beyo
 Every amount arrives computed and rounded by the warehouse; `format_money` refuses to re-round.
 """
 
-from invoice_render.models import CreditNote, CreditNoteItem, Invoice, InvoiceLine, Party, TaxLine
+from invoice_render.i18n import DOCUMENT_LANGUAGES, document_locale
+from invoice_render.models import (
+    AppliedCredit,
+    CreditNote,
+    CreditNoteItem,
+    Invoice,
+    InvoiceLine,
+    LineTier,
+    Party,
+    TaxLine,
+)
 from invoice_render.money import format_money, locale_for_country
 from invoice_render.render import (
     render_credit_note_pdf,
@@ -14,12 +24,16 @@ from invoice_render.render import (
 )
 
 __all__ = [
+    "DOCUMENT_LANGUAGES",
+    "AppliedCredit",
     "CreditNote",
     "CreditNoteItem",
     "Invoice",
     "InvoiceLine",
+    "LineTier",
     "Party",
     "TaxLine",
+    "document_locale",
     "format_money",
     "locale_for_country",
     "render_credit_note_pdf",

@@ -2,16 +2,15 @@
 
 Fonts: DejaVu Sans (regular and bold) ships in `invoice_render/fonts/` and is embedded (subset)
 in every PDF, so Latin, Greek and Cyrillic text and the usual currency signs (€ £ ¥ ₹ ₩ ...)
-render on any viewer.
+render on any viewer. Characters DejaVu lacks (Chinese, Japanese kana and kanji, Korean Hangul)
+are drawn in WenQuanYi Micro Hei, a TrueType CJK font installed with the project's dependencies
+(the `paperang-p2-fonts-cjk` package); it is embedded (subset) as well, so no viewer needs a font
+of its own. It has one weight: CJK text in bold styles is drawn regular.
 
 Limitations:
-- Chinese/Japanese characters fall back to reportlab's built-in CID font `HeiseiKakuGo-W5`
-  (Adobe-Japan1). CID fonts are *not embedded*: the viewer supplies the glyphs (Acrobat with its
-  Asian font pack, macOS Preview, browsers and poppler with a Japanese font installed do). Text
-  extraction works everywhere. Korean Hangul is not covered by that font.
 - Half- and full-width compatibility forms (U+FF01-U+FFEE, e.g. the ja_JP yen sign "￥") are
-  drawn as their NFKC equivalent ("¥") in the embedded font, so they never depend on the viewer;
-  text extracted from the PDF therefore shows "¥" where `format_money` returned "￥".
+  drawn as their NFKC equivalent ("¥") in DejaVu, so figures keep one look; text extracted
+  from the PDF therefore shows "¥" where `format_money` returned "￥".
 - Right-to-left scripts (Arabic, Hebrew) are neither shaped nor reordered by reportlab.
 """
 
@@ -28,14 +27,13 @@ from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_REGULAR = "MeterhouseSans"
 FONT_BOLD = "MeterhouseSans-Bold"
-FONT_CJK = "HeiseiKakuGo-W5"
+FONT_CJK = "MeterhouseCJK"
 
 INK = colors.HexColor("#1F2933")
 MUTED = colors.HexColor("#616E7C")
@@ -51,26 +49,22 @@ FOOTER_Y = 9 * mm
 # Letter where it is the paper standard; A4 everywhere else.
 _LETTER_TERRITORIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE"})
 
-_CJK_RANGES = (
-    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
-    (0x3000, 0x30FF),  # CJK symbols and punctuation, Hiragana, Katakana
-    (0x3190, 0x31FF),  # Kanbun, Katakana phonetic extensions
-    (0x3200, 0x33FF),  # enclosed CJK letters, CJK compatibility
-    (0x3400, 0x4DBF),  # CJK unified ideographs extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0xFE30, 0xFE4F),  # CJK compatibility forms
-    (0xFF00, 0xFFEF),  # half-width and full-width forms (those NFKC cannot map)
-)
-
 _register_lock = threading.Lock()
 _registered = False
 _regular_cmap: frozenset[int] = frozenset()
+_cjk_cmap: frozenset[int] = frozenset()
+
+
+def cjk_font_path() -> Path:
+    """The CJK TrueType collection installed with the project's dependencies."""
+    import paperang_p2_fonts_cjk  # a font-only package: wqy-microhei.ttc and nothing else
+
+    return Path(paperang_p2_fonts_cjk.__file__).resolve().parent / "fonts" / "wqy-microhei.ttc"
 
 
 def register_fonts() -> None:
     """Register the shipped fonts with reportlab once per process (idempotent, thread-safe)."""
-    global _registered, _regular_cmap
+    global _registered, _regular_cmap, _cjk_cmap
     with _register_lock:
         if _registered:
             return
@@ -85,10 +79,16 @@ def register_fonts() -> None:
             italic=FONT_REGULAR,
             boldItalic=FONT_BOLD,
         )
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT_CJK))
+        cjk = TTFont(FONT_CJK, str(cjk_font_path()), subfontIndex=0)
+        pdfmetrics.registerFont(cjk)
+        # One weight: bold CJK in a Paragraph must map to the same face, not to Helvetica.
+        pdfmetrics.registerFontFamily(
+            FONT_CJK, normal=FONT_CJK, bold=FONT_CJK, italic=FONT_CJK, boldItalic=FONT_CJK
+        )
         # The faces differ only in rare symbols (math alphanumerics), so the regular cmap
         # decides which characters need the CJK fallback for both.
         _regular_cmap = frozenset(regular.face.charToGlyph)
+        _cjk_cmap = frozenset(cjk.face.charToGlyph)
         _registered = True
 
 
@@ -199,9 +199,7 @@ def _font_runs(text: str | None) -> list[tuple[str | None, str]]:
 
 def _needs_cjk_font(char: str) -> bool:
     code = ord(char)
-    if code in _regular_cmap:
-        return False
-    return any(low <= code <= high for low, high in _CJK_RANGES)
+    return code not in _regular_cmap and code in _cjk_cmap
 
 
 def _style(name: str, **kwargs: object) -> ParagraphStyle:
@@ -254,6 +252,13 @@ class Styles:
         self.cell = _style("cell")
         self.cell_right = _style("cell_right", alignment=TA_RIGHT)
         self.cell_muted = _style("cell_muted", fontSize=7.5, leading=9.5, textColor=MUTED)
+        self.group_title = _style("group_title", fontName=FONT_BOLD, fontSize=8.5, leading=11)
+        self.tier_text = _style(
+            "tier_text", fontSize=7.5, leading=9.5, textColor=MUTED, leftIndent=10
+        )
+        self.tier_figure = _style(
+            "tier_figure", fontSize=7.5, leading=9.5, textColor=MUTED, alignment=TA_RIGHT
+        )
         self.total_label = _style("total_label", alignment=TA_RIGHT)
         self.total_value = _style("total_value", alignment=TA_RIGHT)
         self.grand_label = _style(

@@ -27,11 +27,40 @@ class Party:
 
 
 @dataclass(frozen=True, slots=True)
+class LineTier:
+    """One step of how a graduated, volume or package line was priced (fct_invoice_line_tiers).
+
+    `kind` is "tier" (a graduated or volume tier), "free_units" (a package's free units) or
+    "packages" (the paid units in whole packages). `amount` is the step's unrounded amount, as
+    the warehouse computed it: `units` x `unit_amount` + `flat_amount`, or `packages` x
+    `unit_amount` for packages. Bounds are printed as the catalog states them.
+    """
+
+    kind: str
+    charge_model: str  # graduated | volume | package
+    from_value: Decimal
+    to_value: Decimal | None
+    units: Decimal
+    unit_amount: Decimal
+    flat_amount: Decimal
+    amount: Decimal
+    package_size: Decimal | None = None
+    packages: Decimal | None = None
+
+    @property
+    def is_free(self) -> bool:
+        """A step that costs nothing: printed as "first N units free", not "N x 0"."""
+        return self.amount.is_zero() and self.unit_amount.is_zero() and self.flat_amount.is_zero()
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceLine:
     """One row of the lines table.
 
     `unit_amount` is the precise unit price (up to 9 decimals); `amount` is rounded to the
-    currency exponent.
+    currency exponent. The unit price is printed only when `unit_price_is_exact` (units x unit
+    price is the line's amount); a line with `tiers` prints them below it instead. Lines with
+    a `subscription_id` are grouped under their subscription's `plan_name`.
     """
 
     description: str
@@ -41,6 +70,23 @@ class InvoiceLine:
     amount: Decimal
     from_date: date | None
     to_date: date | None
+    subscription_id: str | None = None
+    plan_name: str | None = None
+    tiers: tuple[LineTier, ...] = ()
+    unit_price_is_exact: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedCredit:
+    """A coupon, credit note or wallet that reduced the invoice, named on the totals.
+
+    `kind` is "coupon", "credit_note" or "prepaid_credit"; `name` is the coupon code, the
+    credit note number or the wallet code.
+    """
+
+    kind: str
+    name: str
+    amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +129,12 @@ class Invoice:
     credit_notes_amount: Decimal
     prepaid_credit_amount: Decimal
     total_amount: Decimal
+    # Named deductions; when a kind has none here, its total above is printed under one label.
+    credits: tuple[AppliedCredit, ...] = ()
+    payment_due_date: date | None = None
+    net_payment_term: int | None = None  # days; None prints no payment terms
+    payment_details: str | None = None  # the seller's bank details, printed as given
+    footer: str | None = None  # the seller's footer text, printed at the end
 
     @property
     def is_draft(self) -> bool:
@@ -126,6 +178,7 @@ class CreditNote:
     total_amount: Decimal
     credit_amount: Decimal
     refund_amount: Decimal
+    footer: str | None = None  # the seller's footer text, printed at the end
 
     @property
     def is_draft(self) -> bool:

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -28,8 +29,10 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from invoice_render.i18n import Labels, labels_for
 from invoice_render.layout import (
     FONT_BOLD,
+    FONT_REGULAR,
     FOOTER_Y,
     FRAME_PADDING,
     HEADER_FILL,
@@ -44,7 +47,16 @@ from invoice_render.layout import (
     para_lines,
     text_width,
 )
-from invoice_render.models import CreditNote, CreditNoteItem, Invoice, InvoiceLine, Party, TaxLine
+from invoice_render.models import (
+    AppliedCredit,
+    CreditNote,
+    CreditNoteItem,
+    Invoice,
+    InvoiceLine,
+    LineTier,
+    Party,
+    TaxLine,
+)
 from invoice_render.money import (
     format_country,
     format_day,
@@ -62,23 +74,13 @@ __all__ = [
 ]
 
 EN_DASH = "\u2013"
-LINE_HEADERS = ("Description", "Period", "Units", "Unit price", "Amount")
-ITEM_HEADERS = ("Description", "Amount")
+LINE_HEADER_KEYS = ("description", "period", "units", "unit_price", "amount")
 _CELL_PADDING = 5
 _MIN_DESCRIPTION_SHARE = 0.28
-_INVOICE_TYPES = {
-    "subscription": "Subscription",
-    "pay_in_advance": "Pay in advance",
-    "progressive_billing": "Progressive billing",
-    "credit": "Credit purchase",
-    "one_off": "One-off",
-}
-_CREDIT_NOTE_REASONS = {
-    "termination": "Subscription terminated",
-    "upgrade": "Plan upgrade",
-    "manual": "Manual credit",
-    "restatement": "Invoice restatement",
-}
+_INVOICE_TYPES = frozenset(
+    {"subscription", "pay_in_advance", "progressive_billing", "credit", "one_off"}
+)
+_CREDIT_NOTE_REASONS = frozenset({"termination", "upgrade", "manual", "restatement"})
 # Countries whose postal convention is "City, STATE ZIP" on one line.
 _CITY_STATE_ZIP = frozenset({"US", "CA", "AU"})
 
@@ -98,8 +100,9 @@ def render_invoice_pdf(invoice: Invoice, path: Path) -> Path:
 
 def render_invoice_pdf_bytes(invoice: Invoice) -> bytes:
     """Render `invoice` and return the PDF bytes (same input, same bytes)."""
+    labels = labels_for(invoice.locale)
     document = _Document(
-        kind="Invoice",
+        kind=labels["invoice"],
         number=invoice.invoice_number,
         seller=invoice.seller,
         customer=invoice.customer,
@@ -107,7 +110,8 @@ def render_invoice_pdf_bytes(invoice: Invoice) -> bytes:
         exponent=invoice.currency_exponent,
         locale=invoice.locale,
         is_draft=invoice.is_draft,
-        draft_note="not a valid tax invoice",
+        draft_note=labels["draft_invoice"],
+        labels=labels,
     )
     return _render_bytes(document, partial(_story, invoice))
 
@@ -127,8 +131,9 @@ def render_credit_note_pdf(credit_note: CreditNote, path: Path) -> Path:
 
 def render_credit_note_pdf_bytes(credit_note: CreditNote) -> bytes:
     """Render `credit_note` and return the PDF bytes (same input, same bytes)."""
+    labels = labels_for(credit_note.locale)
     document = _Document(
-        kind="Credit note",
+        kind=labels["credit_note"],
         number=credit_note.credit_note_number,
         seller=credit_note.seller,
         customer=credit_note.customer,
@@ -136,7 +141,8 @@ def render_credit_note_pdf_bytes(credit_note: CreditNote) -> bytes:
         exponent=credit_note.currency_exponent,
         locale=credit_note.locale,
         is_draft=credit_note.is_draft,
-        draft_note="not a valid credit note",
+        draft_note=labels["draft_credit_note"],
+        labels=labels,
     )
     return _render_bytes(document, partial(_credit_note_story, credit_note))
 
@@ -145,7 +151,7 @@ def render_credit_note_pdf_bytes(credit_note: CreditNote) -> bytes:
 class _Document:
     """What the shared layout needs from any document: kind, number, parties and formats."""
 
-    kind: str  # "Invoice", "Credit note": the title, and the label in footers and metadata
+    kind: str  # "Invoice", "Rechnung": the title, and the label in footers and metadata
     number: str
     seller: Party
     customer: Party
@@ -154,6 +160,7 @@ class _Document:
     locale: str
     is_draft: bool
     draft_note: str  # printed after "DRAFT" and a dash under the title of a draft
+    labels: Labels  # every word printed, in the document's language
 
 
 def _render_bytes(
@@ -174,7 +181,7 @@ def _render_bytes(
         bottomMargin=MARGIN + 6 - FRAME_PADDING,
         title=f"{document.kind} {document.number}",
         author=document.seller.name,
-        subject=f"{document.kind} {document.number} for {document.customer.name}",
+        subject=f"{document.kind} {document.number} · {document.customer.name}",
         creator="Meterhouse invoice_render",
         invariant=1,
     )
@@ -199,6 +206,7 @@ class _Formats:
         self._currency = document.currency
         self._exponent = document.exponent
         self.locale = document.locale
+        self.labels = document.labels
 
     def money(self, amount: Decimal) -> str:
         return format_money(amount, self._currency, self._exponent, self.locale)
@@ -210,30 +218,90 @@ class _Formats:
     def unit_price(self, amount: Decimal) -> str:
         return format_unit_amount(amount, self._currency, self._exponent, self.locale)
 
+    def quantity(self, value: Decimal) -> str:
+        return format_quantity(value, self.locale)
+
+    def day(self, value: date) -> str:
+        return format_day(value, self.locale)
+
 
 def _story(
     invoice: Invoice, document: _Document, styles: Styles, width: float, formats: _Formats
 ) -> list[Flowable]:
+    labels = formats.labels
     period = (
-        f"{format_day(invoice.billing_period_start, formats.locale)} {EN_DASH} "
-        f"{format_day(invoice.billing_period_end, formats.locale)}"
+        f"{formats.day(invoice.billing_period_start)} {EN_DASH} "
+        f"{formats.day(invoice.billing_period_end)}"
     )
     meta_rows = [
-        ("Invoice number", invoice.invoice_number),
-        ("Issue date", format_day(invoice.issuing_date, formats.locale)),
-        ("Billing period", period),
-        ("Currency", invoice.currency),
-        ("Invoice type", _INVOICE_TYPES.get(invoice.invoice_type, _humanize(invoice.invoice_type))),
+        (labels["invoice_number"], invoice.invoice_number),
+        (labels["issue_date"], formats.day(invoice.issuing_date)),
     ]
-    return [
+    if invoice.payment_due_date is not None:
+        meta_rows.append((labels["due_date"], formats.day(invoice.payment_due_date)))
+    if invoice.net_payment_term is not None:
+        meta_rows.append(
+            (labels["payment_terms"], _payment_terms(invoice.net_payment_term, labels))
+        )
+    meta_rows += [
+        (labels["billing_period"], period),
+        (labels["currency"], invoice.currency),
+        (
+            labels["invoice_type"],
+            _coded_label(labels, "type_", invoice.invoice_type, _INVOICE_TYPES),
+        ),
+    ]
+    due_note = (
+        labels("due_note", date=formats.day(invoice.payment_due_date))
+        if invoice.payment_due_date is not None
+        else None
+    )
+    story: list[Flowable] = [
         _header(document, meta_rows, styles, width, formats),
         Spacer(1, 22),
-        _bill_to(document, "BILL TO", "Total due", invoice.total_amount, styles, width, formats),
+        _bill_to(
+            document,
+            labels["bill_to"],
+            labels["total_due"],
+            invoice.total_amount,
+            styles,
+            width,
+            formats,
+            note=due_note,
+        ),
         Spacer(1, 16),
         _lines_table(invoice.lines, styles, width, formats),
         Spacer(1, 10),
         KeepTogether([_totals(invoice, styles, width, formats)]),
     ]
+    if invoice.payment_details and invoice.payment_details.strip():
+        story.append(
+            KeepTogether(
+                [
+                    Spacer(1, 16),
+                    para(labels["payment_details"], styles.section),
+                    Spacer(1, 2),
+                    para_lines(invoice.payment_details.splitlines(), styles.body),
+                ]
+            )
+        )
+    return story + _closing_footer(invoice.footer, styles)
+
+
+def _closing_footer(footer: str | None, styles: Styles) -> list[Flowable]:
+    """The seller's footer text (legal mentions, thanks), at the end of the document."""
+    if not footer or not footer.strip():
+        return []
+    return [Spacer(1, 14), para_lines(footer.splitlines(), styles.cell_muted)]
+
+
+def _payment_terms(days: int, labels: Labels) -> str:
+    return labels["due_on_receipt"] if days == 0 else labels("net_days", days=days)
+
+
+def _coded_label(labels: Labels, prefix: str, code: str, known: frozenset[str]) -> str:
+    """The label of a known code (an invoice type, a reason); an unknown code, humanized."""
+    return labels[prefix + code] if code in known else _humanize(code)
 
 
 def _header(
@@ -252,7 +320,7 @@ def _header(
                 seller.legal_name if seller.legal_name != seller.name else None,
                 *_address_lines(seller, formats.locale),
                 seller.email,
-                _tax_id(seller),
+                _tax_id(seller, formats.labels),
             ],
             styles.body,
         ),
@@ -262,17 +330,18 @@ def _header(
             [para(label, styles.meta_label), para(value, styles.meta_value)]
             for label, value in meta_rows
         ],
-        colWidths=[width * 0.17, width * 0.28],
+        colWidths=[width * 0.22, width * 0.28],
         hAlign="RIGHT",
         style=_compact(("LEFTPADDING", (1, 0), (1, -1), 8)),
     )
     title_block: list[Flowable] = [para(document.kind, styles.title)]
     if document.is_draft:
-        title_block.append(para(f"DRAFT {EN_DASH} {document.draft_note}", styles.draft_badge))
+        draft = document.labels["draft"]
+        title_block.append(para(f"{draft} {EN_DASH} {document.draft_note}", styles.draft_badge))
     title_block += [Spacer(1, 6), meta]
     return Table(
         [[seller_block, title_block]],
-        colWidths=[width * 0.55, width * 0.45],
+        colWidths=[width * 0.5, width * 0.5],
         style=_compact(),
     )
 
@@ -285,8 +354,10 @@ def _bill_to(
     styles: Styles,
     width: float,
     formats: _Formats,
+    note: str | None = None,
 ) -> Table:
-    """The customer's block on the left; the document's headline amount on the right."""
+    """The customer's block on the left; the document's headline amount (and `note`, the due
+    date, under it) on the right."""
     customer = document.customer
     customer_block = [
         para(heading, styles.section),
@@ -297,15 +368,17 @@ def _bill_to(
                 customer.legal_name if customer.legal_name != customer.name else None,
                 *_address_lines(customer, formats.locale),
                 customer.email,
-                _tax_id(customer),
+                _tax_id(customer, formats.labels),
             ],
             styles.body,
         ),
     ]
-    due_block = [
+    due_block: list[Flowable] = [
         para(amount_label, styles.due_label),
         Figure(formats.money(amount), styles.due_value),
     ]
+    if note:
+        due_block.append(para(note, styles.meta_value))
     table = Table(
         [[customer_block, due_block]],
         colWidths=[width * 0.6, width * 0.4],
@@ -320,38 +393,90 @@ def _bill_to(
 def _lines_table(
     lines: Sequence[InvoiceLine], styles: Styles, width: float, formats: _Formats
 ) -> Table:
+    """The lines, grouped under each subscription's plan and service period when they have
+    one; a tiered line is followed by one muted row per tier (or package step) that priced it."""
+    labels = formats.labels
     header: list[Flowable | str] = [
-        para(text, styles.table_header if index < 2 else styles.table_header_right)
-        for index, text in enumerate(LINE_HEADERS)
+        para(labels[key], styles.table_header if index < 2 else styles.table_header_right)
+        for index, key in enumerate(LINE_HEADER_KEYS)
     ]
-    texts = [
-        (
-            line.description,
-            _line_period(line, formats.locale),
-            format_quantity(line.units, formats.locale),
-            formats.unit_price(line.unit_amount),
-            formats.money(line.amount),
-        )
-        for line in lines
-    ]
+    grouped = any(line.subscription_id for line in lines)
+    body: list[tuple[str, tuple[str, list[str | None], str, str, str]]] = []
+    for group in _subscription_groups(lines):
+        group_period: list[str | None] = []
+        if grouped:
+            group_period = _group_period(group, formats)
+            title = group[0].plan_name or labels["other_lines"]
+            if group[0].subscription_id:
+                reference = labels("subscription_ref", id=group[0].subscription_id)
+                title = f"{title} · {reference}"
+            body.append(("group", (title, group_period, "", "", "")))
+        for line in group:
+            period = _line_period(line, formats.locale)
+            show_price = line.unit_price_is_exact and not line.tiers
+            description = (
+                labels["subscription_fee"]
+                if grouped and line.line_type == "subscription"
+                else line.description
+            )
+            body.append(
+                (
+                    "line",
+                    (
+                        description,
+                        [] if period == group_period else period,
+                        formats.quantity(line.units),
+                        formats.unit_price(line.unit_amount) if show_price else "",
+                        formats.money(line.amount),
+                    ),
+                )
+            )
+            body += [("tier", _tier_texts(tier, formats)) for tier in line.tiers]
     rows: list[list[Flowable | str]] = [header]
-    rows += [
-        [
-            para(description, styles.cell),
-            para_lines(period, styles.cell_muted),
-            Figure(units, styles.cell_right),
-            Figure(unit_price, styles.cell_right),
-            Figure(amount, styles.cell_right),
-        ]
-        for description, period, units, unit_price, amount in texts
-    ]
-    commands = _grid_commands()
+    commands = _grid_commands(ruled=False)
+    for index, (kind, (description, period, units, unit_price, amount)) in enumerate(body, 1):
+        if kind == "group":
+            rows.append([para(description, styles.group_title), "", "", "", ""])
+            commands += [
+                ("SPAN", (0, index), (-1, index)),
+                ("TOPPADDING", (0, index), (-1, index), 8),
+            ]
+            if period:
+                rows[-1][0] = para_lines(
+                    [description, " ".join(p for p in period if p)], styles.group_title
+                )
+            continue
+        text_style, figure_style = (
+            (styles.tier_text, styles.tier_figure)
+            if kind == "tier"
+            else (styles.cell, styles.cell_right)
+        )
+        # Blank cells stay plain strings: a Paragraph or Figure costs layout time for nothing.
+        rows.append(
+            [
+                para(description, text_style),
+                para_lines(period, styles.cell_muted) if any(period) else "",
+                Figure(units, figure_style) if units else "",
+                Figure(unit_price, figure_style) if unit_price else "",
+                Figure(amount, figure_style) if amount else "",
+            ]
+        )
+        if kind == "tier":
+            commands += [
+                ("TOPPADDING", (0, index), (-1, index), 0),
+                ("BOTTOMPADDING", (0, index), (-1, index), 2),
+            ]
+        # A rule under each line with its tiers, and under each group's title.
+        next_kind = body[index][0] if index < len(body) else None
+        if next_kind != "tier":
+            commands.append(("LINEBELOW", (0, index), (-1, index), 0.25, RULE))
     if not lines:
-        rows.append([para("No line items.", styles.cell_muted), "", "", "", ""])
+        rows.append([para(labels["no_lines"], styles.cell_muted), "", "", "", ""])
         commands.append(("SPAN", (0, 1), (-1, 1)))
+    texts = [row for kind, row in body if kind != "group"]
     return Table(
         rows,
-        colWidths=_line_column_widths(texts, styles, width),
+        colWidths=_line_column_widths(texts, styles, width, labels),
         repeatRows=1,
         # A description taller than a page must split inside its row instead of failing.
         splitInRow=1,
@@ -359,8 +484,73 @@ def _lines_table(
     )
 
 
+def _subscription_groups(lines: Sequence[InvoiceLine]) -> list[list[InvoiceLine]]:
+    """The lines of each subscription together, in the order the subscriptions first appear."""
+    groups: dict[str | None, list[InvoiceLine]] = {}
+    for line in lines:
+        groups.setdefault(line.subscription_id, []).append(line)
+    return list(groups.values())
+
+
+def _group_period(group: Sequence[InvoiceLine], formats: _Formats) -> list[str | None]:
+    """The service period of a subscription's lines: its earliest start to its latest end."""
+    starts = [line.from_date for line in group if line.from_date]
+    ends = [line.to_date for line in group if line.to_date]
+    if not starts or not ends:
+        return []
+    return [f"{formats.day(min(starts))} {EN_DASH}", formats.day(max(ends))]
+
+
+def _tier_texts(tier: LineTier, formats: _Formats) -> tuple[str, list[str | None], str, str, str]:
+    """How one tier or package step reads: what it covers, its units, price and amount."""
+    labels = formats.labels
+    start = formats.quantity(tier.from_value)
+    end = formats.quantity(tier.to_value) if tier.to_value is not None else None
+    units = formats.quantity(tier.units)
+    if tier.kind == "free_units":
+        return (labels("package_free", count=end or units), [], units, "", "")
+    if tier.kind == "packages":
+        packages = formats.quantity(tier.packages) if tier.packages is not None else ""
+        size = formats.quantity(tier.package_size) if tier.package_size is not None else ""
+        return (
+            labels("packages", packages=packages, size=size),
+            [],
+            units,
+            formats.unit_price(tier.unit_amount),
+            formats.unit_price(tier.amount),
+        )
+    if tier.charge_model == "volume":
+        description = (
+            labels("tier_volume", start=start, end=end)
+            if end
+            else labels("tier_volume_above", start=start)
+        )
+    elif tier.is_free and end and tier.from_value.is_zero():
+        description = labels("tier_free_first", count=end)
+    elif tier.is_free and end:
+        description = labels("tier_free_range", start=start, end=end)
+    elif end:
+        description = labels("tier_range", start=start, end=end)
+    else:
+        description = labels("tier_above", start=start)
+    if not tier.flat_amount.is_zero():
+        description += f" + {labels['flat_fee']} {formats.unit_price(tier.flat_amount)}"
+    if tier.is_free:
+        return (description, [], units, "", "")
+    return (
+        description,
+        [],
+        units,
+        formats.unit_price(tier.unit_amount),
+        formats.unit_price(tier.amount),
+    )
+
+
 def _line_column_widths(
-    texts: Sequence[tuple[str, list[str | None], str, str, str]], styles: Styles, width: float
+    texts: Sequence[tuple[str, list[str | None], str, str, str]],
+    styles: Styles,
+    width: float,
+    labels: Labels,
 ) -> list[float]:
     """Size the period and figure columns to their widest text; the description gets the rest."""
 
@@ -372,11 +562,14 @@ def _line_column_widths(
 
     fixed = [
         max(
-            width * 0.15, widest((p for row in texts for p in row[1]), styles.cell_muted, "Period")
+            width * 0.15,
+            widest((p for row in texts for p in row[1]), styles.cell_muted, labels["period"]),
         ),
-        max(width * 0.09, widest((row[2] for row in texts), styles.cell_right, "Units")),
-        max(width * 0.13, widest((row[3] for row in texts), styles.cell_right, "Unit price")),
-        max(width * 0.14, widest((row[4] for row in texts), styles.cell_right, "Amount")),
+        max(width * 0.09, widest((row[2] for row in texts), styles.cell_right, labels["units"])),
+        max(
+            width * 0.13, widest((row[3] for row in texts), styles.cell_right, labels["unit_price"])
+        ),
+        max(width * 0.14, widest((row[4] for row in texts), styles.cell_right, labels["amount"])),
     ]
     description = width - sum(fixed)
     minimum_description = width * _MIN_DESCRIPTION_SHARE
@@ -389,6 +582,7 @@ def _line_column_widths(
 
 
 def _totals(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -> Table:
+    labels = formats.labels
     rows: list[tuple[str, str]] = []
     # Fees equal the subtotal unless something is deducted before tax; only then is the row
     # needed to show what the deductions start from.
@@ -396,34 +590,58 @@ def _totals(invoice: Invoice, styles: Styles, width: float, formats: _Formats) -
         invoice.progressive_billing_credit_amount or invoice.coupons_amount
     )
     if has_pre_tax_deductions:
-        rows.append(("Fees", formats.money(invoice.fees_amount)))
+        rows.append((labels["fees"], formats.money(invoice.fees_amount)))
     if invoice.progressive_billing_credit_amount:
         rows.append(
             (
-                "Progressive billing credit",
+                labels["progressive_billing_credit"],
                 formats.deduction(invoice.progressive_billing_credit_amount),
             )
         )
-    if invoice.coupons_amount:
-        rows.append(("Coupons", formats.deduction(invoice.coupons_amount)))
+    rows += _credit_rows(invoice, "coupon", invoice.coupons_amount, "coupons", formats)
     subtotal_excl_row = len(rows)
-    rows.append(("Subtotal excl. tax", formats.money(invoice.sub_total_excluding_taxes_amount)))
+    rows.append((labels["subtotal_excl"], formats.money(invoice.sub_total_excluding_taxes_amount)))
     rows += [(_tax_label(tax, formats), formats.money(tax.tax_amount)) for tax in invoice.taxes]
     if not invoice.taxes:
-        rows.append(("Tax", formats.money(invoice.taxes_amount)))
+        rows.append((labels["tax"], formats.money(invoice.taxes_amount)))
     subtotal_incl_row = len(rows)
-    rows.append(("Subtotal incl. tax", formats.money(invoice.sub_total_including_taxes_amount)))
-    if invoice.credit_notes_amount:
-        rows.append(("Credit notes", formats.deduction(invoice.credit_notes_amount)))
-    if invoice.prepaid_credit_amount:
-        rows.append(("Prepaid credits", formats.deduction(invoice.prepaid_credit_amount)))
+    rows.append((labels["subtotal_incl"], formats.money(invoice.sub_total_including_taxes_amount)))
+    rows += _credit_rows(
+        invoice, "credit_note", invoice.credit_notes_amount, "credit_notes", formats
+    )
+    rows += _credit_rows(
+        invoice, "prepaid_credit", invoice.prepaid_credit_amount, "prepaid_credits", formats
+    )
     return _totals_table(
         rows,
-        ("Total due", formats.money(invoice.total_amount)),
+        (labels["total_due"], formats.money(invoice.total_amount)),
         (subtotal_excl_row, subtotal_incl_row),
         styles,
         width,
     )
+
+
+_CREDIT_LABELS = {"coupon": "coupon", "credit_note": "credit_note_ref", "prepaid_credit": "wallet"}
+
+
+def _credit_rows(
+    invoice: Invoice, kind: str, total: Decimal, total_label: str, formats: _Formats
+) -> list[tuple[str, str]]:
+    """One row per named coupon, credit note or wallet of `kind`; else one row for `total`."""
+    named: list[AppliedCredit] = [
+        credit for credit in invoice.credits if credit.kind == kind and not credit.amount.is_zero()
+    ]
+    if named:
+        return [
+            (
+                formats.labels(_CREDIT_LABELS[kind], name=credit.name),
+                formats.deduction(credit.amount),
+            )
+            for credit in named
+        ]
+    if total:
+        return [(formats.labels[total_label], formats.deduction(total))]
+    return []
 
 
 def _totals_table(
@@ -457,6 +675,7 @@ def _totals_table(
         ),
     )
     commands: list[tuple[Any, ...]] = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
         ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
@@ -487,21 +706,25 @@ def _credit_note_story(
     width: float,
     formats: _Formats,
 ) -> list[Flowable]:
+    labels = formats.labels
     meta_rows = [
-        ("Credit note number", credit_note.credit_note_number),
-        ("Issue date", format_day(credit_note.issuing_date, formats.locale)),
-        ("Credited invoice", credit_note.invoice_number),
-        ("Invoice date", format_day(credit_note.invoice_issuing_date, formats.locale)),
-        ("Currency", credit_note.currency),
-        ("Reason", _CREDIT_NOTE_REASONS.get(credit_note.reason, _humanize(credit_note.reason))),
+        (labels["credit_note_number"], credit_note.credit_note_number),
+        (labels["issue_date"], formats.day(credit_note.issuing_date)),
+        (labels["credited_invoice"], credit_note.invoice_number),
+        (labels["invoice_date"], formats.day(credit_note.invoice_issuing_date)),
+        (labels["currency"], credit_note.currency),
+        (
+            labels["reason"],
+            _coded_label(labels, "reason_", credit_note.reason, _CREDIT_NOTE_REASONS),
+        ),
     ]
     story: list[Flowable] = [
         _header(document, meta_rows, styles, width, formats),
         Spacer(1, 22),
         _bill_to(
             document,
-            "CUSTOMER",
-            "Credit note total",
+            labels["customer"],
+            labels["credit_note_total"],
             credit_note.total_amount,
             styles,
             width,
@@ -511,7 +734,7 @@ def _credit_note_story(
     ]
     if credit_note.description and credit_note.description.strip():
         story += [
-            para("DESCRIPTION", styles.section),
+            para(labels["description_heading"], styles.section),
             Spacer(1, 2),
             para(credit_note.description, styles.body),
             Spacer(1, 12),
@@ -521,6 +744,7 @@ def _credit_note_story(
         _items_table(credit_note.items, styles, width, formats),
         Spacer(1, 10),
         KeepTogether([_credit_note_totals(credit_note, styles, width, formats)]),
+        *_closing_footer(credit_note.footer, styles),
     ]
 
 
@@ -528,11 +752,12 @@ def _items_table(
     items: Sequence[CreditNoteItem], styles: Styles, width: float, formats: _Formats
 ) -> Table:
     """The credited invoice lines: description and amount credited (before coupons)."""
+    labels = formats.labels
     amounts = [formats.money(item.amount) for item in items]
     rows: list[list[Flowable | str]] = [
         [
-            para(ITEM_HEADERS[0], styles.table_header),
-            para(ITEM_HEADERS[1], styles.table_header_right),
+            para(labels["description"], styles.table_header),
+            para(labels["amount"], styles.table_header_right),
         ]
     ]
     rows += [
@@ -541,13 +766,13 @@ def _items_table(
     ]
     commands = _grid_commands()
     if not items:
-        rows.append([para("No items.", styles.cell_muted), ""])
+        rows.append([para(labels["no_items"], styles.cell_muted), ""])
         commands.append(("SPAN", (0, 1), (-1, 1)))
     amount_width = min(
         width * (1 - _MIN_DESCRIPTION_SHARE),
         max(
             width * 0.18,
-            _figure_width(ITEM_HEADERS[1], styles.table_header),
+            _figure_width(labels["amount"], styles.table_header),
             *(_figure_width(amount, styles.cell_right) for amount in amounts),
         ),
     )
@@ -563,26 +788,29 @@ def _items_table(
 def _credit_note_totals(
     credit_note: CreditNote, styles: Styles, width: float, formats: _Formats
 ) -> Table:
+    labels = formats.labels
     rows: list[tuple[str, str]] = []
     # The items are before coupons; the subtotal is after them, so the adjustment comes first.
     if credit_note.coupons_adjustment_amount:
         rows.append(
-            ("Coupons adjustment", formats.deduction(credit_note.coupons_adjustment_amount))
+            (labels["coupons_adjustment"], formats.deduction(credit_note.coupons_adjustment_amount))
         )
     subtotal_row = len(rows)
-    rows.append(("Subtotal excl. tax", formats.money(credit_note.sub_total_excluding_taxes_amount)))
+    rows.append(
+        (labels["subtotal_excl"], formats.money(credit_note.sub_total_excluding_taxes_amount))
+    )
     rows += [
         (_credit_note_tax_label(tax, formats), formats.money(tax.tax_amount))
         for tax in credit_note.taxes
     ]
     if not credit_note.taxes:
-        rows.append(("Tax", formats.money(credit_note.taxes_amount)))
-    settled = [("Credited to the customer's balance", formats.money(credit_note.credit_amount))]
+        rows.append((labels["tax"], formats.money(credit_note.taxes_amount)))
+    settled = [(labels["credited_to_balance"], formats.money(credit_note.credit_amount))]
     if credit_note.refund_amount:
-        settled.append(("Refunded", formats.money(credit_note.refund_amount)))
+        settled.append((labels["refunded"], formats.money(credit_note.refund_amount)))
     return _totals_table(
         rows,
-        ("Total", formats.money(credit_note.total_amount)),
+        (labels["total"], formats.money(credit_note.total_amount)),
         (subtotal_row,),
         styles,
         width,
@@ -591,8 +819,10 @@ def _credit_note_totals(
 
 
 def _credit_note_tax_label(tax: TaxLine, formats: _Formats) -> str:
-    rate = format_rate(tax.rate, formats.locale)
-    return f"{tax.name} ({rate}) on {formats.money(tax.taxable_base_amount)}"
+    rate = f"({format_rate(tax.rate, formats.locale)})"
+    return formats.labels(
+        "tax_on", name=tax.name, rate=rate, base=formats.money(tax.taxable_base_amount)
+    )
 
 
 def _figure_width(text: str, style: ParagraphStyle) -> float:
@@ -602,7 +832,9 @@ def _figure_width(text: str, style: ParagraphStyle) -> float:
 
 def _tax_label(tax: TaxLine, formats: _Formats) -> str:
     rate = format_rate(tax.rate, formats.locale)
-    return f"{tax.name} {rate} on {formats.money(tax.taxable_base_amount)}"
+    return formats.labels(
+        "tax_on", name=tax.name, rate=rate, base=formats.money(tax.taxable_base_amount)
+    )
 
 
 def _line_period(line: InvoiceLine, locale: str) -> list[str | None]:
@@ -631,22 +863,25 @@ def _address_lines(party: Party, locale: str) -> list[str | None]:
     ]
 
 
-def _tax_id(party: Party) -> str | None:
+def _tax_id(party: Party, labels: Labels) -> str | None:
     if not party.tax_identification_number:
         return None
-    return f"Tax ID: {party.tax_identification_number}"
+    return labels("tax_id", id=party.tax_identification_number)
 
 
 def _humanize(code: str) -> str:
     return code.replace("_", " ").strip().capitalize()
 
 
-def _grid_commands() -> list[tuple[Any, ...]]:
-    """The style of an items table: shaded header row, ruled rows, padded top-aligned cells."""
+def _grid_commands(ruled: bool = True) -> list[tuple[Any, ...]]:
+    """The style of an items table: shaded header row, ruled rows (unless the caller rules
+    them itself), padded top-aligned cells."""
     return [
+        # Plain-string cells (blank ones too) are set in this font: never reportlab's Helvetica.
+        ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
         ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
         ("LINEBELOW", (0, 0), (-1, 0), 0.75, INK),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+        *([("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE)] if ruled else []),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
         ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
@@ -659,6 +894,7 @@ def _compact(*extra: tuple[Any, ...]) -> TableStyle:
     """A borderless layout grid: no padding on the outside, top-aligned cells."""
     return TableStyle(
         [
+            ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
@@ -685,7 +921,7 @@ def _decorate_page(
     if doc.page > 1:
         # Continuation pages carry who and which document at the top as well as in the footer.
         frame_width = width - 2 * MARGIN
-        continued = f"{document.kind} {document.number} (continued)"
+        continued = document.labels("continued", kind=document.kind, number=document.number)
         _draw_line_of_text(
             canvas,
             [
@@ -730,7 +966,7 @@ def _draw_footer(
     canvas.setLineWidth(0.5)
     canvas.line(MARGIN, FOOTER_Y + 11, width - MARGIN, FOOTER_Y + 11)
     canvas.restoreState()
-    draft = " · DRAFT" if document.is_draft else ""
+    draft = f" · {document.labels['draft']}" if document.is_draft else ""
     _draw_line_of_text(
         canvas,
         [
@@ -741,7 +977,7 @@ def _draw_footer(
                 ),
                 0.8,
             ),
-            (para(f"Page {page} of {page_count}", styles.footer_right), 0.2),
+            (para(document.labels("page", page=page, count=page_count), styles.footer_right), 0.2),
         ],
         x=MARGIN,
         top=FOOTER_Y + 9,
@@ -758,6 +994,9 @@ class _NumberedCanvas(Canvas):
         footer: Callable[[Canvas, int, int], None],
         **kwargs: Any,
     ) -> None:
+        # reportlab starts every page in Helvetica, which it never embeds (pdffonts would list
+        # it as not embedded); start in the embedded face instead.
+        kwargs["initialFontName"] = kwargs.get("initialFontName") or FONT_REGULAR
         super().__init__(*args, **kwargs)
         self._footer = footer
         self._page_states: list[dict[str, Any]] = []

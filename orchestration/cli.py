@@ -100,7 +100,12 @@ def _main(argv: list[str] | None) -> int:
             help="if another run holds the warehouse, wait for it instead of refusing",
         )
     _add_bench(commands)
+    from orchestration.api.command import add_serve, run_serve
+
+    add_serve(commands, _add_locations)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return run_serve(args)
     if args.command == "bench":
         return _bench(args)
     from orchestration.runs import RunError
@@ -165,9 +170,16 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit (floor, dbt)")
     bench.add_argument("--no-pdfs", action="store_true", help="skip finalization and PDFs")
     bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    from orchestration.api.command import add_api_bench_options
+
+    add_api_bench_options(bench)
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.api:
+        from orchestration.api.command import run_api_bench_command
+
+        return run_api_bench_command(args)
     from orchestration.bench import BenchOptions, format_table, run_bench
 
     options = BenchOptions(

@@ -10,8 +10,15 @@ from datetime import date
 
 import duckdb
 
-from invoice_render import CreditNote, CreditNoteItem, Party, TaxLine, locale_for_country
-from orchestration.invoices import _money, _rows, _seller, customer_party
+from invoice_render import CreditNote, CreditNoteItem, Party, TaxLine
+from orchestration.invoices import (
+    _money,
+    _rows,
+    _seller,
+    customer_locale,
+    customer_party,
+    seller_texts,
+)
 
 # Left joins, so that a note whose invoice or currency is missing fails loudly instead of
 # silently getting no PDF.
@@ -43,7 +50,8 @@ select
     customers.state,
     customers.country,
     customers.email,
-    customers.tax_identification_number
+    customers.tax_identification_number,
+    customers.document_locale
 from billing.fct_credit_notes as credit_notes
 left join billing.fct_invoices as invoices
     on invoices.invoice_id = credit_notes.invoice_id
@@ -113,13 +121,18 @@ def finalized_credit_notes_for_month(
     for tax in _rows(conn, CREDIT_NOTE_TAXES_SQL, [month]):
         taxes[tax["credit_note_id"]].append(tax)
     seller = _seller(conn)
+    _, footer = seller_texts(conn)
     return [
-        _credit_note(note, items[note["credit_note_id"]], taxes[note["credit_note_id"]], seller)
+        _credit_note(
+            note, items[note["credit_note_id"]], taxes[note["credit_note_id"]], seller, footer
+        )
         for note in notes
     ]
 
 
-def _credit_note(note: dict, items: list[dict], taxes: list[dict], seller: Party) -> CreditNote:
+def _credit_note(
+    note: dict, items: list[dict], taxes: list[dict], seller: Party, footer: str | None
+) -> CreditNote:
     credit_note_id = note["credit_note_id"]
     if not note["credit_note_number"]:
         raise ValueError(f"finalized credit note {credit_note_id} has no number")
@@ -144,7 +157,8 @@ def _credit_note(note: dict, items: list[dict], taxes: list[dict], seller: Party
         invoice_issuing_date=note["invoice_issuing_date"],
         currency=note["currency"],
         currency_exponent=exponent,
-        locale=locale_for_country(note["country"]),
+        locale=customer_locale(note),
+        footer=footer,
         seller=seller,
         customer=customer_party(note),
         items=tuple(

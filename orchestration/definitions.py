@@ -24,12 +24,14 @@ FINALIZED_MODELS = (
     "finalized_credit_note_items",
     "finalized_credit_note_taxes",
     "finalized_invoice_credits",
+    "finalized_invoice_line_tiers",
 )
 BILLING_MART_MODELS = (
     "fct_invoices",
     "fct_invoice_lines",
     "fct_invoice_taxes",
     "fct_invoice_credits",
+    "fct_invoice_line_tiers",
     "fct_credit_notes",
     "fct_credit_note_items",
     "fct_credit_note_taxes",

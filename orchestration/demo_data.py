@@ -209,6 +209,8 @@ class _Country:
     lead: str  # the country's first customer has a name containing one of these characters
 
 
+DOCUMENT_LOCALES = {"FR": "fr", "DE": "de", "JP": "ja", "ES": "es"}
+
 COUNTRIES = (
     _Country(
         code="US",
@@ -527,6 +529,10 @@ def _make_customers(rng: np.random.Generator, count: int, first_month: date) -> 
             "tax_identification_number": ""
             if code == "US" and nth % 4 == 3
             else _tax_id(code, rng),
+            # Documents in the customer's language; US customers keep the billing entity's.
+            "document_locale": DOCUMENT_LOCALES.get(code, ""),
+            # Every other German customer pays in 30 days; the rest by the entity's term.
+            "net_payment_term": "30" if code == "DE" and nth % 2 == 1 else "",
             "updated_at": _iso(updated_ms),
         }
         pool = int(rng.integers(5, 201))

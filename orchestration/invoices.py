@@ -13,7 +13,15 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from invoice_render import Invoice, InvoiceLine, Party, TaxLine, locale_for_country
+from invoice_render import (
+    AppliedCredit,
+    Invoice,
+    InvoiceLine,
+    LineTier,
+    Party,
+    TaxLine,
+    document_locale,
+)
 from orchestration.accounting.ledger import (
     LedgerCredit,
     LedgerCreditNote,
@@ -62,6 +70,18 @@ def _seller(conn: duckdb.DuckDBPyConnection) -> Party:
     )
 
 
+def seller_texts(conn: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
+    """The billing entity's payment details and invoice footer, printed as given."""
+    return conn.execute(
+        "select payment_details, invoice_footer from staging.stg_catalog__billing_entities"
+    ).fetchone()
+
+
+def customer_locale(row: dict) -> str:
+    """The Babel locale of a customer's documents (dim_customers' effective document_locale)."""
+    return document_locale(row["document_locale"], row["country"])
+
+
 def customer_party(row: dict) -> Party:
     """The customer block of a document, from a row carrying dim_customers' columns."""
     return Party(
@@ -88,7 +108,11 @@ def finalized_invoices_for_month(
         select invoices.*, currencies.exponent, customers.customer_name, customers.legal_name,
                customers.address_line1, customers.address_line2, customers.city, customers.zipcode,
                customers.state, customers.country, customers.email,
-               customers.tax_identification_number, customers.timezone
+               customers.tax_identification_number, customers.timezone,
+               customers.document_locale,
+               -- The term the frozen due date was computed with (docs/invoices.md).
+               datediff('day', invoices.issuing_date, invoices.payment_due_date)
+                   as net_payment_term
         from billing.fct_invoices as invoices
         inner join staging.stg_reference__currencies as currencies
             on currencies.currency = invoices.currency
@@ -102,12 +126,56 @@ def finalized_invoices_for_month(
     for line in _rows(
         conn,
         """
-        select * from billing.fct_invoice_lines where billing_month = ?
-        order by invoice_id, line_type desc, description, invoice_line_id
+        select
+            lines.*,
+            (
+                select plans.plan_name
+                from staging.stg_catalog__plans as plans
+                where plans.plan_code = lines.plan_code
+                order by plans.valid_from desc
+                limit 1
+            ) as plan_name,
+            -- Units x unit price is the amount: the unit price can be printed as is.
+            lines.units * lines.unit_amount = lines.precise_amount as unit_price_is_exact
+        from billing.fct_invoice_lines as lines
+        where lines.billing_month = ?
+        order by lines.invoice_id, lines.external_subscription_id nulls last,
+            lines.line_type desc, lines.description, lines.invoice_line_id
         """,
         [billing_month],
     ):
         lines[line["invoice_id"]].append(line)
+    tiers = defaultdict(list)
+    for tier in _rows(
+        conn,
+        """
+        select * from billing.fct_invoice_line_tiers where billing_month = ?
+        order by invoice_line_id, tier_rank, step_kind
+        """,
+        [billing_month],
+    ):
+        tiers[tier["invoice_line_id"]].append(tier)
+    credits = defaultdict(list)
+    for credit in _rows(
+        conn,
+        """
+        select
+            credits.invoice_id,
+            credits.credit_type,
+            coalesce(
+                credits.coupon_code, notes.credit_note_number, credits.wallet_code,
+                credits.credit_note_id
+            ) as credit_name,
+            credits.amount
+        from billing.fct_invoice_credits as credits
+        left join billing.fct_credit_notes as notes on notes.credit_note_id = credits.credit_note_id
+        where credits.billing_month = ?
+        order by credits.invoice_id, credits.credit_type, credit_name, credits.invoice_credit_id
+        """,
+        [billing_month],
+    ):
+        credits[credit["invoice_id"]].append(credit)
+    payment_details, footer = seller_texts(conn)
     taxes = defaultdict(list)
     for tax in _rows(
         conn,
@@ -129,9 +197,21 @@ def finalized_invoices_for_month(
                 billing_period_end=invoice["billing_period_end"],
                 currency=invoice["currency"],
                 currency_exponent=exponent,
-                locale=locale_for_country(invoice["country"]),
+                locale=customer_locale(invoice),
                 seller=seller,
                 customer=customer_party(invoice),
+                payment_due_date=invoice["payment_due_date"],
+                net_payment_term=invoice["net_payment_term"],
+                payment_details=payment_details,
+                footer=footer,
+                credits=tuple(
+                    AppliedCredit(
+                        kind=credit["credit_type"],
+                        name=credit["credit_name"],
+                        amount=_money(credit["amount"], exponent),
+                    )
+                    for credit in credits[invoice["invoice_id"]]
+                ),
                 lines=tuple(
                     InvoiceLine(
                         description=line["description"],
@@ -145,6 +225,10 @@ def finalized_invoices_for_month(
                             line["to_datetime"] and line["to_datetime"] - timedelta(microseconds=1),
                             invoice["timezone"],
                         ),
+                        subscription_id=line["external_subscription_id"],
+                        plan_name=line["plan_name"],
+                        tiers=tuple(_tier(tier) for tier in tiers[line["invoice_line_id"]]),
+                        unit_price_is_exact=bool(line["unit_price_is_exact"]),
                     )
                     for line in lines[invoice["invoice_id"]]
                 ),
@@ -174,6 +258,21 @@ def finalized_invoices_for_month(
             )
         )
     return result
+
+
+def _tier(row: dict) -> LineTier:
+    return LineTier(
+        kind=row["step_kind"],
+        charge_model=row["charge_model"],
+        from_value=row["from_value"],
+        to_value=row["to_value"],
+        units=row["units"],
+        unit_amount=row["unit_amount"],
+        flat_amount=row["flat_amount"],
+        amount=row["precise_amount"],
+        package_size=row["package_size"],
+        packages=row["packages"],
+    )
 
 
 # Ledger kind of each invoice line type, and the line column naming its account.

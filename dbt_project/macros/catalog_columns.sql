@@ -32,3 +32,12 @@
         'restated_invoice_line_id',
     ]) }}
 {%- endmacro %}
+
+{#- The columns of a line's tier rows (int_charge_tiers_applied), in order, frozen and drafted. -#}
+{% macro invoice_line_tier_columns() -%}
+    {{ return([
+        'invoice_line_tier_id', 'invoice_line_id', 'invoice_id', 'charge_model', 'tier_rank',
+        'step_kind', 'from_value', 'to_value', 'units', 'unit_amount', 'package_size', 'packages',
+        'flat_amount', 'precise_amount', 'billing_month',
+    ]) }}
+{%- endmacro %}

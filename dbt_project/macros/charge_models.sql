@@ -42,11 +42,7 @@
         price_key,
         sum(
             case when charge_model = 'graduated' then {{ as_decimal(
-                "case
-                    when from_value = 0 then least(units, coalesce(to_value, units))
-                    when is_adjacent_convention then least(units, coalesce(to_value, units)) - from_value
-                    else least(units, coalesce(to_value, units)) - from_value + 1
-                end * per_unit_amount"
+                "(" ~ graduated_tier_units() ~ ") * per_unit_amount"
             ) }}
             else {{ divide_exact(
                 "case
@@ -67,10 +63,11 @@
 {#- Volume (§1.4): the tier with from_value <= ceil(units) and units <= to_value prices every
     unit; a prorated charge picks it from the full units (§18.3). -#}
 {{ name }}_volume as (
-    select price_key, model_amount
+    select price_key, tier_rank, model_amount
     from (
         select
             price_key,
+            tier_rank,
             {{ as_decimal('units * per_unit_amount') }} + flat_amount as model_amount,
             row_number() over (partition by price_key order by tier_rank) as match_rank
         from {{ name }}_tiers
@@ -97,6 +94,16 @@
     left join {{ name }}_graduated as graduated on {{ source }}.price_key = graduated.price_key
     left join {{ name }}_volume as volume on {{ source }}.price_key = volume.price_key
 )
+{%- endmacro %}
+
+{#- The units a graduated tier prices (rule book §1.3), over a row of `<name>_tiers` that the
+    units reach; shared by the amount above and the per-tier rows of int_charge_tiers_applied. -#}
+{% macro graduated_tier_units() -%}
+    case
+        when from_value = 0 then least(units, coalesce(to_value, units))
+        when is_adjacent_convention then least(units, coalesce(to_value, units)) - from_value
+        else least(units, coalesce(to_value, units)) - from_value + 1
+    end
 {%- endmacro %}
 
 {#- A percentage charge's per-transaction minimum and maximum (rule book §1.5; for everyone,

@@ -8,3 +8,14 @@
         | selectattr('name', 'equalto', model_name) | first -%}
     {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) }}
 {%- endmacro %}
+
+{#- A pre-hook for a frozen model that gained a column: a table frozen before gets it, empty on
+    the rows it holds (they are never rewritten), so the next append matches its schema. -#}
+{% macro add_column_if_missing(column, data_type) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- if column | lower not in existing -%}
+            alter table {{ this }} add column {{ column }} {{ data_type }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

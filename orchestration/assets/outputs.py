@@ -41,9 +41,14 @@ def _safe_file_name(invoice_number: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in invoice_number) or "invoice"
 
 
+# What invoice_pdfs reads besides BILLING_MARTS: the tier rows under lines, the coupons, credit
+# notes and wallets named on the totals.
+INVOICE_PDF_MARTS = ("fct_invoice_line_tiers", "fct_invoice_credits", "fct_credit_notes")
+
+
 @dg.asset(
     key=["files", "invoice_pdfs"],
-    deps=[dbt_asset_key(name) for name in BILLING_MARTS],
+    deps=[dbt_asset_key(name) for name in (*BILLING_MARTS, *INVOICE_PDF_MARTS)],
     kinds={"pdf"},
     **MONTHLY_OUTPUT,
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from invoice_render.i18n import DOCUMENT_LANGUAGES, DOCUMENT_LOCALE_PATTERN
 from orchestration.landing.readers import sql_string
 from orchestration.landing.schemas import known_currencies, known_timezones
 from orchestration.settings import REPO_ROOT
@@ -42,6 +43,10 @@ CATALOG_FILES: dict[str, tuple[str, ...]] = {
         "timezone",
         "invoice_prefix",
         "document_numbering",
+        "net_payment_term",
+        "document_locale",
+        "invoice_footer",
+        "payment_details",
     ),
     "billable_metrics": (
         "metric_code",
@@ -318,6 +323,20 @@ RULES: list[tuple[str, str, str]] = [
         "document_numbering must be per_customer or per_organization",
         "select line_number from raw.catalog_billing_entity where document_numbering is not null "
         "and document_numbering not in ('per_customer', 'per_organization')",
+    ),
+    (
+        "billing_entity",
+        "net_payment_term must be a whole number of days from 0 to 9999",
+        "select line_number from raw.catalog_billing_entity where net_payment_term is not null "
+        "and not regexp_full_match(net_payment_term, '[0-9]{1,4}')",
+    ),
+    (
+        "billing_entity",
+        "document_locale must be one of "
+        + ", ".join(DOCUMENT_LANGUAGES)
+        + ", optionally with a country (fr_CH, de-AT)",
+        "select line_number from raw.catalog_billing_entity where document_locale is not null "
+        f"and not regexp_full_match(document_locale, '{DOCUMENT_LOCALE_PATTERN}', 'i')",
     ),
     (
         "billing_entity",

@@ -107,6 +107,19 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for kind in LANDING_KINDS.values():
         columns = ",\n".join(f"{name} {ddl}" for name, ddl in kind.table_columns + LINEAGE_COLUMNS)
         conn.execute(f"create table if not exists raw.{kind.name} ({columns})")
+        # A warehouse made before a column was added to the folder gets it (empty for old rows).
+        existing = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'raw' and table_name = ?",
+                [kind.name],
+            ).fetchall()
+        }
+        for name, ddl in kind.table_columns:
+            if name not in existing:
+                nullable = ddl.replace(" not null", "")
+                conn.execute(f"alter table raw.{kind.name} add column {name} {nullable}")
 
 
 def _key_match(kind: LandingKind, left: str, right: str) -> str:
@@ -114,8 +127,10 @@ def _key_match(kind: LandingKind, left: str, right: str) -> str:
 
 
 def _payload_hash(kind: LandingKind) -> str:
-    parts = ", ".join(f"coalesce(cast({c} as varchar), '\\N')" for c in kind.payload)
-    return f"md5(concat_ws('|', {parts}))"
+    parts = [f"coalesce(cast({c} as varchar), '\\N')" for c in kind.payload]
+    # concat_ws skips NULLs: an optional column that is not given leaves the hash as it was.
+    parts += [f"cast({c} as varchar)" for c in kind.optional_payload]
+    return f"md5(concat_ws('|', {', '.join(parts)}))"
 
 
 def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: datetime) -> None:
@@ -217,6 +232,28 @@ def _quarantine_file(
     return stats
 
 
+def stage_and_validate(
+    conn: duckdb.DuckDBPyConnection, kind: LandingKind, path: Path, loaded_at: datetime
+) -> None:
+    """Stage, type and judge one file: temp tables `staged_text`, `typed` and `row_rejections`.
+
+    The one statement of what a valid landing row is, shared by the load and by the HTTP API,
+    which judges a request's rows with it before it acknowledges them (orchestration/api).
+    """
+    stage_file(conn, kind, path)
+    conn.execute(
+        f"""
+        create or replace temp table typed as
+        select *, {_payload_hash(kind)} as payload_hash
+        from (
+            select line_number, is_parseable, has_nested_value, {kind.typing_sql}
+            from staged_text
+        ) as typed_row
+        """
+    )
+    _validate(conn, kind, loaded_at)
+
+
 # Temp relations of one file's load, dropped when it is done.
 WORK_TABLES = ("staged_text", "typed", "row_rejections", "key_stats", "classified")
 
@@ -236,18 +273,7 @@ def load_file(
     straight from `typed`, in file order.
     """
     stats = LoadStats(kind.name, files_seen=1, files_loaded=1)
-    stage_file(conn, kind, path)
-    conn.execute(
-        f"""
-        create or replace temp table typed as
-        select *, {_payload_hash(kind)} as payload_hash
-        from (
-            select line_number, is_parseable, has_nested_value, {kind.typing_sql}
-            from staged_text
-        ) as typed_row
-        """
-    )
-    _validate(conn, kind, loaded_at)
+    stage_and_validate(conn, kind, path, loaded_at)
     key = ", ".join(kind.key)
     valid = "line_number not in (select line_number from row_rejections)"
     # Per key of the valid rows: how often the file has it, its first line and that line's payload,

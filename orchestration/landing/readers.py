@@ -61,6 +61,9 @@ class LandingKind:
     payload: tuple[str, ...]  # typed columns hashed to tell exact from conflicting duplicates
     table_columns: tuple[tuple[str, str], ...]  # raw table DDL, before the lineage columns
     envelope: str | None = None  # Lago's API body wraps an event as {"event": {...}}
+    # Payload columns added after the folder was first published: hashed only when given, so an
+    # older row keeps its hash (and an exact duplicate of it is still an exact duplicate).
+    optional_payload: tuple[str, ...] = ()
 
 
 def _text(field: str) -> str:
@@ -136,28 +139,41 @@ CUSTOMER_TEXT_FIELDS = (
     "timezone",
     "tax_codes",
     "tax_identification_number",
+    "document_locale",
 )
 
 CUSTOMERS = LandingKind(
     name="customers",
-    fields=(*CUSTOMER_TEXT_FIELDS, "updated_at"),
+    fields=(*CUSTOMER_TEXT_FIELDS, "net_payment_term", "updated_at"),
     json_fields=(),
     typing_sql=",\n".join(
-        [_text(f) for f in CUSTOMER_TEXT_FIELDS if f not in ("currency", "country")]
+        [
+            _text(f)
+            for f in CUSTOMER_TEXT_FIELDS
+            if f not in ("currency", "country", "document_locale")
+        ]
         + [
             "upper(nullif(trim(currency), '')) as currency",
             "upper(nullif(trim(country), '')) as country",
+            # "fr-CH" and "fr_CH" are the same locale; the document is written in its language.
+            "replace(nullif(trim(document_locale), ''), '-', '_') as document_locale",
+            "nullif(trim(net_payment_term), '') as net_payment_term_text",
+            "case when regexp_full_match(trim(net_payment_term), '[0-9]{1,4}') "
+            "then cast(trim(net_payment_term) as integer) end as net_payment_term",
             "nullif(trim(updated_at), '') as updated_at_text",
             f"{_ts('updated_at')} as updated_at",
         ]
     ),
     key=("external_customer_id", "updated_at"),
-    payload=CUSTOMER_TEXT_FIELDS,
+    # The locale and term came later: hashed only when given (see LandingKind.optional_payload).
+    payload=tuple(f for f in CUSTOMER_TEXT_FIELDS if f != "document_locale"),
+    optional_payload=("document_locale", "net_payment_term"),
     table_columns=(
         *(
             (f, "varchar not null" if f in ("external_customer_id", "currency") else "varchar")
             for f in CUSTOMER_TEXT_FIELDS
         ),
+        ("net_payment_term", "integer"),
         ("updated_at", "timestamp"),
     ),
 )

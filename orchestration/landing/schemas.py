@@ -14,6 +14,7 @@ from functools import cache
 import pandera.polars as pa
 import polars as pl
 
+from invoice_render.i18n import DOCUMENT_LOCALE_PATTERN
 from orchestration.settings import REPO_ROOT
 
 REASON_DETAILS = {
@@ -133,6 +134,9 @@ def customer_schema() -> pa.DataFrameSchema:
             "currency": pa.Column(pl.Utf8, nullable=True),
             "country": pa.Column(pl.Utf8, nullable=True),
             "timezone": pa.Column(pl.Utf8, nullable=True),
+            "document_locale": pa.Column(pl.Utf8, nullable=True),
+            "net_payment_term_text": pa.Column(pl.Utf8, nullable=True),
+            "net_payment_term": pa.Column(pl.Int32, nullable=True),
             "updated_at_text": pa.Column(pl.Utf8, nullable=True),
             "updated_at": pa.Column(pl.Datetime("us"), nullable=True),
         },
@@ -152,6 +156,15 @@ def customer_schema() -> pa.DataFrameSchema:
                     pl.col("timezone").is_null()
                     | pl.col("timezone").is_in(sorted(known_timezones()))
                 ),
+            ),
+            # A locale the documents can be written in; days from 0 to 9999 (docs/invoices.md).
+            _row_check(
+                "bad_value",
+                (
+                    pl.col("document_locale").is_null()
+                    | pl.col("document_locale").str.contains(f"(?i)^{DOCUMENT_LOCALE_PATTERN}$")
+                )
+                & _parsed_when_given("net_payment_term_text", "net_payment_term"),
             ),
         ],
         strict=False,

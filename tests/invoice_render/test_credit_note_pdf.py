@@ -244,7 +244,8 @@ def test_other_locale_and_page_size(tmp_path: Path) -> None:
     path = render_credit_note_pdf(credit_note, tmp_path / "fr.pdf")
     text = "\n".join(pdf_pages_text(path))
     assert money(credit_note, Decimal("52.99")) in text  # "52,99 €"
-    assert "VAT (20 %) on 40,00 €" in text
+    # Issue 14: an fr_FR document is written in French, labels included.
+    assert "VAT (20 %) sur 40,00 €" in text
     page = PdfReader(path).pages[0]
     assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (595, 842)
 

@@ -299,7 +299,10 @@ def test_unicode_names_render_with_the_shipped_fonts(tmp_path: Path) -> None:
     fonts = {str(cast(DictionaryObject, f.get_object())["/BaseFont"]) for f in font_dict.values()}
     assert any(name.endswith("+DejaVuSans") for name in fonts)
     assert any(name.endswith("+DejaVuSans-Bold") for name in fonts)
-    assert "/HeiseiKakuGo-W5" in fonts
+    # Issue 14: the CJK font is embedded too (it used to be the viewer's HeiseiKakuGo-W5),
+    # and no page refers to a font that is not embedded (reportlab's default Helvetica).
+    assert any(name.endswith("+WenQuanYiMicroHei-0") for name in fonts)
+    assert all("+" in name for name in fonts), fonts
 
 
 def test_draft_invoice_carries_a_visible_draft_mark(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
 {#- Frozen invoices (CONTRACT §6): the drafts of the month being finalized, numbered (rule book
-    §17) and appended once. Rows are never updated; a re-run appends only what is missing. -#}
+    §17) and appended once. Rows are never updated; a re-run appends only what is missing.
+    payment_due_date came later: a ledger frozen before it gets the column (empty on the invoices
+    it holds, which are never changed), so the append below still matches. -#}
+{{ config(pre_hook=add_column_if_missing('payment_due_date', 'date')) }}
 with
 
 drafts as (
@@ -30,6 +33,10 @@ customer_numbers as (
 
 billing_entities as (
     select invoice_prefix, document_numbering, timezone from {{ ref('stg_catalog__billing_entities') }}
+),
+
+payment_terms as (
+    select external_customer_id, net_payment_term from {{ ref('int_customers_deduplicated') }}
 ),
 
 customer_counters as (
@@ -91,6 +98,9 @@ select
     to_number.issuing_date,
     to_number.billing_period_start,
     to_number.billing_period_end,
-    {{ utc_now() }} as finalized_at
+    {{ utc_now() }} as finalized_at,
+    -- The customer's net payment term, else the billing entity's, else 0 (docs/invoices.md).
+    {{ add_days('to_number.issuing_date', 'payment_terms.net_payment_term') }} as payment_due_date
 from to_number
 cross join billing_entities
+inner join payment_terms on to_number.external_customer_id = payment_terms.external_customer_id

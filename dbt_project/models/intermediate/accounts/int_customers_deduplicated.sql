@@ -17,6 +17,8 @@ customers as (
         timezone,
         tax_codes,
         tax_identification_number,
+        document_locale,
+        net_payment_term,
         updated_at,
         loaded_at,
         line_number
@@ -24,7 +26,7 @@ customers as (
 ),
 
 billing_entities as (
-    select timezone from {{ ref('stg_catalog__billing_entities') }}
+    select timezone, document_locale, net_payment_term from {{ ref('stg_catalog__billing_entities') }}
 ),
 
 ranked as (
@@ -55,6 +57,9 @@ select
     ranked.tax_identification_number,
     -- CONTRACT §7: empty timezone = the billing entity's; an empty one there = UTC.
     coalesce(ranked.timezone, billing_entities.timezone, 'UTC') as timezone,
+    -- Empty = the billing entity's (whose own empty ones are en and 0 days), docs/invoices.md.
+    coalesce(ranked.document_locale, billing_entities.document_locale) as document_locale,
+    coalesce(ranked.net_payment_term, billing_entities.net_payment_term) as net_payment_term,
     ranked.first_seen_at,
     ranked.updated_at
 from ranked

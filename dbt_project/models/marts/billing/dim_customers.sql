@@ -24,6 +24,8 @@ select
     customers.timezone,
     customers.tax_codes,
     customers.tax_identification_number,
+    customers.document_locale,
+    customers.net_payment_term,
     customer_numbers.customer_sequential_id,
     customers.first_seen_at,
     customers.updated_at

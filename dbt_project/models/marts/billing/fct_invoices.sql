@@ -22,6 +22,7 @@ finalized as (
         issuing_date,
         billing_period_start,
         billing_period_end,
+        payment_due_date,
         finalized_at
     from {{ ref('finalized_invoices') }}
 ),
@@ -47,8 +48,13 @@ drafts as (
         issuing_date,
         billing_period_start,
         billing_period_end,
+        -- CONTRACT §4: the issuing date plus the customer's (else the entity's) net payment term.
+        {{ add_days('issuing_date', 'coalesce(payment_terms.net_payment_term, 0)') }} as payment_due_date,
         cast(null as timestamp) as finalized_at
-    from {{ ref('int_invoices_drafted') }}
+    from {{ ref('int_invoices_drafted') }} as drafted
+    left join (
+        select external_customer_id, net_payment_term from {{ ref('int_customers_deduplicated') }}
+    ) as payment_terms using (external_customer_id)
     -- A finalized month shows its frozen invoices only (CONTRACT §6).
     where billing_month not in (select billing_month from finalized)
 ),

@@ -22,9 +22,11 @@ renamed as (
         timezone,
         tax_codes,
         tax_identification_number,
+        document_locale,
         source_file,
         -- numerics
         line_number,
+        net_payment_term,
         -- timestamps
         updated_at,
         loaded_at
