@@ -2,11 +2,15 @@
 
 Per file, in one transaction: stage (DuckDB) -> type (SQL) -> validate (pandera schema) ->
 quarantine failures in `raw.rejected_inputs` -> drop exact duplicates -> reject conflicting
-duplicates -> insert the rest -> record the file in `raw.loaded_files`. A file already recorded
-with the same size and modification time is skipped; one that changed is read again, and the
-duplicate rules make re-reading rows harmless.
+duplicates -> insert the rest -> record the file in `raw.loaded_files`.
+
+A file is new by its content: one whose SHA-256 was loaded before (copied without its
+modification time, renamed, touched) is recorded under its name and time without being read
+again. The hash is only computed when name, size and modification time do not match a recorded
+file. A file that changed is read again, and the duplicate rules make re-reading rows harmless.
 """
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,8 +48,10 @@ create table if not exists raw.loaded_files (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_duplicate bigint not null,
-    rows_rejected bigint not null
+    rows_rejected bigint not null,
+    content_hash varchar
 );
+alter table raw.loaded_files add column if not exists content_hash varchar;
 create table if not exists raw.rejected_inputs (
     rejected_input_id varchar not null,
     input_kind varchar not null,
@@ -322,6 +328,38 @@ def load_file(
     return stats
 
 
+def content_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_first_start(folder: Path) -> str | None:
+    """The month (YYYY-MM) of the earliest subscription start in a subscriptions/ folder, read
+    without loading it (an in-memory DuckDB); None when there is none. Unreadable files and
+    rows are skipped here: loading quarantines them."""
+    kind = LANDING_KINDS["subscriptions"]
+    earliest = None
+    with duckdb.connect() as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        for path in landing_files(folder):
+            try:
+                stage_file(conn, kind, path)
+                value = conn.execute(
+                    "select strftime(min(started_at), '%Y-%m') from "
+                    f"(select is_parseable, {kind.typing_sql} from staged_text) "
+                    "where is_parseable"
+                ).fetchone()[0]
+            except (UnreadableFileError, duckdb.Error):
+                continue
+            if value and (earliest is None or value < earliest):
+                earliest = value
+    return earliest
+
+
 def load_folder(
     conn: duckdb.DuckDBPyConnection, kind_name: str, folder: Path, loaded_at: datetime | None = None
 ) -> LoadStats:
@@ -343,6 +381,17 @@ def load_folder(
         ).fetchone()[0]
         if already:
             continue
+        digest = content_hash(path)
+        if conn.execute(
+            "select count(*) from raw.loaded_files where input_kind = ? and content_hash = ?",
+            [kind.name, digest],
+        ).fetchone()[0]:
+            # Loaded before under this or another name: remember this name and time, read nothing.
+            conn.execute(
+                "insert into raw.loaded_files values (?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+                [kind.name, source_file, stat.st_size, modified_at, loaded_at, digest],
+            )
+            continue
         conn.execute("begin transaction")
         try:
             try:
@@ -355,7 +404,7 @@ def load_folder(
                 stats = _quarantine_file(conn, kind, source_file, loaded_at, str(error))
             crash_point("landing_file_loading")  # rows inserted, file not recorded nor committed
             conn.execute(
-                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     kind.name,
                     source_file,
@@ -366,6 +415,7 @@ def load_folder(
                     stats.rows_loaded,
                     stats.rows_duplicate,
                     stats.rows_rejected,
+                    digest,
                 ],
             )
             conn.execute("commit")
