@@ -22,8 +22,6 @@ REVIEW_KEY = dg.AssetKey(["review", "month_review"])
 STATUS_TAG = "meterhouse/month_status"
 TOP_CUSTOMERS = 10
 EXAMPLES_PER_REASON = 3
-# Names of plotted money figures: totals are exact integers in the currency's minor unit.
-MINOR_UNIT_SUFFIX = {0: "", 2: "_cents", 3: "_mills"}
 
 
 @dataclass(slots=True)
@@ -61,11 +59,12 @@ class MonthReview:
             "restatements_pending": dg.MetadataValue.int(sum(r[1] for r in self.restatements)),
             "review": dg.MetadataValue.md(self.markdown()),
         }
+        # Plotted as exact integers in the currency's minor unit (cents; yen for JPY), never as
+        # floats; the exact amount as text beside it.
         for currency, total in sorted(self.totals.items()):
             exponent = self.exponents.get(currency, 2)
-            suffix = MINOR_UNIT_SUFFIX.get(exponent, f"_e{exponent}")
             minor = int((total * (Decimal(10) ** exponent)).to_integral_value())
-            values[f"total_billed_{currency}{suffix}"] = dg.MetadataValue.int(minor)
+            values[f"total_billed_{currency}_minor_units"] = dg.MetadataValue.int(minor)
             values[f"total_billed_{currency}"] = dg.MetadataValue.text(str(total))
         return values
 
