@@ -31,6 +31,26 @@ class BillingDbtTranslator(DagsterDbtTranslator):
             )
         return spec
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """A dbt test as an asset check, described by the test's own `description` in YAML
+        (dagster-dbt only reads `meta.description`), so the UI says what a failure means."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        test = manifest["nodes"].get(unique_id, {})
+        description = (test.get("description") or "").strip()
+        if description and not spec.description:
+            spec = dg.AssetCheckSpec(
+                name=spec.name,
+                asset=spec.asset_key,
+                description=description,
+                additional_deps=spec.additional_deps,
+                blocking=spec.blocking,
+                metadata=spec.metadata,
+                automation_condition=spec.automation_condition,
+            )
+        return spec
+
     @staticmethod
     def _group(node: Mapping[str, Any]) -> str:
         path = node.get("original_file_path", "")

@@ -5,7 +5,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.assets.dbt_models import BillingDbtTranslator, dbt_asset_key
+from orchestration.assets.dbt_models import (
+    BillingDbtTranslator,
+    billing_dbt_models,
+    dbt_asset_key,
+)
 from orchestration.cli import main
 from orchestration.definitions import defs
 from orchestration.partitions import (
@@ -92,3 +96,19 @@ def test_dbt_keys_are_schema_and_model():
     assert BillingDbtTranslator._group(
         {"original_file_path": "dbt_project/models/marts/x.sql"}
     ) == ("marts")
+
+
+def test_dbt_tests_as_checks_carry_their_yaml_description():
+    graph = defs.resolve_asset_graph()
+    key = next(
+        key
+        for key in graph.asset_check_keys
+        if key.asset_key == dbt_asset_key("fct_invoices")
+        and key.name.startswith("accepted_values_fct_invoices_status")
+    )
+    spec = next(
+        spec
+        for spec in billing_dbt_models.check_specs
+        if spec.key == key
+    )
+    assert spec.description.startswith("An invoice has a status other than draft")
