@@ -136,3 +136,38 @@ def run_output(label: str) -> Iterator[RunOutput]:
         sys.stdout = terminal
         if log:
             log.close()
+
+
+# A catalog violation as the loader words it: "<dir>/<file>.csv line <n>: <rule>".
+CATALOG_VIOLATION = re.compile(r"^\s*(?P<path>\S.*?\.csv) line (?P<line>\d+): (?P<rule>.+)$")
+
+
+def explain_catalog_violations(message: str) -> str:
+    """Each catalog violation of `message` as one paragraph: file, line, the columns the rule
+    names with the values found there, and the rule. Other lines are kept as they are."""
+    import csv
+
+    out = []
+    for text in message.splitlines():
+        match = CATALOG_VIOLATION.match(text)
+        if not match:
+            out.append(text)
+            continue
+        path, line, rule = Path(match["path"]), int(match["line"]), match["rule"]
+        cells = ""
+        try:
+            with path.open(newline="", encoding="utf-8") as file:
+                rows = list(csv.reader(file))
+            header, row = rows[0], rows[line - 1]
+            named = [
+                (column, row[index] if index < len(row) else "")
+                for index, column in enumerate(header)
+                if re.search(rf"\b{re.escape(column)}\b", rule)
+            ]
+            cells = ", ".join(f'column {column} = "{value}"' for column, value in named)
+        except (OSError, IndexError, UnicodeDecodeError, csv.Error):
+            pass
+        out.append(
+            f"{path.name} line {line}" + (f", {cells}" if cells else "") + f": {rule} ({path})"
+        )
+    return "\n".join(out)

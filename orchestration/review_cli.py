@@ -186,6 +186,7 @@ def _validate(args: argparse.Namespace, locations: Locations) -> int:
     from orchestration.landing.readers import LANDING_KINDS
 
     errors = 0
+    catalog_loaded = False
     with duckdb.connect() as conn:
         ensure_raw_tables(conn)
         try:
@@ -194,16 +195,19 @@ def _validate(args: argparse.Namespace, locations: Locations) -> int:
                 f"Catalog {locations.catalog_dir}: valid "
                 f"({', '.join(f'{n} {name}' for name, n in counts.items() if n)})"
             )
+            catalog_loaded = True
         except CatalogError as error:
             errors += 1
-            _print(f"Catalog {locations.catalog_dir}: {error}")
+            from orchestration.console import explain_catalog_violations
+
+            _print(f"Catalog {locations.catalog_dir}: {explain_catalog_violations(str(error))}")
         for name in LANDING_KINDS:
             stats = load_folder(conn, name, locations.landing_dir / name)
             _print(
                 f"{name + '/':<22} {stats.files_seen:>4} file(s) {stats.rows_read:>9} rows "
                 f"{stats.rows_rejected:>6} rejected"
             )
-        _reference_checks(conn)
+        _reference_checks(conn, catalog_loaded)
         rejected = conn.execute(
             "select input_kind, source_file, line_number, reason, detail from raw.rejected_inputs "
             "union all select * from reference_rejections "
@@ -217,8 +221,15 @@ def _validate(args: argparse.Namespace, locations: Locations) -> int:
     return 1 if errors else 0
 
 
-def _reference_checks(conn: duckdb.DuckDBPyConnection) -> None:
-    """Subscriptions whose customer or plan does not exist (the close rejects them too)."""
+def _reference_checks(conn: duckdb.DuckDBPyConnection, catalog_loaded: bool) -> None:
+    """Subscriptions whose customer or plan does not exist (the close rejects them too); the
+    plans are only known once the catalog is valid."""
+    if not catalog_loaded:
+        conn.execute(
+            "create or replace temp table reference_rejections as select input_kind, "
+            "source_file, line_number, reason, detail from raw.rejected_inputs where false"
+        )
+        return
     conn.execute(
         """
         create or replace temp table reference_rejections as

@@ -12,6 +12,7 @@ marked as in progress in the Dagster instance was killed, and cleans up after it
 
 import fcntl
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -170,12 +171,20 @@ def _query(sql: str, params: Iterable | None = None) -> list[tuple]:
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> str:
-    messages = [
-        event.step_failure_data.error.message.strip()
-        for event in result.all_events
-        if event.is_step_failure and event.step_failure_data.error
-    ]
-    return "\n".join(messages) or "see the run in the Dagster UI"
+    """What made the run fail, in words: the innermost error of each failed step, without the
+    wrappers Dagster puts around it nor its class path (the stack trace is for --debug)."""
+    messages = []
+    for event in result.all_events:
+        if not (event.is_step_failure and event.step_failure_data.error):
+            continue
+        error = event.step_failure_data.error
+        while error.cause is not None:
+            error = error.cause
+        message = error.message.strip()
+        if error.cls_name:
+            message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)
+        messages.append(message)
+    return console.explain_catalog_violations("\n".join(messages)) or "see the run in the UI"
 
 
 def _loggers() -> dict:

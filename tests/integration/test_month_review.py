@@ -6,6 +6,7 @@ that tests/conftest.py closed and finalized once for the session.
 """
 
 import re
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from orchestration.assets.review import REVIEW_KEY, STATUS_TAG
 from orchestration.cli import main
-from tests.conftest import build_scenario_landing
+from tests.conftest import CATALOG, build_scenario_landing
 
 pytestmark = pytest.mark.integration
 
@@ -187,3 +188,23 @@ def test_a_typod_plan_code_is_reported_and_strict_fails(tmp_path, capsys):
 
     assert main(["rejects", "--reason", "unknown_plan", *args]) == 0
     assert "subscriptions/subscriptions.ndjson line 1: unknown_plan" in capsys.readouterr().out
+
+
+def test_a_catalog_error_is_one_paragraph_naming_file_line_column_and_value(tmp_path, capsys):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG, catalog)
+    plans = catalog / "plans.csv"
+    plans.write_text(
+        plans.read_text().replace(
+            "starter_usd,Starter,monthly,USD,49.00,", "starter_usd,Starter,monthly,USD,-49.00,"
+        )
+    )
+    landing = _clean_landing(tmp_path)
+    args = [f"--catalog={catalog}", f"--landing={landing}", f"--warehouse={tmp_path / 'w.duckdb'}"]
+    assert main(["close", "--month", "2026-10", *args, f"--output={tmp_path / 'out'}"]) == 2
+    err = capsys.readouterr().err
+    assert 'plans.csv line 3, column amount = "-49.00"' in err, err
+    assert "must be non-negative decimals" in err and str(plans) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3, err
+    assert main(["validate", *args]) == 1
+    assert 'column amount = "-49.00"' in capsys.readouterr().out

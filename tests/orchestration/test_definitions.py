@@ -106,9 +106,5 @@ def test_dbt_tests_as_checks_carry_their_yaml_description():
         if key.asset_key == dbt_asset_key("fct_invoices")
         and key.name.startswith("accepted_values_fct_invoices_status")
     )
-    spec = next(
-        spec
-        for spec in billing_dbt_models.check_specs
-        if spec.key == key
-    )
+    spec = next(spec for spec in billing_dbt_models.check_specs if spec.key == key)
     assert spec.description.startswith("An invoice has a status other than draft")
