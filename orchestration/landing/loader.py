@@ -124,15 +124,39 @@ def _payload_hash(kind: LandingKind) -> str:
     return f"md5(concat_ws('|', {parts}))"
 
 
+def _bad_timestamp_column(frame: pl.DataFrame) -> pl.Series:
+    """Per row, the first timestamp field that is given but not a timestamp (or before 1970),
+    with its text: `timestamp = "yesterday"`. Typed timestamps sit beside their text as
+    `<field>` or `event_<field>`, the text as `<field>_text`."""
+    cases = []
+    for text in (c for c in frame.columns if c.endswith("_text")):
+        field = text.removesuffix("_text")
+        typed = next(
+            (c for c in (field, f"event_{field}") if frame.schema.get(c) == pl.Datetime("us")),
+            None,
+        )
+        if typed is None:
+            continue
+        wrong = (pl.col(text).is_not_null() & pl.col(typed).is_null()) | (
+            pl.col(typed) < schemas.EARLIEST_TIMESTAMP
+        )
+        cases.append(pl.when(wrong).then(pl.format('{} = "{}"', pl.lit(field), pl.col(text))))
+    if not cases:
+        return pl.Series("column_name", [None] * frame.height, dtype=pl.Utf8)
+    return frame.select(pl.coalesce(cases).alias("column_name")).to_series()
+
+
 def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: datetime) -> None:
-    """Run the kind's pandera schema over `typed`; write `row_rejections(line_number, reason)`."""
+    """Run the kind's pandera schema over `typed`; write `row_rejections(line_number, reason,
+    column_name)`: the column is the one that failed, named in the quarantined row's detail."""
     schema = schemas.with_scalar_fields(SCHEMAS[kind.name](loaded_at + FUTURE_TOLERANCE))
     columns = list(schema.columns)
     frame = pl.from_arrow(
         conn.sql(f"select line_number, {', '.join(columns)} from typed").to_arrow_table()
     )
     rejections = pl.DataFrame(
-        {"line_number": [], "reason": []}, schema={"line_number": pl.Int64, "reason": pl.Utf8}
+        {"line_number": [], "reason": [], "column_name": []},
+        schema={"line_number": pl.Int64, "reason": pl.Utf8, "column_name": pl.Utf8},
     )
     try:
         schema.validate(frame.drop("line_number"), lazy=True)
@@ -148,15 +172,22 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
             failures.select(
                 pl.col("index").cast(pl.Int64),
                 pl.col("check").alias("reason"),
+                pl.col("column").cast(pl.Utf8).alias("column_name"),
                 pl.col("check").replace_strict(priority, return_dtype=pl.Int32).alias("rank"),
             )
             .sort("index", "rank")
             .unique("index", keep="first", maintain_order=True)
         )
+        bad_timestamp_column = _bad_timestamp_column(frame).gather(first_failure["index"])
         rejections = pl.DataFrame(
             {
                 "line_number": frame["line_number"].gather(first_failure["index"]),
                 "reason": first_failure["reason"],
+                "column_name": pl.select(
+                    pl.when(first_failure["reason"] == "bad_timestamp")
+                    .then(bad_timestamp_column)
+                    .otherwise(first_failure["column_name"])
+                ).to_series(),
             }
         )
     conn.register("row_rejections_frame", rejections.to_arrow())
@@ -173,7 +204,8 @@ def _quarantine(
     loaded_at: datetime,
     relation: str,
 ) -> None:
-    """Append `relation` (line_number, reason) to raw.rejected_inputs, with the raw text."""
+    """Append `relation` (line_number, reason, column_name) to raw.rejected_inputs, with the raw
+    text; the detail names the failing column when the check had one."""
     conn.execute(
         f"""
         insert into raw.rejected_inputs
@@ -184,7 +216,7 @@ def _quarantine(
             r.line_number,
             s.raw,
             r.reason,
-            d.detail,
+            d.detail || coalesce(' (column ' || r.column_name || ')', '') as detail,
             ? as loaded_at
         from {relation} as r
         inner join staged_text as s on s.line_number = r.line_number
@@ -298,7 +330,8 @@ def load_file(
         """
     )
     conn.execute(
-        "insert into row_rejections select line_number, outcome from classified "
+        "insert into row_rejections (line_number, reason) select line_number, outcome "
+        "from classified "
         "where outcome = 'conflicting_duplicate'"
     )
     _quarantine(conn, kind, source_file, loaded_at, "row_rejections")

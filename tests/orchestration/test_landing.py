@@ -410,3 +410,13 @@ def test_a_file_copied_without_its_mtime_is_not_read_again(tmp_path: Path):
     # A file whose content changed is read again.
     path.write_text(json.dumps({**EVENT, "transaction_id": "t2"}) + "\n")
     assert load_folder(conn, "events", folder).rows_loaded == 1
+
+
+def test_a_bad_timestamp_names_its_column_and_value(tmp_path: Path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "a.ndjson").write_text(json.dumps({**EVENT, "timestamp": "yesterday"}) + "\n")
+    conn = duckdb.connect()
+    assert load_folder(conn, "events", folder).rejected_by_reason == {"bad_timestamp": 1}
+    detail = conn.execute("select detail from raw.rejected_inputs").fetchone()[0]
+    assert detail.endswith('(column timestamp = "yesterday")')
