@@ -200,14 +200,13 @@ MONTH_TAG = "meterhouse/month"
 
 
 def _month_tags(months: list[str], stage: str) -> dict[str, str]:
-    tags = {
-        "dagster/asset_partition_range_start": months[0],
-        "dagster/asset_partition_range_end": months[-1],
-        STAGE_TAG: stage,
-        MONTH_TAG: months[-1],
-    }
+    """One month: its partition (the chip of the runs list); several: the range."""
+    tags = {STAGE_TAG: stage, MONTH_TAG: months[-1]}
     if len(months) == 1:
-        tags["dagster/partition"] = months[0]  # the partition chip of the runs list
+        tags["dagster/partition"] = months[0]
+    else:
+        tags["dagster/asset_partition_range_start"] = months[0]
+        tags["dagster/asset_partition_range_end"] = months[-1]
     return tags
 
 
