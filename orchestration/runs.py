@@ -287,8 +287,8 @@ def _refuse_after_interrupted_finalization(month: str | None = None) -> None:
 
 def close_month(month: str, *, wait: bool = False) -> list[str]:
     """Close `month`, after every earlier unclosed month with activity; return the months."""
-    _check_month(month)
     with warehouse_lock(current_locations().warehouse, wait=wait):
+        _check_month(month)  # under the lock: it reads the warehouse
         _refuse_after_interrupted_finalization()
         return _close_months_up_to(month)
 
