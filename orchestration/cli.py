@@ -3,7 +3,8 @@
 import argparse
 import os
 import sys
-from datetime import date
+import warnings
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from orchestration import dbt_docs
@@ -63,7 +64,10 @@ def _prepare(args: argparse.Namespace) -> Locations:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `meterhouse` command."""
-    with command_environment():
+    with command_environment(), warnings.catch_warnings():
+        if "--debug" not in (sys.argv[1:] if argv is None else argv):
+            # Dagster's beta and preview notices about this project's own definitions.
+            warnings.filterwarnings("ignore", message=".*(beta|preview).*")
         return _main(argv)
 
 
@@ -99,10 +103,16 @@ def _main(argv: list[str] | None) -> int:
             action="store_true",
             help="if another run holds the warehouse, wait for it instead of refusing",
         )
+        _add_output_options(command)
+    for command in (demo, close):
+        command.add_argument(
+            "--strict", action="store_true", help="exit with 3 if any input row was rejected"
+        )
     _add_bench(commands)
     from orchestration.api.command import add_serve, run_serve
 
     add_serve(commands, _add_locations)
+    review_commands = _add_review_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return run_serve(args)
@@ -111,20 +121,52 @@ def _main(argv: list[str] | None) -> int:
     from orchestration.runs import RunError
 
     try:
-        locations = _prepare(args)
-        from orchestration import runs
+        return _run(args, review_commands)
+    except RunError as error:
+        print(f"meterhouse: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    except Exception as error:
+        if getattr(args, "debug", False):
+            raise
+        print(  # noqa: T201
+            f"meterhouse: {type(error).__name__}: {error} (run again with --debug for the "
+            "stack trace)",
+            file=sys.stderr,
+        )
+        return 2
 
+
+def _run(args: argparse.Namespace, review_commands: dict) -> int:
+    from orchestration import console
+
+    locations = _prepare(args)
+    if args.command in review_commands:
+        return review_commands[args.command](args, locations)
+    if args.command == "ui":
+        return _ui(args.host, args.port, locations)
+    if args.command == "docs":
+        return dbt_docs.command(locations, args)
+    from orchestration import runs
+
+    since = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    console.options.verbose = args.verbose
+    console.options.debug = args.debug
+    logs = locations.warehouse.parent / "logs"
+    console.options.log_path = console.log_path_for(logs, args.command)
+    try:
         if args.command == "close":
             # The summary reads the warehouse: under the lock, before a waiting run takes it.
             with runs.warehouse_lock(locations.warehouse, wait=args.wait):
                 months = runs.close_month(args.month)
                 print(f"Closed {', '.join(months)}; invoices are drafts until finalized.")  # noqa: T201
-                print(runs.summary(locations))  # noqa: T201
+                print(runs.summary(locations, args.month, since))  # noqa: T201
+                rejected = runs.rejected_since(since)
         elif args.command == "finalize":
             with runs.warehouse_lock(locations.warehouse, wait=args.wait):
                 runs.finalize_month(args.month)
                 print(f"Finalized {args.month}.")  # noqa: T201
-                print(runs.summary(locations))  # noqa: T201
+                print(runs.summary(locations, args.month))  # noqa: T201
+                rejected = []
         elif args.command == "demo":
             runs.demo(
                 locations,
@@ -135,14 +177,32 @@ def _main(argv: list[str] | None) -> int:
                 first_month=args.first_month,
                 wait=args.wait,
             )
-        elif args.command == "ui":
-            return _ui(args.host, args.port)
-        elif args.command == "docs":
-            return dbt_docs.command(locations, args)
-    except RunError as error:
-        print(f"meterhouse: {error}", file=sys.stderr)  # noqa: T201
-        return 2
+            rejected = runs.rejected_since(since)
+    finally:
+        console.options.log_path = None
+        console.options.verbose = console.options.debug = False
+    if getattr(args, "strict", False) and rejected:
+        count = sum(row[2] for row in rejected)
+        print(  # noqa: T201
+            f"meterhouse: --strict: {count} input row(s) were rejected (listed above)",
+            file=sys.stderr,
+        )
+        return 3
     return 0
+
+
+def _add_output_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--verbose", action="store_true", help="print dbt's per-model lines as they come"
+    )
+    command.add_argument("--debug", action="store_true", help="print stack traces of errors")
+
+
+def _add_review_commands(commands: argparse._SubParsersAction) -> dict:
+    """status, validate, explain and rejects: read-only commands (orchestration/review_cli.py)."""
+    from orchestration import review_cli
+
+    return review_cli.add_commands(commands, _add_locations)
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -209,7 +269,13 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ui(host: str, port: int) -> int:
+def _ui(host: str, port: int, locations: Locations) -> int:
+    from orchestration.partitions import ui_first_month
+
+    # Partitions start at the first month with data (partitions.py); the UI's code server and
+    # its runs inherit this environment.
+    if not os.environ.get("MH_FIRST_CLOSE_MONTH"):
+        os.environ["MH_DATA_FIRST_MONTH"] = ui_first_month(locations)
     dagster = Path(sys.executable).parent / "dagster"
     os.chdir(REPO_ROOT)
     os.execv(

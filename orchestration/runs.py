@@ -12,16 +12,18 @@ marked as in progress in the Dagster instance was killed, and cleans up after it
 
 import fcntl
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from orchestration.partitions import monthly_partitions
+from orchestration import console
+from orchestration.partitions import first_close_month, monthly_partitions
 from orchestration.settings import Locations, current_locations
 
 
@@ -169,16 +171,43 @@ def _query(sql: str, params: Iterable | None = None) -> list[tuple]:
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> str:
-    messages = [
-        event.step_failure_data.error.message.strip()
-        for event in result.all_events
-        if event.is_step_failure and event.step_failure_data.error
-    ]
-    return "\n".join(messages) or "see the run in the Dagster UI"
+    """What made the run fail, in words: the innermost error of each failed step, without the
+    wrappers Dagster puts around it nor its class path (the stack trace is for --debug)."""
+    messages = []
+    for event in result.all_events:
+        if not (event.is_step_failure and event.step_failure_data.error):
+            continue
+        error = event.step_failure_data.error
+        while error.cause is not None:
+            error = error.cause
+        message = error.message.strip()
+        if error.cls_name:
+            message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)
+        messages.append(message)
+    return console.explain_catalog_violations("\n".join(messages)) or "see the run in the UI"
 
 
-# The CLI prints its own progress; Dagster's event stream stays in the run log (make ui).
-QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+def _loggers() -> dict:
+    """Dagster's console logger: silent but for crashes, unless `--debug` (the CLI prints its own
+    progress and one paragraph per error; the full event stream stays in the run, in the UI)."""
+    level = "DEBUG" if console.options.debug else "CRITICAL"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+# Runs of the CLI carry the month they close or finalize, so the UI's runs list shows it.
+STAGE_TAG = "meterhouse/stage"
+MONTH_TAG = "meterhouse/month"
+
+
+def _month_tags(months: list[str], stage: str) -> dict[str, str]:
+    """One month: its partition (the chip of the runs list); several: the range."""
+    tags = {STAGE_TAG: stage, MONTH_TAG: months[-1]}
+    if len(months) == 1:
+        tags["dagster/partition"] = months[0]
+    else:
+        tags["dagster/asset_partition_range_start"] = months[0]
+        tags["dagster/asset_partition_range_end"] = months[-1]
+    return tags
 
 
 def _execute(
@@ -186,28 +215,40 @@ def _execute(
     tags: dict[str, str],
     partition_key: str | None = None,
     run_config: dict | None = None,
+    asset_selection: list[dg.AssetKey] | None = None,
 ) -> None:
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(job_name)
-    with dg.DagsterInstance.get() as instance:
+    label = f"{tags.get(STAGE_TAG, job_name)} {tags.get(MONTH_TAG, partition_key or '')}".strip()
+    with dg.DagsterInstance.get() as instance, console.run_output(label) as output:
         _release_killed_runs(instance)
+        if asset_selection is not None:
+            output.enter("build")
         result = job.execute_in_process(
-            run_config={**(run_config or {}), **QUIET_LOGGERS},
+            run_config={**(run_config or {}), **_loggers()},
             instance=instance,
             partition_key=partition_key,
             tags={**tags, **_cli_tags()},
             raise_on_error=False,
+            asset_selection=asset_selection,
         )
-    if not result.success:
-        raise RunError(f"{job_name} failed: {_failures(result)}")
+        if not result.success:
+            raise RunError(f"{label} failed: {_failures(result)}")
 
 
-def _check_month(month: str) -> None:
+def _check_month(month: str, *, from_first_month: bool = True) -> None:
+    """Refuse a month that has not ended, or (to close) one before the first billing month."""
     keys = monthly_partitions.get_partition_keys()
+    first = first_close_month(current_locations())
+    if from_first_month and first.month and month < first.month:
+        raise RunError(
+            f"{month} is before the first billing month, {first.month} ({first.source}). "
+            f"To close it, set MH_FIRST_CLOSE_MONTH={month} in the environment and run again."
+        )
     if month not in keys:
         raise RunError(
-            f"{month} is not a closable month (from {keys[0]} to {keys[-1]}; "
+            f"{month} is not a closable month (from {max(keys[0], first.month)} to {keys[-1]}; "
             "a month can be closed once it has ended)"
         )
 
@@ -246,38 +287,32 @@ def _refuse_after_interrupted_finalization(month: str | None = None) -> None:
 
 def close_month(month: str, *, wait: bool = False) -> list[str]:
     """Close `month`, after every earlier unclosed month with activity; return the months."""
-    _check_month(month)
     with warehouse_lock(current_locations().warehouse, wait=wait):
+        _check_month(month)  # under the lock: it reads the warehouse
         _refuse_after_interrupted_finalization()
         return _close_months_up_to(month)
 
 
 def _close_months_up_to(month: str) -> list[str]:
-    # Load first, so that the subscriptions tell where billable activity starts.
-    from orchestration.assets.landing import landing_inputs
-    from orchestration.resources import warehouse
+    """One run loads what is new and closes every month that needs it, up to `month`."""
+    from orchestration.landing.loader import landing_first_start
 
-    with dg.DagsterInstance.get() as instance:
-        _release_killed_runs(instance)
-        loaded = dg.materialize(
-            [landing_inputs],
-            instance=instance,
-            partition_key=month,
-            resources={"warehouse": warehouse},
-            run_config=QUIET_LOGGERS,
-            tags=_cli_tags(),
-            raise_on_error=False,
-        )
-    if not loaded.success:
-        raise RunError(f"loading the landing inputs failed: {_failures(loaded)}")
-    first_activity = _query("select strftime(min(started_at), '%Y-%m') from raw.subscriptions")
     closed = {
         row[0]
         for row in _query("select distinct strftime(billing_month, '%Y-%m') from raw.closed_months")
     }
+    # Where billable activity starts: subscriptions loaded before, or waiting in landing/.
+    starts = [
+        row[0]
+        for row in _query("select strftime(min(started_at), '%Y-%m') from raw.subscriptions")
+        if row[0]
+    ]
+    waiting = landing_first_start(current_locations().landing_dir / "subscriptions")
+    if waiting:
+        starts.append(waiting)
     start = month
-    if first_activity and first_activity[0][0]:
-        earlier = [m for m in _months(first_activity[0][0], month) if m not in closed]
+    if starts:
+        earlier = [m for m in _months(min(starts), month) if m not in closed]
         start = earlier[0] if earlier else month
     # Late events for a month closed before (finalized or not) close it again, so that its
     # drafts are current and a finalized one shows what changed (CONTRACT §6).
@@ -285,13 +320,20 @@ def _close_months_up_to(month: str) -> list[str]:
     if late and late < start:
         start = late
     months = _months(start, month)
-    _execute(
-        "monthly_close",
-        {
-            "dagster/asset_partition_range_start": months[0],
-            "dagster/asset_partition_range_end": months[-1],
-        },
-    )
+    _execute("monthly_close", _month_tags(months, "close"))
+    # Events this run loaded may be late for a month closed before it: close again from there
+    # (the landing step is left out: it has loaded everything already).
+    late = _earliest_month_with_late_events()
+    if late and late < months[0]:
+        from orchestration.definitions import monthly_close_job_assets_after_landing
+
+        months = _months(late, month)
+        print(f"Late events for {late}: closing again from {late}.")  # noqa: T201
+        _execute(
+            "monthly_close",
+            _month_tags(months, "close"),
+            asset_selection=monthly_close_job_assets_after_landing(),
+        )
     return months
 
 
@@ -321,7 +363,7 @@ def _earliest_month_with_late_events() -> str | None:
 
 def finalize_month(month: str, *, wait: bool = False) -> None:
     """Number and freeze a closed month, render its PDFs and sync the ledger."""
-    _check_month(month)
+    _check_month(month, from_first_month=False)  # a month never closed is refused below
     with warehouse_lock(current_locations().warehouse, wait=wait):
         _refuse_after_interrupted_finalization(month)
         _finalize(month)
@@ -358,7 +400,7 @@ def _finalize(month: str) -> None:
     )
     _execute(
         "finalize_month",
-        {},
+        {STAGE_TAG: "finalize", MONTH_TAG: month},
         partition_key=month,
         run_config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
     )
@@ -369,25 +411,89 @@ def _finalize(month: str) -> None:
     )
 
 
-def summary(locations: Locations) -> str:
-    """What the warehouse holds now: invoices by status, totals per currency, where files are."""
+def ui_command(locations: Locations) -> str:
+    """`meterhouse ui`, with the locations of this command where they are not the defaults."""
+    from orchestration.settings import DEFAULTS, _absolute
+
+    flags = {
+        "MH_CATALOG_DIR": ("--catalog", locations.catalog_dir),
+        "MH_LANDING_DIR": ("--landing", locations.landing_dir),
+        "MH_WAREHOUSE": ("--warehouse", locations.warehouse),
+        "MH_OUTPUT_DIR": ("--output", locations.output_dir),
+    }
+    parts = ["meterhouse ui"] + [
+        f"{flag} {path}"
+        for name, (flag, path) in flags.items()
+        if str(path) != _absolute(DEFAULTS[name])
+    ]
+    return " ".join(parts)
+
+
+def rejected_since(since: datetime | None) -> list[tuple]:
+    """(input kind, reason, rows) of the rejected inputs loaded since `since` (all if None)."""
+    condition, params = ("where loaded_at >= ?", [since]) if since else ("", [])
+    return _query(
+        "select input_kind, reason, count(*) from billing.rejected_inputs "
+        f"{condition} group by input_kind, reason order by input_kind, reason",
+        params,
+    )
+
+
+def summary(locations: Locations, month: str | None = None, since: datetime | None = None) -> str:
+    """A month's invoices by status and currency (every month's when `month` is None), the
+    rejected inputs loaded since `since`, and where to read the rest."""
+    condition, params = (
+        ("where billing_month = cast(? as date)", [f"{month}-01"])
+        if month
+        else (
+            "",
+            [],
+        )
+    )
     rows = _query(
         "select status, currency, count(*), sum(total_amount) from billing.fct_invoices "
-        "group by status, currency order by status, currency"
+        f"{condition} group by status, currency order by status, currency",
+        params,
     )
-    lines = ["Invoices (status, currency, count, total):"]
+    title = f"Invoices of {month}" if month else "Invoices"
+    lines = [f"{title} (status, currency, count, total):"]
     lines += [
         f"  {status:<9} {currency} {count:>6} {total:>16}"
         for status, currency, count, total in rows
-    ]
+    ] or ["  none"]
+    lines += rejected_report(locations, since)
     lines += [
         f"Warehouse:   {locations.warehouse}",
         f"PDFs:        {locations.output_dir / 'invoices'}",
         f"Ledger:      {locations.output_dir / 'accounting' / 'ledger.beancount'}",
         f"BI Parquet:  {locations.output_dir / 'marts'}",
-        "Dagster UI:  make ui  (then open http://127.0.0.1:3000)",
+        f"Dagster UI:  {ui_command(locations)}  (then open http://127.0.0.1:3000)",
     ]
+    if console.options.log_path:
+        lines.append(f"dbt log:     {console.options.log_path}  (--verbose prints it)")
     return "\n".join(lines)
+
+
+def rejected_report(locations: Locations, since: datetime | None) -> list[str]:
+    """Rejected rows by input and reason (those loaded since `since`), and how to list them."""
+    new = rejected_since(since) if since else []
+    total = sum(row[0] for row in _query("select count(*) from billing.rejected_inputs"))
+    warehouse = (
+        ""
+        if "--warehouse" not in ui_command(locations)
+        else (f" --warehouse {locations.warehouse}")
+    )
+    if not new:
+        if not total:
+            return ["Rejected input rows: none."]
+        return [
+            f"Rejected input rows: none new; {total} from earlier loads "
+            f"(list them: meterhouse rejects{warehouse})."
+        ]
+    lines = [f"Rejected input rows: {sum(row[2] for row in new)} new ({total} in all):"]
+    lines += [f"  {kind:<20} {reason:<24} {count:>6}" for kind, reason, count in new]
+    lines.append(f"  List them: meterhouse rejects{warehouse} [--reason REASON] [--kind INPUT]")
+    return lines
 
 
 def demo(
@@ -417,6 +523,8 @@ def _demo(
 ) -> None:
     from orchestration.demo_data import generate_demo_dataset
 
+    since = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
     manifest = generate_demo_dataset(
         locations.landing_dir,
         seed=seed,
@@ -431,4 +539,4 @@ def _demo(
         close_month(month)
         finalize_month(month)
         print(f"Closed and finalized {month}")  # noqa: T201
-    print(summary(locations))  # noqa: T201
+    print(summary(locations, since=since))  # noqa: T201

@@ -54,7 +54,7 @@ def export_locations(overrides: dict[str, str | None] | None = None) -> Location
 
 
 # What a command exports for Dagster and dbt while it runs (locations, instance, DuckDB memory).
-COMMAND_ENVIRONMENT = (*DEFAULTS, "DAGSTER_HOME", "MH_DUCKDB_MEMORY_LIMIT")
+COMMAND_ENVIRONMENT = (*DEFAULTS, "DAGSTER_HOME", "MH_DUCKDB_MEMORY_LIMIT", "MH_DATA_FIRST_MONTH")
 
 
 @contextmanager

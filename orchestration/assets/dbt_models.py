@@ -31,6 +31,26 @@ class BillingDbtTranslator(DagsterDbtTranslator):
             )
         return spec
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """A dbt test as an asset check, described by the test's own `description` in YAML
+        (dagster-dbt only reads `meta.description`), so the UI says what a failure means."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        test = manifest["nodes"].get(unique_id, {})
+        description = (test.get("description") or "").strip()
+        if description and not spec.description:
+            spec = dg.AssetCheckSpec(
+                name=spec.name,
+                asset=spec.asset_key,
+                description=description,
+                additional_deps=spec.additional_deps,
+                blocking=spec.blocking,
+                metadata=spec.metadata,
+                automation_condition=spec.automation_condition,
+            )
+        return spec
+
     @staticmethod
     def _group(node: Mapping[str, Any]) -> str:
         path = node.get("original_file_path", "")
@@ -76,14 +96,55 @@ def billing_dbt_models(
     try:
         invocation = dbt.cli(["build"], context=context)
         watch_dbt_log(invocation.target_path / "dbt.log")  # crash tests only (faults.py)
-        yield from invocation.stream()
+        # Held back until dbt has exited: dbt's process holds the warehouse while it builds, and
+        # the row counts and money totals below read it.
+        events = list(invocation.stream())
     finally:
         for name in ("MH_BILLING_PERIOD_START", "MH_BILLING_PERIOD_END", "MH_FINALIZE_MONTH"):
             os.environ.pop(name, None)
     prune_invocation_folders(invocation.target_path.parent)
-    if not config.finalize:
-        with warehouse.get_connection() as conn:
+    with warehouse.get_connection() as conn:
+        if not config.finalize:
             record_closed_months(conn, context.partition_keys, context.run_id)
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                event = event.with_metadata({**event.metadata, **model_figures(conn, key)})
+            yield event
+
+
+# The money marts and the amount columns whose totals per currency their metadata carries.
+MONEY_COLUMNS = {
+    "fct_invoices": "total_amount",
+    "fct_invoice_lines": "amount",
+    "fct_credit_notes": "total_amount",
+    "fct_wallet_transactions": "amount",
+    "fct_invoice_restatements": "difference_amount",
+}
+
+
+def model_figures(conn, key: dg.AssetKey) -> dict[str, Any]:
+    """Row count of a model built as a table (a view is not counted: counting would compute it),
+    and for a money mart its total per currency, exact, as text."""
+    schema, name = key.path[-2], key.path[-1]
+    kind = conn.execute(
+        "select table_type from information_schema.tables where table_schema = ? "
+        "and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    if not kind or kind[0] != "BASE TABLE":
+        return {}
+    figures: dict[str, Any] = {
+        "dagster/row_count": conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+    }
+    column = MONEY_COLUMNS.get(name) if schema == "billing" else None
+    if column:
+        for currency, total in conn.execute(
+            f'select currency, sum({column}) from "{schema}"."{name}" '
+            "group by currency order by currency"
+        ).fetchall():
+            figures[f"{column}_{currency}"] = dg.MetadataValue.text(str(total))
+    return figures
 
 
 # dagster-dbt gives every invocation a folder of its own under target/ (~8 MB: manifest, compiled

@@ -114,12 +114,28 @@ def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResour
     errors = check_ledger(path)
     if errors:
         raise dg.Failure("the ledger does not pass bean-check:\n" + "\n".join(errors))
+    months = [date.fromisoformat(f"{key}-01") for key in context.partition_keys]
+    with warehouse.get_connection() as conn:
+        posted = {
+            name: conn.execute(
+                f"select count(*) from billing.{table} "
+                f"where {condition} and billing_month in (select unnest(?))",
+                [months],
+            ).fetchone()[0]
+            for name, table, condition in (
+                ("invoices", "fct_invoices", "status = 'finalized'"),
+                ("credit_notes", "fct_credit_notes", "status = 'finalized'"),
+                ("wallet_movements", "fct_wallet_transactions", "true"),
+            )
+        }
+    # The month's own documents; the ledger file holds every month (`ledger_*`).
     return dg.MaterializeResult(
         metadata={
-            "invoices": result.invoices_posted,
-            "credit_notes": result.credit_notes_posted,
-            "wallet_movements": result.wallet_movements_posted,
-            "transactions": result.transactions_written,
+            **posted,
+            "ledger_invoices": result.invoices_posted,
+            "ledger_credit_notes": result.credit_notes_posted,
+            "ledger_wallet_movements": result.wallet_movements_posted,
+            "ledger_transactions": result.transactions_written,
             "changed": result.changed,
             "path": dg.MetadataValue.path(str(path)),
         }
@@ -128,13 +144,16 @@ def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResour
 
 @dg.asset(
     key=["files", "marts_parquet"],
-    deps=[dbt_asset_key(name) for name in (*BILLING_MARTS, "rejected_inputs")],
+    deps=[
+        dbt_asset_key(name) for name in (*BILLING_MARTS, "rejected_inputs", "invoice_line_events")
+    ],
     kinds={"parquet"},
     **MONTHLY_OUTPUT,
 )
 def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """A Parquet copy of every `billing` table, and billing_snapshot.duckdb holding them all,
-    so that BI tools never lock the warehouse file."""
+    so that BI tools never lock the warehouse file. Views (`invoice_line_events`: the events
+    behind every charge line) are published as tables under the same name."""
     folder = current_locations().output_dir / "marts"
     folder.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(folder)
@@ -144,7 +163,7 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             row[0]
             for row in conn.execute(
                 "select table_name from information_schema.tables "
-                "where table_schema = 'billing' and table_type = 'BASE TABLE' order by table_name"
+                "where table_schema = 'billing' order by table_name"
             ).fetchall()
         ]
         for table in tables:
@@ -152,7 +171,10 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             temporary = folder / f".{table}.parquet.tmp"
             conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
             os.replace(temporary, target)  # readers see the old file or the new one, never half
-            counts[table] = conn.execute(f"select count(*) from billing.{table}").fetchone()[0]
+            # Counted from the Parquet: a view is computed once, by the copy.
+            counts[table] = conn.execute(
+                f"select count(*) from read_parquet('{target}')"
+            ).fetchone()[0]
         # Not billing.duckdb: a catalog named `billing` would make `billing.<table>` ambiguous.
         _publish_snapshot(conn, tables, folder / "billing_snapshot.duckdb")
     return dg.MaterializeResult(
@@ -171,8 +193,11 @@ def _publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target
     try:
         conn.execute("create schema billing_snapshot.billing")
         for table in tables:
+            # From the Parquet just written: a view (invoice_line_events) is not computed twice.
+            parquet = target.parent / f"{table}.parquet"
             conn.execute(
-                f"create table billing_snapshot.billing.{table} as select * from billing.{table}"
+                f"create table billing_snapshot.billing.{table} as "
+                f"select * from read_parquet('{parquet}')"
             )
     finally:
         conn.execute("detach billing_snapshot")

@@ -2,11 +2,15 @@
 
 Per file, in one transaction: stage (DuckDB) -> type (SQL) -> validate (pandera schema) ->
 quarantine failures in `raw.rejected_inputs` -> drop exact duplicates -> reject conflicting
-duplicates -> insert the rest -> record the file in `raw.loaded_files`. A file already recorded
-with the same size and modification time is skipped; one that changed is read again, and the
-duplicate rules make re-reading rows harmless.
+duplicates -> insert the rest -> record the file in `raw.loaded_files`.
+
+A file is new by its content: one whose SHA-256 was loaded before (copied without its
+modification time, renamed, touched) is recorded under its name and time without being read
+again. The hash is only computed when name, size and modification time do not match a recorded
+file. A file that changed is read again, and the duplicate rules make re-reading rows harmless.
 """
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,8 +48,10 @@ create table if not exists raw.loaded_files (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_duplicate bigint not null,
-    rows_rejected bigint not null
+    rows_rejected bigint not null,
+    content_hash varchar
 );
+alter table raw.loaded_files add column if not exists content_hash varchar;
 create table if not exists raw.rejected_inputs (
     rejected_input_id varchar not null,
     input_kind varchar not null,
@@ -133,15 +139,39 @@ def _payload_hash(kind: LandingKind) -> str:
     return f"md5(concat_ws('|', {', '.join(parts)}))"
 
 
+def _bad_timestamp_column(frame: pl.DataFrame) -> pl.Series:
+    """Per row, the first timestamp field that is given but not a timestamp (or before 1970),
+    with its text: `timestamp = "yesterday"`. Typed timestamps sit beside their text as
+    `<field>` or `event_<field>`, the text as `<field>_text`."""
+    cases = []
+    for text in (c for c in frame.columns if c.endswith("_text")):
+        field = text.removesuffix("_text")
+        typed = next(
+            (c for c in (field, f"event_{field}") if frame.schema.get(c) == pl.Datetime("us")),
+            None,
+        )
+        if typed is None:
+            continue
+        wrong = (pl.col(text).is_not_null() & pl.col(typed).is_null()) | (
+            pl.col(typed) < schemas.EARLIEST_TIMESTAMP
+        )
+        cases.append(pl.when(wrong).then(pl.format('{} = "{}"', pl.lit(field), pl.col(text))))
+    if not cases:
+        return pl.Series("column_name", [None] * frame.height, dtype=pl.Utf8)
+    return frame.select(pl.coalesce(cases).alias("column_name")).to_series()
+
+
 def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: datetime) -> None:
-    """Run the kind's pandera schema over `typed`; write `row_rejections(line_number, reason)`."""
+    """Run the kind's pandera schema over `typed`; write `row_rejections(line_number, reason,
+    column_name)`: the column is the one that failed, named in the quarantined row's detail."""
     schema = schemas.with_scalar_fields(SCHEMAS[kind.name](loaded_at + FUTURE_TOLERANCE))
     columns = list(schema.columns)
     frame = pl.from_arrow(
         conn.sql(f"select line_number, {', '.join(columns)} from typed").to_arrow_table()
     )
     rejections = pl.DataFrame(
-        {"line_number": [], "reason": []}, schema={"line_number": pl.Int64, "reason": pl.Utf8}
+        {"line_number": [], "reason": [], "column_name": []},
+        schema={"line_number": pl.Int64, "reason": pl.Utf8, "column_name": pl.Utf8},
     )
     try:
         schema.validate(frame.drop("line_number"), lazy=True)
@@ -157,15 +187,22 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
             failures.select(
                 pl.col("index").cast(pl.Int64),
                 pl.col("check").alias("reason"),
+                pl.col("column").cast(pl.Utf8).alias("column_name"),
                 pl.col("check").replace_strict(priority, return_dtype=pl.Int32).alias("rank"),
             )
             .sort("index", "rank")
             .unique("index", keep="first", maintain_order=True)
         )
+        bad_timestamp_column = _bad_timestamp_column(frame).gather(first_failure["index"])
         rejections = pl.DataFrame(
             {
                 "line_number": frame["line_number"].gather(first_failure["index"]),
                 "reason": first_failure["reason"],
+                "column_name": pl.select(
+                    pl.when(first_failure["reason"] == "bad_timestamp")
+                    .then(bad_timestamp_column)
+                    .otherwise(first_failure["column_name"])
+                ).to_series(),
             }
         )
     conn.register("row_rejections_frame", rejections.to_arrow())
@@ -182,7 +219,8 @@ def _quarantine(
     loaded_at: datetime,
     relation: str,
 ) -> None:
-    """Append `relation` (line_number, reason) to raw.rejected_inputs, with the raw text."""
+    """Append `relation` (line_number, reason, column_name) to raw.rejected_inputs, with the raw
+    text; the detail names the failing column when the check had one."""
     conn.execute(
         f"""
         insert into raw.rejected_inputs
@@ -193,7 +231,7 @@ def _quarantine(
             r.line_number,
             s.raw,
             r.reason,
-            d.detail,
+            d.detail || coalesce(' (column ' || r.column_name || ')', '') as detail,
             ? as loaded_at
         from {relation} as r
         inner join staged_text as s on s.line_number = r.line_number
@@ -318,7 +356,8 @@ def load_file(
         """
     )
     conn.execute(
-        "insert into row_rejections select line_number, outcome from classified "
+        "insert into row_rejections (line_number, reason) select line_number, outcome "
+        "from classified "
         "where outcome = 'conflicting_duplicate'"
     )
     _quarantine(conn, kind, source_file, loaded_at, "row_rejections")
@@ -348,6 +387,38 @@ def load_file(
     return stats
 
 
+def content_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_first_start(folder: Path) -> str | None:
+    """The month (YYYY-MM) of the earliest subscription start in a subscriptions/ folder, read
+    without loading it (an in-memory DuckDB); None when there is none. Unreadable files and
+    rows are skipped here: loading quarantines them."""
+    kind = LANDING_KINDS["subscriptions"]
+    earliest = None
+    with duckdb.connect() as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        for path in landing_files(folder):
+            try:
+                stage_file(conn, kind, path)
+                value = conn.execute(
+                    "select strftime(min(started_at), '%Y-%m') from "
+                    f"(select is_parseable, {kind.typing_sql} from staged_text) "
+                    "where is_parseable"
+                ).fetchone()[0]
+            except (UnreadableFileError, duckdb.Error):
+                continue
+            if value and (earliest is None or value < earliest):
+                earliest = value
+    return earliest
+
+
 def load_folder(
     conn: duckdb.DuckDBPyConnection, kind_name: str, folder: Path, loaded_at: datetime | None = None
 ) -> LoadStats:
@@ -369,6 +440,17 @@ def load_folder(
         ).fetchone()[0]
         if already:
             continue
+        digest = content_hash(path)
+        if conn.execute(
+            "select count(*) from raw.loaded_files where input_kind = ? and content_hash = ?",
+            [kind.name, digest],
+        ).fetchone()[0]:
+            # Loaded before under this or another name: remember this name and time, read nothing.
+            conn.execute(
+                "insert into raw.loaded_files values (?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+                [kind.name, source_file, stat.st_size, modified_at, loaded_at, digest],
+            )
+            continue
         conn.execute("begin transaction")
         try:
             try:
@@ -381,7 +463,7 @@ def load_folder(
                 stats = _quarantine_file(conn, kind, source_file, loaded_at, str(error))
             crash_point("landing_file_loading")  # rows inserted, file not recorded nor committed
             conn.execute(
-                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     kind.name,
                     source_file,
@@ -392,6 +474,7 @@ def load_folder(
                     stats.rows_loaded,
                     stats.rows_duplicate,
                     stats.rows_rejected,
+                    digest,
                 ],
             )
             conn.execute("commit")

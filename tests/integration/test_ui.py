@@ -1,4 +1,5 @@
-"""`meterhouse ui` serves the whole asset graph: assets, partitions and checks load over GraphQL."""
+"""`meterhouse ui` serves the whole asset graph: assets, partitions and checks load over GraphQL,
+and a reviewer finds the month's runs and its review there."""
 
 import json
 import os
@@ -40,6 +41,49 @@ def _graphql(port: int, query: str) -> dict:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+MONTH_RUNS = """
+{
+  runsOrError(filter: {tags: [{key: "meterhouse/month", value: "2026-10"}]}) {
+    ... on Runs { results { jobName tags { key value } } }
+  }
+}
+"""
+
+MONTH_REVIEW = """
+{
+  assetOrError(assetKey: {path: ["review", "month_review"]}) {
+    ... on Asset {
+      assetMaterializations(partitions: ["2026-10"], limit: 1) {
+        partition
+        description
+        tags { key value }
+        metadataEntries {
+          label
+          ... on MarkdownMetadataEntry { mdStr }
+          ... on IntMetadataEntry { intValue }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def _read_the_month_from_the_ui(port: int) -> None:
+    """The runs of the close and finalization of October, and October's review, as the UI
+    reads them."""
+    runs = _graphql(port, MONTH_RUNS)["data"]["runsOrError"]["results"]
+    tags = {run["jobName"]: {t["key"]: t["value"] for t in run["tags"]} for run in runs}
+    assert tags["finalize_month"]["dagster/partition"] == "2026-10"  # the runs list's chip
+    assert tags["monthly_close"]["meterhouse/stage"] == "close"
+    (review,) = _graphql(port, MONTH_REVIEW)["data"]["assetOrError"]["assetMaterializations"]
+    entries = {entry["label"]: entry for entry in review["metadataEntries"]}
+    assert review["partition"] == "2026-10" and review["description"] == "2026-10: finalized"
+    assert {"key": "meterhouse/month_status", "value": "finalized"} in review["tags"]
+    assert entries["review"]["mdStr"].startswith("# Billing month 2026-10: finalized")
+    assert entries["invoice_count"]["intValue"] > 0
 
 
 BACKFILL = """
@@ -86,7 +130,8 @@ def test_ui_serves_assets_partitions_and_checks(scenario, tmp_path: Path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so the whole tree can be stopped
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")},
+        # The instance beside the scenario's warehouse: the one its close and finalization used.
+        env={name: value for name, value in os.environ.items() if name != "DAGSTER_HOME"},
     )
     try:
         deadline = time.monotonic() + 180
@@ -104,7 +149,10 @@ def test_ui_serves_assets_partitions_and_checks(scenario, tmp_path: Path):
         assert {"billing/fct_invoices", "landing/events", "files/invoice_pdfs"} <= set(by_key)
         invoices = by_key["billing/fct_invoices"]
         assert invoices["isPartitioned"] and "2026-10" in invoices["partitionKeys"]
+        # No month before the data: the scenario's first subscription starts in September.
+        assert invoices["partitionKeys"][0] == "2026-09"
         assert invoices["hasAssetChecks"]
+        _read_the_month_from_the_ui(port)
         _backfill_two_months_from_the_ui(port, [node["assetKey"]["path"] for node in nodes])
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -1,10 +1,24 @@
 """The Dagster definitions load, with the assets, partitions and jobs the contract promises."""
 
+import json
+from datetime import UTC, datetime
+
 import dagster as dg
 
-from orchestration.assets.dbt_models import BillingDbtTranslator, dbt_asset_key
+from orchestration.assets.dbt_models import (
+    BillingDbtTranslator,
+    billing_dbt_models,
+    dbt_asset_key,
+)
+from orchestration.cli import main
 from orchestration.definitions import defs
-from orchestration.partitions import monthly_partitions
+from orchestration.partitions import (
+    FIRST_CLOSE_MONTH,
+    first_close_month,
+    monthly_partitions,
+    ui_first_month,
+)
+from orchestration.settings import Locations
 
 
 def test_definitions_hold_every_layer():
@@ -36,9 +50,39 @@ def test_every_asset_is_a_monthly_partition_and_dbt_tests_are_checks():
 
 
 def test_partition_keys_are_close_months():
+    # From MH_FIRST_CLOSE_MONTH, else the first month with data (exported by `meterhouse ui`),
+    # else every month since EARLIEST_MONTH (issue 14: no hard-coded 2024-01 any more).
     keys = monthly_partitions.get_partition_keys()
-    assert keys[0] == "2024-01"
+    assert keys[0] == FIRST_CLOSE_MONTH
     assert "2026-10" in keys
+
+
+def test_the_first_month_comes_from_the_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MH_FIRST_CLOSE_MONTH", raising=False)
+    landing = tmp_path / "landing"
+    empty = Locations(tmp_path / "catalog", landing, tmp_path / "warehouse.duckdb", tmp_path)
+    assert first_close_month(empty).month == ""
+    assert ui_first_month(empty) < datetime.now(UTC).strftime("%Y-%m")
+    subscription = {
+        "external_customer_id": "c1",
+        "external_subscription_id": "s1",
+        "plan_code": "starter_usd",
+        "started_at": "2025-03-15T00:00:00Z",
+        "updated_at": "2025-03-01T00:00:00Z",
+    }
+    (landing / "subscriptions").mkdir(parents=True)
+    (landing / "subscriptions" / "s.ndjson").write_text(json.dumps(subscription) + "\n")
+    assert first_close_month(empty).month == "2025-03"
+    assert ui_first_month(empty) == "2025-03"
+
+    args = [f"--landing={landing}", f"--warehouse={tmp_path / 'warehouse.duckdb'}"]
+    assert main(["close", "--month", "2025-01", *args]) == 2
+    error = capsys.readouterr().err
+    assert "before the first billing month, 2025-03" in error
+    assert "MH_FIRST_CLOSE_MONTH=2025-01" in error
+
+    monkeypatch.setenv("MH_FIRST_CLOSE_MONTH", "2024-06")
+    assert first_close_month(empty).month == "2024-06"
 
 
 def test_jobs_and_schedule_exist():
@@ -52,3 +96,15 @@ def test_dbt_keys_are_schema_and_model():
     assert BillingDbtTranslator._group(
         {"original_file_path": "dbt_project/models/marts/x.sql"}
     ) == ("marts")
+
+
+def test_dbt_tests_as_checks_carry_their_yaml_description():
+    graph = defs.resolve_asset_graph()
+    key = next(
+        key
+        for key in graph.asset_check_keys
+        if key.asset_key == dbt_asset_key("fct_invoices")
+        and key.name.startswith("accepted_values_fct_invoices_status")
+    )
+    spec = next(spec for spec in billing_dbt_models.check_specs if spec.key == key)
+    assert spec.description.startswith("An invoice has a status other than draft")

@@ -1,6 +1,7 @@
 """Loading landing files: the same rows in any format, idempotent, nothing lost (CONTRACT §3)."""
 
 import json
+import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -385,3 +386,38 @@ def test_a_paid_purchase_re_sent_with_paid_at_is_a_second_raw_row(tmp_path: Path
     # Every field of a movement is part of its key, so a different value is another movement.
     _write(folder, "c.ndjson", [{**unpaid, "credits": "11"}])
     assert load_folder(conn, "wallet_transactions", folder).rows_loaded == 1
+
+
+def test_a_file_copied_without_its_mtime_is_not_read_again(tmp_path: Path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    path = folder / "a.ndjson"
+    path.write_text(json.dumps(EVENT) + "\n")
+    conn = duckdb.connect()
+    assert load_folder(conn, "events", folder).rows_loaded == 1
+    # Copied over itself without its modification time (cp without -p, a re-sync, a touch).
+    path.write_bytes(path.read_bytes())
+    os.utime(path, (1_900_000_000, 1_900_000_000))
+    # And under another name.
+    (folder / "b.ndjson").write_bytes(path.read_bytes())
+    again = load_folder(conn, "events", folder)
+    assert (again.files_seen, again.files_loaded, again.rows_read) == (2, 0, 0)
+    assert len(_events(conn)) == 1
+    # Both names are remembered: the next load does not even hash them.
+    recorded = conn.execute(
+        "select source_file, rows_read from raw.loaded_files order by source_file, loaded_at"
+    ).fetchall()
+    assert recorded == [("events/a.ndjson", 1), ("events/a.ndjson", 0), ("events/b.ndjson", 0)]
+    # A file whose content changed is read again.
+    path.write_text(json.dumps({**EVENT, "transaction_id": "t2"}) + "\n")
+    assert load_folder(conn, "events", folder).rows_loaded == 1
+
+
+def test_a_bad_timestamp_names_its_column_and_value(tmp_path: Path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "a.ndjson").write_text(json.dumps({**EVENT, "timestamp": "yesterday"}) + "\n")
+    conn = duckdb.connect()
+    assert load_folder(conn, "events", folder).rejected_by_reason == {"bad_timestamp": 1}
+    detail = conn.execute("select detail from raw.rejected_inputs").fetchone()[0]
+    assert detail.endswith('(column timestamp = "yesterday")')

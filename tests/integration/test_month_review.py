@@ -1,0 +1,211 @@
+"""What finance reads after a close: the month's review in Dagster, the terminal's summary, and
+the read-only commands (status, validate, explain, rejects), on the shared scenario.
+
+One close of its own (a typo'd plan code under --strict); everything else reads the scenario
+that tests/conftest.py closed and finalized once for the session.
+"""
+
+import re
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.assets.review import REVIEW_KEY, STATUS_TAG
+from orchestration.cli import main
+from tests.conftest import CATALOG, build_scenario_landing
+
+pytestmark = pytest.mark.integration
+
+
+def _instance(scenario) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(scenario["root"] / "dagster_home"))
+
+
+def _latest_review(scenario, month: str) -> dg.AssetMaterialization:
+    with _instance(scenario) as instance:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=REVIEW_KEY, asset_partitions=[month]), limit=1
+        ).records
+    assert records, f"no review recorded for {month}"
+    return records[0].asset_materialization
+
+
+def test_the_review_figures_equal_sums_over_the_parquet_marts(scenario):
+    review = _latest_review(scenario, "2026-10")
+    metadata = review.metadata
+    marts = scenario["output"] / "marts"
+    with duckdb.connect() as conn:
+        totals = dict(
+            conn.execute(
+                f"select currency, sum(total_amount) from '{marts / 'fct_invoices.parquet'}' "
+                "where billing_month = ? group by currency",
+                [date(2026, 10, 1)],
+            ).fetchall()
+        )
+        invoices = conn.execute(
+            f"select count(*) from '{marts / 'fct_invoices.parquet'}' where billing_month = ?",
+            [date(2026, 10, 1)],
+        ).fetchone()[0]
+        rejected = conn.execute(
+            f"select count(*) from '{marts / 'rejected_inputs.parquet'}'"
+        ).fetchone()[0]
+    assert invoices > 0 and metadata["invoice_count"].value == invoices
+    assert metadata["rejected_rows"].value == rejected > 0
+    exponents = {"USD": 2, "EUR": 2, "JPY": 0}
+    for currency, total in totals.items():
+        assert Decimal(metadata[f"total_billed_{currency}"].value) == total
+        minor = metadata[f"total_billed_{currency}_minor_units"].value
+        assert minor == int(total * 10 ** exponents[currency])
+    markdown = metadata["review"].value
+    assert markdown.startswith("# Billing month 2026-10: finalized")
+    for currency, total in totals.items():
+        assert f"| {currency} |" in markdown and str(total) in markdown
+    assert "bad_timestamp" in markdown and "meterhouse rejects" in markdown
+    assert review.tags[STATUS_TAG] == "finalized" and metadata["status"].value == "finalized"
+
+
+def test_every_run_of_a_command_carries_its_month(scenario):
+    with _instance(scenario) as instance:
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"meterhouse/month": "2026-10"}))
+    stages = {run.tags["meterhouse/stage"]: run for run in runs}
+    assert set(stages) == {"close", "finalize"}
+    assert stages["finalize"].tags["dagster/partition"] == "2026-10"
+    # The close covered September (a subscription starts there) and October, in one run.
+    assert len([run for run in runs if run.tags["meterhouse/stage"] == "close"]) == 1
+    close = stages["close"].tags
+    assert (
+        close["dagster/asset_partition_range_start"],
+        close["dagster/asset_partition_range_end"],
+    ) == ("2026-09", "2026-10")
+
+
+def test_landing_metadata_is_the_loading_runs(scenario):
+    with _instance(scenario) as instance:
+        record = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["landing", "events"])), limit=1
+        ).records[0]
+    loaded = duckdb.connect(str(scenario["warehouse"]), read_only=True)
+    with loaded:
+        rejected_at_load = loaded.execute(
+            "select count(*) from raw.rejected_inputs where input_kind = 'events'"
+        ).fetchone()[0]
+    assert record.asset_materialization.metadata["rows_rejected"].value == rejected_at_load > 0
+
+
+def test_invoice_line_events_are_published_and_explain_reads_them(scenario, capsys):
+    marts = scenario["output"] / "marts"
+    snapshot = marts / "billing_snapshot.duckdb"
+    with duckdb.connect(str(snapshot), read_only=True) as conn:
+        number, invoice_id = conn.execute(
+            "select invoice_number, invoice_id from billing.fct_invoices "
+            "where external_customer_id = 'cust_us' and issuing_date = date '2026-11-01'"
+        ).fetchone()
+        expected = conn.execute(
+            "select count(*) from billing.invoice_line_events where invoice_id = ?", [invoice_id]
+        ).fetchone()[0]
+        line_counts = conn.execute(
+            "select sum(events_count) from billing.fct_invoice_lines "
+            "where invoice_id = ? and line_type = 'charge'",
+            [invoice_id],
+        ).fetchone()[0]
+    assert (marts / "invoice_line_events.parquet").exists()
+    assert expected == line_counts > 0
+    capsys.readouterr()
+    assert main(["explain", "--invoice", number, "--snapshot", str(snapshot)]) == 0
+    out = capsys.readouterr().out
+    # Every charge line: the events listed behind it are as many as its events_count.
+    pairs = re.findall(
+        r"\((\d+) event\(s\)\)\n(?:  tier.*\n)*  events behind this line: (\d+)", out
+    )
+    assert pairs and all(declared == listed for declared, listed in pairs), out
+    assert sum(int(listed) for _, listed in pairs) == expected
+    assert "plan starter_usd" in out and "api_calls" in out
+    assert main(["explain", "--invoice", number, *scenario["args"]]) == 0
+    assert "tier 10001" in capsys.readouterr().out  # the warehouse has the catalog's tiers
+
+
+def test_status_tells_closed_finalized_and_rejects(scenario, capsys):
+    capsys.readouterr()
+    assert main(["status", *scenario["args"]]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"Closed:\s+2026-09\.\.2026-10", out), out
+    assert re.search(r"Finalized:\s+2026-10", out), out
+    assert re.search(r"Drafts:\s+2026-09", out), out
+    assert "Restatements: none pending" in out
+    assert re.search(r"Last run:\s+\w+ 2026-\d\d success", out), out
+
+
+def _clean_landing(root: Path) -> Path:
+    landing = root / "landing"
+    build_scenario_landing(landing)
+    (landing / "events" / "e_bad.ndjson").unlink()  # the scenario's hostile rows
+    return landing
+
+
+def test_validate_passes_clean_inputs_and_names_every_bad_row(scenario, tmp_path, capsys):
+    landing = _clean_landing(tmp_path)
+    assert main(["validate", f"--landing={landing}", f"--warehouse={tmp_path / 'w.duckdb'}"]) == 0
+    assert "No error found." in capsys.readouterr().out
+    assert not (tmp_path / "w.duckdb").exists()  # nothing built, nothing written
+
+    assert main(["validate", *scenario["args"]]) == 1
+    out = capsys.readouterr().out
+    assert "events/e_bad.ndjson line 3: bad_timestamp" in out
+    assert "error(s)." in out
+
+
+def _typo_plan(landing: Path) -> None:
+    path = landing / "subscriptions" / "subscriptions.ndjson"
+    text = path.read_text()
+    assert "starter_usd" in text
+    path.write_text(text.replace("starter_usd", "startr_usd", 1))
+
+
+def test_a_typod_plan_code_is_reported_and_strict_fails(tmp_path, capsys):
+    landing = _clean_landing(tmp_path)
+    _typo_plan(landing)
+    args = [
+        f"--landing={landing}",
+        f"--warehouse={tmp_path / 'warehouse.duckdb'}",
+        f"--output={tmp_path / 'output'}",
+    ]
+    assert main(["validate", *args[:2]]) == 1
+    assert "unknown_plan" in capsys.readouterr().out
+
+    assert main(["close", "--month", "2026-10", "--strict", *args]) == 3
+    captured = capsys.readouterr()
+    assert re.search(r"subscriptions\s+unknown_plan\s+1", captured.out), captured.out
+    assert "meterhouse rejects" in captured.out
+    # The subscription's events are rejected with it (unknown_subscription): --strict fails.
+    assert re.search(r"--strict: \d+ input row\(s\) were rejected", captured.err)
+    assert "START" not in captured.out and "Traceback" not in captured.err
+    log = re.search(r"dbt log:\s+(\S+)", captured.out)[1]
+    assert " START " in Path(log).read_text()  # dbt's lines are kept in the log
+
+    assert main(["rejects", "--reason", "unknown_plan", *args]) == 0
+    assert "subscriptions/subscriptions.ndjson line 1: unknown_plan" in capsys.readouterr().out
+
+
+def test_a_catalog_error_is_one_paragraph_naming_file_line_column_and_value(tmp_path, capsys):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG, catalog)
+    plans = catalog / "plans.csv"
+    plans.write_text(
+        plans.read_text().replace(
+            "starter_usd,Starter,monthly,USD,49.00,", "starter_usd,Starter,monthly,USD,-49.00,"
+        )
+    )
+    landing = _clean_landing(tmp_path)
+    args = [f"--catalog={catalog}", f"--landing={landing}", f"--warehouse={tmp_path / 'w.duckdb'}"]
+    assert main(["close", "--month", "2026-10", *args, f"--output={tmp_path / 'out'}"]) == 2
+    err = capsys.readouterr().err
+    assert 'plans.csv line 3, column amount = "-49.00"' in err, err
+    assert "must be non-negative decimals" in err and str(plans) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3, err
+    assert main(["validate", *args]) == 1
+    assert 'column amount = "-49.00"' in capsys.readouterr().out
