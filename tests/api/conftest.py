@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from api_live import (
+
+from api.api_live import (
     CATALOG,
     CUSTOMER,
     MONTH,

@@ -10,8 +10,8 @@ whose first server is killed this way before its close).
 from pathlib import Path
 
 import duckdb
-from api_live import SUBSCRIPTION, kill_mid_load, live_server, resend
 
+from api.api_live import SUBSCRIPTION, kill_mid_load, live_server, resend
 from orchestration.landing.loader import load_folder
 
 

@@ -17,9 +17,9 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from api_live import API_KEY, CUSTOMER, PORTAL_SECRET, SUBSCRIPTION, publish_current_usage
 from starlette.testclient import TestClient
 
+from api.api_live import API_KEY, CUSTOMER, PORTAL_SECRET, SUBSCRIPTION, publish_current_usage
 from orchestration.api.app import ApiSettings, create_app, document_path
 from orchestration.api.security import ApiKeys, InvalidToken, PortalSigner
 from orchestration.settings import REPO_ROOT

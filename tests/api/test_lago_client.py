@@ -10,9 +10,9 @@ from decimal import Decimal
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from api_live import CUSTOMER, OTHER_CUSTOMER, SUBSCRIPTION
 from lago_python_client.exceptions import LagoApiError
 
+from api.api_live import CUSTOMER, OTHER_CUSTOMER, SUBSCRIPTION
 from orchestration.api.marts import to_cents
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from api_live import CUSTOMER, OTHER_CUSTOMER, SUBSCRIPTION
 
+from api.api_live import CUSTOMER, OTHER_CUSTOMER, SUBSCRIPTION
 from orchestration.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

@@ -35,11 +35,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import query
 from pypdf import PdfReader
 
 from orchestration.accounting import check_ledger
 from orchestration.settings import REPO_ROOT
-from tests.conftest import query
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from conftest import CATALOG, build_scenario_landing
 
 from orchestration.assets.review import REVIEW_KEY, STATUS_TAG
 from orchestration.cli import main
-from tests.conftest import CATALOG, build_scenario_landing
 
 pytestmark = pytest.mark.integration
 

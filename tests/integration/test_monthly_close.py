@@ -24,12 +24,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import INVOICE_SNAPSHOT, query
 
 from orchestration.accounting import check_ledger
 from orchestration.cli import main
 from orchestration.project import DBT_EXECUTABLE
 from orchestration.settings import REPO_ROOT
-from tests.conftest import INVOICE_SNAPSHOT, query
 
 pytestmark = pytest.mark.integration
 
