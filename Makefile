@@ -1,4 +1,4 @@
-# The two commands of CONTRACT §1 (`make demo`, `make test`) plus the UI and lint.
+# The README's two commands (`make demo`, `make test`), plus the UI, the API, lint and the browser tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

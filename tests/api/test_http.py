@@ -5,6 +5,7 @@ Runs the application in-process (Starlette's test client); the folders are the t
 """
 
 import asyncio
+import csv
 import json
 import shutil
 import time
@@ -500,10 +501,13 @@ def test_portal_shows_the_plan_thresholds_in_the_customer_locale(root: Path) -> 
     (catalog / "usage_thresholds.csv").write_text(
         "plan_code,amount,recurring\nstarter_usd,1000,false\nstarter_usd,250.5,true\n"
     )
-    entity = (catalog / "billing_entity.csv").read_text().splitlines()
-    entity[0] += ",document_locale"
-    entity[1] += ",fr"
-    (catalog / "billing_entity.csv").write_text("\n".join(entity) + "\n")
+    with (catalog / "billing_entity.csv").open(newline="") as file:
+        entity = list(csv.DictReader(file))
+    entity[0]["document_locale"] = "fr"
+    with (catalog / "billing_entity.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(entity[0]))
+        writer.writeheader()
+        writer.writerows(entity)
     (root / "output" / "marts").mkdir(parents=True)
     publish_current_usage(root / "output" / "marts")
     app = create_app(replace(settings(root), catalog_dir=catalog))
