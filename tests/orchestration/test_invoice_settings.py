@@ -124,7 +124,9 @@ def test_rows_loaded_before_the_new_columns_stay_exact_duplicates(tmp_path):
     conn.execute("alter table raw.customers drop column net_payment_term")
     _, first = _load_customers(tmp_path, [CUSTOMER], conn)
     assert first.rows_loaded == 1
-    _, again = _load_customers(tmp_path, [CUSTOMER], conn)
-    assert (again.rows_loaded, again.rows_duplicate, again.rows_rejected) == (0, 1, 0)
+    # Another file (a file with the same content is skipped whole), repeating the old row.
+    other = {**CUSTOMER, "external_customer_id": "c2"}
+    _, again = _load_customers(tmp_path, [CUSTOMER, other], conn)
+    assert (again.rows_loaded, again.rows_duplicate, again.rows_rejected) == (1, 1, 0)
     _, changed = _load_customers(tmp_path, [{**CUSTOMER, "document_locale": "de"}], conn)
     assert changed.rejected_by_reason == {"conflicting_duplicate": 1}
