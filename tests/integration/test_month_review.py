@@ -205,7 +205,7 @@ def test_a_catalog_error_is_one_paragraph_naming_file_line_column_and_value(tmp_
     assert main(["close", "--month", "2026-10", *args, f"--output={tmp_path / 'out'}"]) == 2
     err = capsys.readouterr().err
     assert 'plans.csv line 3, column amount = "-49.00"' in err, err
-    assert "must be non-negative decimals" in err and str(plans) in err
+    assert "the subscription fee must be a non-negative decimal" in err and str(plans) in err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 3, err
     assert main(["validate", *args]) == 1
     assert 'column amount = "-49.00"' in capsys.readouterr().out
