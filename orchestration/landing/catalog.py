@@ -154,22 +154,28 @@ class Violation:
         return f"{where}: {self.rule}"
 
 
-TIER_BOUNDS_MACROS = REPO_ROOT / "dbt_project" / "macros" / "tier_bounds.sql"
+DBT_MACROS = REPO_ROOT / "dbt_project" / "macros"
 
 
 @cache
-def tier_rule(name: str) -> str:
-    """The SQL predicate of one tier bounds rule, read from the dbt macro that states it, so that
-    this check and the dbt test `tiers_are_contiguous` apply the same rule."""
-    text = TIER_BOUNDS_MACROS.read_text()
+def plain_sql_macro(file: str, name: str) -> str:
+    """The body of a dbt macro without arguments nor Jinja (`dbt_project/macros/<file>`), so
+    that Python checks and dbt models apply one rule stated once."""
+    path = DBT_MACROS / file
     found = re.search(
         r"\{%\s*macro\s+" + re.escape(name) + r"\(\)\s*-%\}(.*?)\{%-\s*endmacro\s*%\}",
-        text,
+        path.read_text(),
         re.DOTALL,
     )
     if found is None or "{" in found.group(1):
-        raise RuntimeError(f"{TIER_BOUNDS_MACROS}: no plain-SQL macro {name}()")
+        raise RuntimeError(f"{path}: no plain-SQL macro {name}()")
     return found.group(1).strip()
+
+
+def tier_rule(name: str) -> str:
+    """The SQL predicate of one tier bounds rule, read from the dbt macro that states it, so that
+    this check and the dbt test `tiers_are_contiguous` apply the same rule."""
+    return plain_sql_macro("tier_bounds.sql", name)
 
 
 def _is_decimal(column: str) -> str:
