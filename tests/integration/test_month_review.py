@@ -8,7 +8,7 @@ that tests/conftest.py closed and finalized once for the session.
 import re
 import shutil
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -157,7 +157,7 @@ def test_invoice_line_events_are_published_and_explain_reads_them(scenario, caps
         ]
         assert all(re.search(r"= \S+ USD$", row) or row.endswith("free") for row in rows), rows
         assert sum(amounts) == precise_amount
-        assert round(sum(amounts), 2) == amount
+        assert sum(amounts).quantize(Decimal("0.01"), ROUND_HALF_UP) == amount
     assert tiered > 0
 
 
