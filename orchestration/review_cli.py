@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -406,19 +407,30 @@ def _line_tiers(conn: duckdb.DuckDBPyConnection, invoice_id: str) -> dict[str, l
     return by_line
 
 
+def _number(value: Decimal | None) -> str:
+    """A decimal(38, 9) without its trailing zeros: 10000, 0.001."""
+    return "" if value is None else format(value.normalize(), "f")
+
+
 def _tier_text(tier: tuple, currency: str) -> str:
-    """One tier row: `tier 1..100: 100 units x 0.01 + 5.00 flat = 6.00 USD`, `... free`."""
+    """One tier row: `tier 10001..: 2345 units x 0.001 + 5 flat = 7.345 USD`, a free tier
+    `tier 0..10000: 10000 units free`, a package line's `free units` and `packages` rows."""
     kind, low, high, units, unit_amount, flat, size, packages, amount = tier
-    bounds = f"{low}..{high if high is not None else ''}"
     if kind == "free_units":
-        return f"free units {bounds}: {units} units free"
+        return f"free units: the first {_number(units)} units free"
     if kind == "packages":
-        priced = f"{packages} package(s) of {size} x {unit_amount}"
-    else:
-        priced = f"{units} units x {unit_amount}" + (f" + {flat} flat" if flat else "")
+        return (
+            f"packages: {_number(packages)} package(s) of {_number(size)} units x "
+            f"{_number(unit_amount)} = {_number(amount)} {currency}"
+        )
+    bounds = f"tier {_number(low)}..{_number(high)}"
     if not amount and not unit_amount and not flat:
-        return f"tier {bounds}: {units} units free"
-    return f"tier {bounds}: {priced} = {amount} {currency}"
+        return f"{bounds}: {_number(units)} units free"
+    flat_text = f" + {_number(flat)} flat" if flat else ""
+    return (
+        f"{bounds}: {_number(units)} units x {_number(unit_amount)}{flat_text} "
+        f"= {_number(amount)} {currency}"
+    )
 
 
 def _rejects(args: argparse.Namespace, locations: Locations) -> int:

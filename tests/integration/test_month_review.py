@@ -121,7 +121,8 @@ def test_invoice_line_events_are_published_and_explain_reads_them(scenario, caps
     out = capsys.readouterr().out
     # Every charge line: the events listed behind it are as many as its events_count.
     pairs = re.findall(
-        r"\((\d+) event\(s\)\)\n(?:  (?:tier|free units) .*\n)*  events behind this line: (\d+)",
+        r"\((\d+) event\(s\)\)\n(?:  (?:tier|free units|packages)\b.*\n)*"
+        r"  events behind this line: (\d+)",
         out,
     )
     assert pairs and all(declared == listed for declared, listed in pairs), out
@@ -146,7 +147,7 @@ def test_invoice_line_events_are_published_and_explain_reads_them(scenario, caps
     assert len(blocks) == len(lines)
     tiered = 0
     for block, (precise_amount, amount, tier_rows) in zip(blocks, lines, strict=True):
-        rows = re.findall(r"^  (?:tier|free units) .*$", block, re.MULTILINE)
+        rows = re.findall(r"^  (?:tier|free units|packages)\b.*$", block, re.MULTILINE)
         assert len(rows) == tier_rows, block
         if not rows:
             continue
