@@ -128,6 +128,10 @@ def test_invoice_line_events_are_published_and_explain_reads_them(scenario, caps
     assert pairs and all(declared == listed for declared, listed in pairs), out
     assert sum(int(listed) for _, listed in pairs) == expected
     assert "plan starter_usd" in out and "api_calls" in out
+    # A free tier, a package line's free units and its packages, as the tier rows state them.
+    assert "  tier 0..10000: 10000 units free\n" in out, out
+    assert "  free units: the first 50000 units free\n" in out, out
+    assert re.search(r"  packages: \d+ package\(s\) of 1000 units x 0\.02 = [\d.]+ USD\n", out)
     assert main(["explain", "--invoice", number, *scenario["args"]]) == 0
     warehouse_out = capsys.readouterr().out
     assert "tier 10001" in warehouse_out
