@@ -139,12 +139,16 @@ def run_output(label: str) -> Iterator[RunOutput]:
 
 
 # A catalog violation as the loader words it: "<dir>/<file>.csv line <n>: <rule>".
-CATALOG_VIOLATION = re.compile(r"^\s*(?P<path>\S.*?\.csv) line (?P<line>\d+): (?P<rule>.+)$")
+# A rule that judges one column names it: "<dir>/<file>.csv line <n>, column <c>: <rule>".
+CATALOG_VIOLATION = re.compile(
+    r"^\s*(?P<path>\S.*?\.csv) line (?P<line>\d+)(?:, column (?P<column>\w+))?: (?P<rule>.+)$"
+)
 
 
 def explain_catalog_violations(message: str) -> str:
-    """Each catalog violation of `message` as one paragraph: file, line, the columns the rule
-    names with the values found there, and the rule. Other lines are kept as they are."""
+    """Each catalog violation of `message` as one paragraph: file, line, the column the rule judges
+    (else the columns its text names) with the value found there, quoted, and the rule. Other
+    lines are kept as they are."""
     import csv
 
     out = []
@@ -162,8 +166,11 @@ def explain_catalog_violations(message: str) -> str:
             named = [
                 (column, row[index] if index < len(row) else "")
                 for index, column in enumerate(header)
-                if re.search(rf"\b{re.escape(column)}\b", rule)
+                if column == match["column"]
+                or (not match["column"] and re.search(rf"\b{re.escape(column)}\b", rule))
             ]
+            if match["column"] and not named:  # the file has no such column: it is empty
+                named = [(match["column"], "")]
             cells = ", ".join(f'column {column} = "{value}"' for column, value in named)
         except (OSError, IndexError, UnicodeDecodeError, csv.Error):
             pass

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -221,37 +222,109 @@ def _validate(args: argparse.Namespace, locations: Locations) -> int:
     return 1 if errors else 0
 
 
+# The rules the close judges across inputs (dbt_project/macros/reference_rules.sql), over the raw
+# tables as validate loaded them. The relations are named as the close's models name theirs.
+REFERENCE_RELATIONS = """
+create or replace temp view customers as
+select external_customer_id, currency
+from raw.customers
+qualify row_number() over (
+    partition by external_customer_id order by updated_at desc nulls last, line_number desc
+) = 1;
+create or replace temp view plan_currencies as
+select plan_code, arg_max(currency, coalesce(valid_from, '')) as currency
+from raw.catalog_plans
+group by plan_code;
+create or replace temp view judged_subscriptions as
+select
+    s.source_file,
+    s.line_number,
+    s.external_subscription_id,
+    s.external_customer_id,
+    s.plan_code,
+    s.billing_time,
+    c.currency as customer_currency,
+    p.currency as plan_currency,
+    c.external_customer_id is not null as has_customer,
+    p.plan_code is not null as has_plan
+from raw.subscriptions as s
+left join customers as c on c.external_customer_id = s.external_customer_id
+left join plan_currencies as p on p.plan_code = s.plan_code;
+create or replace temp view metrics as
+select distinct metric_code from raw.catalog_billable_metrics;
+create or replace temp view events as
+select *, code as metric_code from raw.events;
+create or replace temp view coupons as
+select coupon_code, try_cast(expires_at as timestamp) as expires_at from raw.catalog_coupons;
+"""
+
+
 def _reference_checks(conn: duckdb.DuckDBPyConnection, catalog_loaded: bool) -> None:
-    """Subscriptions whose customer or plan does not exist (the close rejects them too); the
-    plans are only known once the catalog is valid."""
-    if not catalog_loaded:
-        conn.execute(
-            "create or replace temp table reference_rejections as select input_kind, "
-            "source_file, line_number, reason, detail from raw.rejected_inputs where false"
-        )
-        return
+    """The rows the close would reject against the catalog or other inputs: subscriptions (unknown
+    customer or plan, plan currency other than the customer's), events (unknown metric, no
+    billable subscription), applied coupons (unknown customer or coupon, expired), wallets
+    (unknown customer, other currency). Catalog references are judged only once it is valid."""
+    from orchestration.landing.catalog import plain_sql_macro
+
+    def rule(name: str) -> str:
+        return plain_sql_macro("reference_rules.sql", name)
+
+    columns = "input_kind, source_file, line_number, reason, detail"
     conn.execute(
-        """
-        create or replace temp table reference_rejections as
-        select
-            'subscriptions' as input_kind,
-            source_file,
-            line_number,
-            case when plan_code not in (select plan_code from raw.catalog_plans)
-                then 'unknown_plan' else 'unknown_customer' end as reason,
-            case when plan_code not in (select plan_code from raw.catalog_plans)
-                then 'no plan ' || plan_code || ' in plans.csv'
-                else 'no customer ' || external_customer_id || ' in customers/' end as detail
-        from raw.subscriptions
-        where plan_code not in (select plan_code from raw.catalog_plans)
-            or external_customer_id not in (select external_customer_id from raw.customers)
+        f"create or replace temp table reference_rejections as select {columns} "
+        "from raw.rejected_inputs where false"
+    )
+    if not catalog_loaded:
+        return
+    for statement in REFERENCE_RELATIONS.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(
+        f"""
+        create or replace temp view subscription_judgements as
+        select *, {rule("subscription_rejection_reason")} as rejection_reason,
+            {rule("subscription_rejection_detail")} as rejection_detail
+        from judged_subscriptions;
+        create or replace temp view billable_subscription_ids as
+        select distinct external_subscription_id from subscription_judgements
+        where rejection_reason is null;
+        insert into reference_rejections
+        select 'subscriptions', source_file, line_number, rejection_reason, rejection_detail
+        from subscription_judgements where rejection_reason is not null;
+        insert into reference_rejections
+        select 'events', source_file, line_number, reason, case reason
+            when 'unknown_metric' then 'no metric ' || metric_code || ' in billable_metrics.csv'
+            else 'no billable subscription ' || external_subscription_id end
+        from (select *, {rule("event_rejection_reason")} as reason from events)
+        where reason is not null;
+        insert into reference_rejections
+        select 'applied_coupons', source_file, line_number, rejection_reason,
+            {rule("applied_coupon_rejection_detail")}
+        from (
+            select applied.*, {rule("applied_coupon_rejection_reason")} as rejection_reason
+            from raw.applied_coupons as applied
+            left join coupons on applied.coupon_code = coupons.coupon_code
+            left join customers on applied.external_customer_id = customers.external_customer_id
+        )
+        where rejection_reason is not null;
+        insert into reference_rejections
+        select 'wallets', source_file, line_number, rejection_reason,
+            {rule("wallet_rejection_detail")}
+        from (
+            select wallets.*, {rule("wallet_rejection_reason")} as rejection_reason
+            from raw.wallets as wallets
+            left join customers on wallets.external_customer_id = customers.external_customer_id
+        )
+        where rejection_reason is not null
         """
     )
 
 
 def _explain(args: argparse.Namespace, locations: Locations) -> int:
-    """Each line of one invoice: subscription, plan, charge, tiers reached, units, amount, and the
-    events behind it (`invoice_line_events`), newest first up to --events."""
+    """Each line of one invoice: subscription, plan, charge, units, amount, how it was priced
+    (`fct_invoice_line_tiers`: one row per tier used or package step) and the events behind it
+    (`invoice_line_events`), newest first up to --events. Only published tables are read, so the
+    warehouse and the snapshot print the same."""
     from orchestration.runs import RunError
 
     with _billing(locations, args.snapshot) as conn:
@@ -275,7 +348,7 @@ def _explain(args: argparse.Namespace, locations: Locations) -> int:
             "order by external_subscription_id, line_type, charge_code, invoice_line_id",
             [invoice_id],
         ).fetchall()
-        has_tiers = _has_table(conn, "staging", "stg_catalog__charge_tiers")
+        tiers = _line_tiers(conn, invoice_id)
         for (
             line_id,
             subscription,
@@ -296,11 +369,8 @@ def _explain(args: argparse.Namespace, locations: Locations) -> int:
                 f"  units {units} x unit price {unit_amount} = {amount} {currency} "
                 f"({events_count} event(s))"
             )
-            if charge and has_tiers:
-                for tier in _tiers_reached(conn, charge, units):
-                    _print(f"  tier {tier}")
-            elif charge:
-                _print("  tiers: read the catalog (charge_tiers.csv); the snapshot has none")
+            for tier in tiers.get(line_id, []):
+                _print(f"  {_tier_text(tier, currency)}")
             if line_type != "charge" or not metric:
                 continue
             count = conn.execute(
@@ -322,19 +392,45 @@ def _explain(args: argparse.Namespace, locations: Locations) -> int:
     return 0
 
 
-def _tiers_reached(conn: duckdb.DuckDBPyConnection, charge: str, units) -> list[str]:
-    """The charge's tiers that `units` reach, with their prices (graduated and volume charges)."""
+def _line_tiers(conn: duckdb.DuckDBPyConnection, invoice_id: str) -> dict[str, list[tuple]]:
+    """The invoice's rows of billing.fct_invoice_line_tiers by line, lowest tier first."""
     rows = conn.execute(
-        "select from_value, to_value, per_unit_amount, flat_amount "
-        "from staging.stg_catalog__charge_tiers where charge_code = ? and from_value <= ? "
-        "order by from_value",
-        [charge, units],
+        "select invoice_line_id, step_kind, from_value, to_value, units, unit_amount, "
+        "flat_amount, package_size, packages, precise_amount "
+        "from billing.fct_invoice_line_tiers where invoice_id = ? "
+        "order by invoice_line_id, tier_rank",
+        [invoice_id],
     ).fetchall()
-    return [
-        f"{low}..{high if high is not None else ''}: {per_unit} per unit"
-        + (f" + {flat} flat" if flat else "")
-        for low, high, per_unit, flat in rows
-    ]
+    by_line: dict[str, list[tuple]] = {}
+    for line_id, *tier in rows:
+        by_line.setdefault(line_id, []).append(tuple(tier))
+    return by_line
+
+
+def _number(value: Decimal | None) -> str:
+    """A decimal(38, 9) without its trailing zeros: 10000, 0.001."""
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def _tier_text(tier: tuple, currency: str) -> str:
+    """One tier row: `tier 10001..: 2345 units x 0.001 + 5 flat = 7.345 USD`, a free tier
+    `tier 0..10000: 10000 units free`, a package line's `free units` and `packages` rows."""
+    kind, low, high, units, unit_amount, flat, size, packages, amount = tier
+    if kind == "free_units":
+        return f"free units: the first {_number(units)} units free"
+    if kind == "packages":
+        return (
+            f"packages: {_number(packages)} package(s) of {_number(size)} units x "
+            f"{_number(unit_amount)} = {_number(amount)} {currency}"
+        )
+    bounds = f"tier {_number(low)}..{_number(high)}"
+    if not amount and not unit_amount and not flat:
+        return f"{bounds}: {_number(units)} units free"
+    flat_text = f" + {_number(flat)} flat" if flat else ""
+    return (
+        f"{bounds}: {_number(units)} units x {_number(unit_amount)}{flat_text} "
+        f"= {_number(amount)} {currency}"
+    )
 
 
 def _rejects(args: argparse.Namespace, locations: Locations) -> int:

@@ -145,7 +145,13 @@ def accounting_ledger(context: dg.AssetExecutionContext, warehouse: DuckDBResour
 @dg.asset(
     key=["files", "marts_parquet"],
     deps=[
-        dbt_asset_key(name) for name in (*BILLING_MARTS, "rejected_inputs", "invoice_line_events")
+        dbt_asset_key(name)
+        for name in (
+            *BILLING_MARTS,
+            "rejected_inputs",
+            "invoice_line_events",
+            "fct_invoice_line_tiers",  # read by `meterhouse explain` from the snapshot too
+        )
     ],
     kinds={"parquet"},
     **MONTHLY_OUTPUT,

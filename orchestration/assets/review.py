@@ -8,7 +8,7 @@ its figures as numeric metadata that Dagster plots across months. Everything is 
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import dagster as dg
@@ -37,7 +37,9 @@ class MonthReview:
     totals: dict[str, Decimal] = field(default_factory=dict)  # currency -> billed this month
     previous_totals: dict[str, Decimal] = field(default_factory=dict)
     top_changes: list[tuple] = field(default_factory=list)  # customer, currency, before, now
-    rejected: list[tuple] = field(default_factory=list)  # kind, reason, count
+    # Rows loaded by the month's own close run(s): kind, reason, count (and a few examples).
+    rejected: list[tuple] = field(default_factory=list)
+    rejected_all_time: int = 0  # every rejected row of every load so far
     rejected_examples: dict[tuple[str, str], list[tuple]] = field(default_factory=dict)
     restatements: list[tuple] = field(default_factory=list)  # currency, count, outstanding
     exponents: dict[str, int] = field(default_factory=dict)
@@ -56,6 +58,7 @@ class MonthReview:
             "status": dg.MetadataValue.text(self.status),
             "invoice_count": dg.MetadataValue.int(self.invoice_count),
             "rejected_rows": dg.MetadataValue.int(self.rejected_rows),
+            "rejected_rows_all_time": dg.MetadataValue.int(self.rejected_all_time),
             "restatements_pending": dg.MetadataValue.int(sum(r[1] for r in self.restatements)),
             "review": dg.MetadataValue.md(self.markdown()),
         }
@@ -120,7 +123,8 @@ class MonthReview:
         lines += ["", "## Rejected inputs", ""]
         if self.rejected:
             lines += [
-                f"{self.rejected_rows} input row(s) could not be billed (all loads so far):",
+                f"{self.rejected_rows} input row(s) loaded by this month's close could not be "
+                f"billed ({self.rejected_all_time} in all loads so far):",
                 "",
                 "| input | reason | rows | examples |",
                 "|---|---|---:|---|",
@@ -137,7 +141,10 @@ class MonthReview:
                 "or read `rejected_inputs.parquet` in the marts folder.",
             ]
         else:
-            lines.append("No input row was rejected.")
+            lines.append(
+                "No input row loaded by this month's close was rejected "
+                f"({self.rejected_all_time} in all loads so far)."
+            )
         lines += ["", "## Restatements pending", ""]
         if self.restatements:
             lines += ["| currency | lines | outstanding |", "|---|---:|---:|"]
@@ -157,8 +164,55 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
     )
 
 
-def build_review(conn: duckdb.DuckDBPyConnection, month: str) -> MonthReview:
-    """Read the review of `month` (YYYY-MM) from the billing marts."""
+def close_load_windows(
+    conn: duckdb.DuckDBPyConnection, month: str, instance: dg.DagsterInstance
+) -> list[tuple[datetime, datetime]]:
+    """When the month's close run(s) loaded inputs: from each run's start to the time it recorded
+    the month closed (raw.closed_months). A run the Dagster instance does not know starts after
+    the close before it. A run that had no landing step loaded nothing in its window."""
+    if not _table_exists(conn, "raw", "closed_months"):
+        return []
+    closes = conn.execute(
+        """
+        with runs as (
+            select run_id, max(closed_at) as closed_at
+            from raw.closed_months
+            group by run_id
+        )
+        select
+            run_id,
+            closed_at,
+            lag(closed_at) over (order by closed_at) as previous_closed_at,
+            run_id in (
+                select run_id from raw.closed_months where billing_month = cast(? as date)
+            ) as closes_month
+        from runs
+        order by closed_at
+        """,
+        [f"{month}-01"],
+    ).fetchall()
+    windows = []
+    for run_id, closed_at, previous_closed_at, closes_month in closes:
+        if not closes_month:
+            continue
+        record = instance.get_run_record_by_id(run_id)
+        if record is not None and record.start_time is not None:
+            start = datetime.fromtimestamp(int(record.start_time), UTC).replace(tzinfo=None)
+        elif previous_closed_at is not None:
+            start = previous_closed_at + timedelta(seconds=1)
+        else:
+            start = datetime.min
+        windows.append((start, closed_at))
+    return windows
+
+
+def build_review(
+    conn: duckdb.DuckDBPyConnection,
+    month: str,
+    load_windows: list[tuple[datetime, datetime]] | None = None,
+) -> MonthReview:
+    """Read the review of `month` (YYYY-MM) from the billing marts; rejected inputs are those
+    loaded within `load_windows` (the month's close runs, `close_load_windows`)."""
     first_day = date.fromisoformat(f"{month}-01")
     previous_day = date(first_day.year - (first_day.month == 1), (first_day.month - 2) % 12 + 1, 1)
     finalized = (
@@ -218,15 +272,29 @@ def build_review(conn: duckdb.DuckDBPyConnection, month: str) -> MonthReview:
         """,
         [previous_day, first_day, previous_day, first_day, TOP_CUSTOMERS],
     ).fetchall()
+    conn.execute(
+        "create or replace temp table review_load_windows "
+        "(started_at timestamp, ended_at timestamp)"
+    )
+    if load_windows:
+        conn.executemany("insert into review_load_windows values (?, ?)", load_windows)
+    loaded_by_close = (
+        "exists (select 1 from review_load_windows as w "
+        "where r.loaded_at between w.started_at and w.ended_at)"
+    )
+    review.rejected_all_time = conn.execute(
+        "select count(*) from billing.rejected_inputs"
+    ).fetchone()[0]
     review.rejected = conn.execute(
-        "select input_kind, reason, count(*) from billing.rejected_inputs "
-        "group by input_kind, reason order by input_kind, reason"
+        "select input_kind, reason, count(*) from billing.rejected_inputs as r "
+        f"where {loaded_by_close} group by input_kind, reason order by input_kind, reason"
     ).fetchall()
     examples: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     for kind, reason, source_file, line, detail in conn.execute(
-        """
+        f"""
         select input_kind, reason, source_file, line_number, detail
-        from billing.rejected_inputs
+        from billing.rejected_inputs as r
+        where {loaded_by_close}
         qualify row_number() over (
             partition by input_kind, reason order by source_file, line_number
         ) <= ?
@@ -308,7 +376,10 @@ def month_review(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """The month's review for finance: invoices, credit notes, wallets, subscriptions, change
     against the previous month, rejected inputs and pending restatements."""
     with warehouse.get_connection() as conn:
-        reviews = [build_review(conn, key) for key in context.partition_keys]
+        reviews = [
+            build_review(conn, key, close_load_windows(conn, key, context.instance))
+            for key in context.partition_keys
+        ]
     for review in reviews:
         yield dg.AssetMaterialization(
             asset_key=REVIEW_KEY,

@@ -145,28 +145,37 @@ class Violation:
     file: str
     line: int | None
     rule: str
+    column: str | None = None  # the one column the rule judges, when it judges one
 
     def __str__(self) -> str:
         where = f"{self.file}.csv" + (f" line {self.line}" if self.line else "")
+        if self.column:
+            where += f", column {self.column}"
         return f"{where}: {self.rule}"
 
 
-TIER_BOUNDS_MACROS = REPO_ROOT / "dbt_project" / "macros" / "tier_bounds.sql"
+DBT_MACROS = REPO_ROOT / "dbt_project" / "macros"
 
 
 @cache
-def tier_rule(name: str) -> str:
-    """The SQL predicate of one tier bounds rule, read from the dbt macro that states it, so that
-    this check and the dbt test `tiers_are_contiguous` apply the same rule."""
-    text = TIER_BOUNDS_MACROS.read_text()
+def plain_sql_macro(file: str, name: str) -> str:
+    """The body of a dbt macro without arguments nor Jinja (`dbt_project/macros/<file>`), so
+    that Python checks and dbt models apply one rule stated once."""
+    path = DBT_MACROS / file
     found = re.search(
         r"\{%\s*macro\s+" + re.escape(name) + r"\(\)\s*-%\}(.*?)\{%-\s*endmacro\s*%\}",
-        text,
+        path.read_text(),
         re.DOTALL,
     )
     if found is None or "{" in found.group(1):
-        raise RuntimeError(f"{TIER_BOUNDS_MACROS}: no plain-SQL macro {name}()")
+        raise RuntimeError(f"{path}: no plain-SQL macro {name}()")
     return found.group(1).strip()
+
+
+def tier_rule(name: str) -> str:
+    """The SQL predicate of one tier bounds rule, read from the dbt macro that states it, so that
+    this check and the dbt test `tiers_are_contiguous` apply the same rule."""
+    return plain_sql_macro("tier_bounds.sql", name)
 
 
 def _is_decimal(column: str) -> str:
@@ -210,10 +219,32 @@ def _has_empty_item(column: str) -> str:
 
 TIERED_MODELS = "('graduated', 'volume', 'graduated_percentage')"
 
+# A rule: (file, rule text, SQL returning the offending line_numbers of that file), and the one
+# column it judges when it judges one (the message then quotes that column's value).
+Rule = tuple[str, str, str] | tuple[str, str, str, str]
 
-def _property_rules(
-    file: str, amounts: tuple[str, ...], subject: str
-) -> list[tuple[str, str, str]]:
+
+def _each_column(
+    file: str, columns: tuple[str, ...], rule: str, broken: str, table: str = ""
+) -> list[Rule]:
+    """One rule per column: `rule` and `broken` (an SQL predicate) with `{column}` filled in."""
+    table = table or f"raw.catalog_{file}"
+    return [
+        (
+            file,
+            rule.format(column=column),
+            f"select line_number from {table} where {broken.format(column=column)}",
+            column,
+        )
+        for column in columns
+    ]
+
+
+def _non_negative(column: str) -> str:
+    return f"(not {_is_decimal(column)} or try_cast({column} as decimal(38, 9)) < 0)"
+
+
+def _property_rules(file: str, amounts: tuple[str, ...], subject: str) -> list[Rule]:
     """The rules on the pricing properties of a charge or of a filter (charge_filters.csv).
 
     They read `priced_<file>`: the file's rows with the `charge_model` they are priced by and a
@@ -221,14 +252,11 @@ def _property_rules(
     """
     table, priced = f"raw.catalog_{file}", f"priced_{file}"
     return [
-        (
+        *_each_column(
             file,
-            "amounts and sizes must be non-negative decimals",
-            f"select line_number from {table} where not ("
-            + " and ".join(_is_decimal(c) for c in amounts)
-            + ") or least("
-            + ", ".join(f"coalesce(try_cast({c} as decimal(38, 9)), 0)" for c in amounts)
-            + ") < 0",
+            amounts,
+            "{column} must be a non-negative decimal",
+            "{column} is not null and " + _non_negative("{column}"),
         ),
         (
             file,
@@ -237,11 +265,18 @@ def _property_rules(
         ),
         (
             file,
-            f"{subject}package charges need an amount and a whole package_size of at least 1",
+            f"{subject}package charges need an amount",
+            f"select line_number from {priced} where charge_model = 'package' and amount is null",
+            "amount",
+        ),
+        (
+            file,
+            f"{subject}package charges need a whole package_size of at least 1",
             f"select line_number from {priced} where charge_model = 'package' and ("
-            "amount is null or try_cast(package_size as integer) is null "
+            "try_cast(package_size as integer) is null "
             "or try_cast(package_size as decimal(38, 9)) <> try_cast(package_size as integer) "
             "or try_cast(package_size as integer) < 1)",
+            "package_size",
         ),
         (
             file,
@@ -312,7 +347,7 @@ where k.keys = o.keys and s.shared_keys = k.key_count
 """
 
 # (file, rule text, SQL returning the offending line_numbers of that file)
-RULES: list[tuple[str, str, str]] = [
+RULES: list[Rule] = [
     (
         "billing_entity",
         "exactly one billing entity row is required",
@@ -358,16 +393,29 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "billable_metrics",
-        "rounding_function must be round, ceil or floor; precision an integer",
-        "select line_number from raw.catalog_billable_metrics where "
-        "(rounding_function is not null and rounding_function not in ('round', 'ceil', 'floor')) "
-        "or (rounding_precision is not null and try_cast(rounding_precision as integer) is null)",
+        "rounding_function must be round, ceil or floor",
+        "select line_number from raw.catalog_billable_metrics where rounding_function is not null "
+        "and rounding_function not in ('round', 'ceil', 'floor')",
+        "rounding_function",
     ),
     (
         "billable_metrics",
-        "recurring must be true or false; valid_from a date",
-        "select line_number from raw.catalog_billable_metrics "
-        f"where not {_is_bool('recurring')} or not {_is_date('valid_from')}",
+        "rounding_precision must be an integer",
+        "select line_number from raw.catalog_billable_metrics where rounding_precision is not null "
+        "and try_cast(rounding_precision as integer) is null",
+        "rounding_precision",
+    ),
+    *_each_column(
+        "billable_metrics",
+        ("recurring",),
+        "{column} must be true or false",
+        f"not {_is_bool('{column}')}",
+    ),
+    *_each_column(
+        "billable_metrics",
+        ("valid_from",),
+        "{column} must be a date",
+        f"not {_is_date('{column}')}",
     ),
     (
         "billable_metrics",
@@ -423,15 +471,24 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "plans",
-        "amount and minimum_commitment must be non-negative decimals",
-        f"select line_number from raw.catalog_plans where not {_is_decimal('amount')} "
-        f"or not {_is_decimal('minimum_commitment')} or try_cast(amount as decimal(38, 9)) < 0",
+        "the subscription fee must be a non-negative decimal",
+        f"select line_number from raw.catalog_plans where {_non_negative('amount')}",
+        "amount",
     ),
     (
         "plans",
-        "pay_in_advance and bill_charges_monthly must be true or false; valid_from a date",
-        f"select line_number from raw.catalog_plans where not {_is_bool('pay_in_advance')} "
-        f"or not {_is_bool('bill_charges_monthly')} or not {_is_date('valid_from')}",
+        "minimum_commitment must be a decimal",
+        f"select line_number from raw.catalog_plans where not {_is_decimal('minimum_commitment')}",
+        "minimum_commitment",
+    ),
+    *_each_column(
+        "plans",
+        ("pay_in_advance", "bill_charges_monthly"),
+        "{column} must be true or false",
+        f"not {_is_bool('{column}')}",
+    ),
+    *_each_column(
+        "plans", ("valid_from",), "{column} must be a date", f"not {_is_date('{column}')}"
     ),
     (
         "plans",
@@ -476,12 +533,14 @@ RULES: list[tuple[str, str, str]] = [
         "select line_number from raw.catalog_charges where charge_model not in ('standard', "
         "'package', 'graduated', 'volume', 'percentage', 'graduated_percentage', 'dynamic')",
     ),
-    (
+    *_each_column(
         "charges",
-        "pay_in_advance, invoiceable and prorated must be true or false",
-        f"select line_number from raw.catalog_charges where not {_is_bool('pay_in_advance')} "
-        f"or not {_is_bool('invoiceable')} or not {_is_bool('prorated')} "
-        f"or not {_is_date('valid_from')}",
+        ("pay_in_advance", "invoiceable", "prorated"),
+        "{column} must be true or false",
+        f"not {_is_bool('{column}')}",
+    ),
+    *_each_column(
+        "charges", ("valid_from",), "{column} must be a date", f"not {_is_date('{column}')}"
     ),
     *_property_rules("charges", (*PROPERTY_COLUMNS, "min_amount"), ""),
     (
@@ -616,21 +675,14 @@ RULES: list[tuple[str, str, str]] = [
         "charge_code from raw.catalog_charges where charge_model in "
         "('graduated', 'volume', 'graduated_percentage'))",
     ),
-    (
+    *_each_column(
         "charge_tiers",
-        "from_value, to_value, per_unit_amount, flat_amount and rate must be "
-        "non-negative decimals, valid_from a date",
-        "select line_number from raw.catalog_charge_tiers where not ("
-        + " and ".join(
-            _is_decimal(c)
-            for c in ("from_value", "to_value", "per_unit_amount", "flat_amount", "rate")
-        )
-        + f" and {_is_date('valid_from')}) or least("
-        + ", ".join(
-            f"coalesce(try_cast({c} as decimal(38, 9)), 0)"
-            for c in ("from_value", "to_value", "per_unit_amount", "flat_amount", "rate")
-        )
-        + ") < 0",
+        ("from_value", "to_value", "per_unit_amount", "flat_amount", "rate"),
+        "{column} must be a non-negative decimal",
+        "{column} is not null and " + _non_negative("{column}"),
+    ),
+    *_each_column(
+        "charge_tiers", ("valid_from",), "{column} must be a date", f"not {_is_date('{column}')}"
     ),
     (
         "charge_tiers",
@@ -674,10 +726,16 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "taxes",
-        "rate must be a decimal percent between 0 and 100; applied_by_default true/false",
+        "rate must be a decimal percent between 0 and 100",
         f"select line_number from raw.catalog_taxes where not {_is_decimal('rate')} "
-        "or try_cast(rate as decimal(38, 9)) not between 0 and 100 "
-        f"or not {_is_bool('applied_by_default')}",
+        "or try_cast(rate as decimal(38, 9)) not between 0 and 100",
+        "rate",
+    ),
+    *_each_column(
+        "taxes",
+        ("applied_by_default",),
+        "{column} must be true or false",
+        f"not {_is_bool('{column}')}",
     ),
     (
         "usage_thresholds",
@@ -687,9 +745,16 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "usage_thresholds",
-        "amount must be a decimal above 0; recurring true or false",
+        "amount must be a decimal above 0",
         f"select line_number from raw.catalog_usage_thresholds where not {_is_decimal('amount')} "
-        f"or try_cast(amount as decimal(38, 9)) <= 0 or not {_is_bool('recurring')}",
+        "or try_cast(amount as decimal(38, 9)) <= 0",
+        "amount",
+    ),
+    *_each_column(
+        "usage_thresholds",
+        ("recurring",),
+        "{column} must be true or false",
+        f"not {_is_bool('{column}')}",
     ),
     (
         "usage_thresholds",
@@ -699,17 +764,31 @@ RULES: list[tuple[str, str, str]] = [
     ),
     (
         "coupons",
-        "coupon_type must be fixed_amount or percentage; frequency once, recurring or forever",
+        "coupon_type must be fixed_amount or percentage",
         "select line_number from raw.catalog_coupons "
-        "where coupon_type not in ('fixed_amount', 'percentage') "
-        "or frequency not in ('once', 'recurring', 'forever')",
+        "where coupon_type not in ('fixed_amount', 'percentage')",
+        "coupon_type",
     ),
     (
         "coupons",
-        "a fixed_amount coupon needs an amount above 0 and a known currency",
+        "frequency must be once, recurring or forever",
+        "select line_number from raw.catalog_coupons "
+        "where frequency not in ('once', 'recurring', 'forever')",
+        "frequency",
+    ),
+    (
+        "coupons",
+        "a fixed_amount coupon needs an amount above 0",
         "select line_number from raw.catalog_coupons where coupon_type = 'fixed_amount' and ("
-        f"not {_is_decimal('amount')} or coalesce(try_cast(amount as decimal(38, 9)), 0) <= 0 "
-        "or upper(coalesce(currency, '')) not in (select currency from catalog_currencies))",
+        f"not {_is_decimal('amount')} or coalesce(try_cast(amount as decimal(38, 9)), 0) <= 0)",
+        "amount",
+    ),
+    (
+        "coupons",
+        "a fixed_amount coupon needs a currency shipped in seeds/reference/currencies.csv",
+        "select line_number from raw.catalog_coupons where coupon_type = 'fixed_amount' and "
+        "upper(coalesce(currency, '')) not in (select currency from catalog_currencies)",
+        "currency",
     ),
     (
         "coupons",
@@ -764,7 +843,7 @@ RULES: list[tuple[str, str, str]] = [
 ]
 
 # Catalog features whose billing rules are not built yet: refused rather than mispriced.
-NOT_YET_SUPPORTED: list[tuple[str, str, str]] = [
+NOT_YET_SUPPORTED: list[Rule] = [
     (
         "usage_thresholds",
         "progressive billing is supported on plans whose in-arrears charges are standard, "
@@ -957,9 +1036,9 @@ def catalog_violations(conn: duckdb.DuckDBPyConnection) -> list[Violation]:
     for sql in WORK_TABLES_SQL:
         conn.execute(sql)
     violations = []
-    for file, rule, sql in RULES + NOT_YET_SUPPORTED:
+    for file, rule, sql, *column in RULES + NOT_YET_SUPPORTED:
         for (line,) in conn.execute(sql).fetchall():
-            violations.append(Violation(file, line, rule))
+            violations.append(Violation(file, line, rule, column[0] if column else None))
     # Required key cells, per file.
     for name, keys in KEY_COLUMNS.items():
         for key in keys:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pandera.errors
+import pandera.polars
 import polars as pl
 
 from orchestration.faults import crash_point
@@ -161,6 +162,26 @@ def _bad_timestamp_column(frame: pl.DataFrame) -> pl.Series:
     return frame.select(pl.coalesce(cases).alias("column_name")).to_series()
 
 
+def _missing_field_column(frame: pl.DataFrame, schema: pandera.polars.DataFrameSchema) -> pl.Series:
+    """Per row, the first required field that is missing or blank, as the landing file names it
+    (`timestamp`, not `timestamp_text`), read from the columns each missing_field check carries;
+    `invoice_id or invoice_number` when one of several is required and none is given."""
+    cases = []
+    for check in schema.checks:
+        if check.name != "missing_field":
+            continue
+        for column in (check.statistics or {}).get("columns", ()):
+            blank = pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")
+            cases.append(pl.when(blank).then(pl.lit(column.removesuffix("_text"))))
+        one_of = (check.statistics or {}).get("one_of", ())
+        if one_of:
+            none_given = pl.all_horizontal(pl.col(column).is_null() for column in one_of)
+            cases.append(pl.when(none_given).then(pl.lit(" or ".join(one_of))))
+    if not cases:
+        return pl.Series("column_name", [None] * frame.height, dtype=pl.Utf8)
+    return frame.select(pl.coalesce(cases).alias("column_name")).to_series()
+
+
 def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: datetime) -> None:
     """Run the kind's pandera schema over `typed`; write `row_rejections(line_number, reason,
     column_name)`: the column is the one that failed, named in the quarantined row's detail."""
@@ -194,6 +215,7 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
             .unique("index", keep="first", maintain_order=True)
         )
         bad_timestamp_column = _bad_timestamp_column(frame).gather(first_failure["index"])
+        missing_column = _missing_field_column(frame, schema).gather(first_failure["index"])
         rejections = pl.DataFrame(
             {
                 "line_number": frame["line_number"].gather(first_failure["index"]),
@@ -201,6 +223,8 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
                 "column_name": pl.select(
                     pl.when(first_failure["reason"] == "bad_timestamp")
                     .then(bad_timestamp_column)
+                    .when(first_failure["reason"] == "missing_field")
+                    .then(missing_column)
                     .otherwise(first_failure["column_name"])
                 ).to_series(),
             }

@@ -56,7 +56,21 @@ def _present(*columns: str) -> pa.Check:
             expr = expr & pl.col(column).is_not_null() & (pl.col(column).str.strip_chars() != "")
         return data.lazyframe.select(expr)
 
-    return pa.Check(check, name="missing_field", error="missing_field")
+    # The columns travel with the check, so a rejection can name the one that is missing.
+    return pa.Check(
+        check, name="missing_field", error="missing_field", statistics={"columns": columns}
+    )
+
+
+def _one_present(*columns: str) -> pa.Check:
+    """missing_field unless at least one of `columns` is given."""
+    given = pl.any_horizontal(pl.col(column).is_not_null() for column in columns)
+    return pa.Check(
+        lambda data: data.lazyframe.select(given),
+        name="missing_field",
+        error="missing_field",
+        statistics={"one_of": columns},
+    )
 
 
 def _row_check(reason: str, expr: pl.Expr) -> pa.Check:
@@ -385,10 +399,7 @@ def credit_note_schema() -> pa.DataFrameSchema:
         checks=[
             _row_check("malformed", pl.col("is_parseable")),
             _present("amount_text", "created_at_text"),
-            _row_check(
-                "missing_field",
-                pl.col("invoice_id").is_not_null() | pl.col("invoice_number").is_not_null(),
-            ),
+            _one_present("invoice_id", "invoice_number"),
             _row_check("bad_timestamp", _required_timestamp("created_at")),
             _row_check("bad_value", _above_zero("amount")),
         ],

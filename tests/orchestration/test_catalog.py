@@ -188,7 +188,7 @@ CASES = [
         "charges.csv",
         ",1.5,0.25,",
         ",-1.5,0.25,",
-        "charges.csv line 4: amounts and sizes must be non-negative decimals",
+        "charges.csv line 4, column rate: rate must be a non-negative decimal",
     ),
     (
         "charges.csv",
@@ -307,8 +307,8 @@ CASES = [
         "charge_filters.csv",
         "region=europe,,0.8,50,",
         "region=europe,,0.8,0.5,",
-        "charge_filters.csv line 6: filters of package charges need an amount and a whole "
-        "package_size of at least 1",
+        "charge_filters.csv line 6, column package_size: filters of package charges need a "
+        "whole package_size of at least 1",
     ),
     (
         "charge_filters.csv",
@@ -327,7 +327,7 @@ CASES = [
         "charge_filters.csv",
         "0.0015,",
         "-0.0015,",
-        "charge_filters.csv line 4: amounts and sizes must be non-negative decimals",
+        "charge_filters.csv line 4, column amount: amount must be a non-negative decimal",
     ),
     (
         "charge_filters.csv",
@@ -472,9 +472,10 @@ def test_usage_thresholds_on_a_unit_priced_plan_load(tmp_path: Path):
     [
         ("lite,25,true\nlite,30,true\n", "usage_thresholds.csv line 3: a plan has at most one "
          "recurring threshold (rule book §14)"),
-        ("lite,0,false\n", "usage_thresholds.csv line 2: amount must be a decimal above 0"),
-        ("lite,10,maybe\n", "usage_thresholds.csv line 2: amount must be a decimal above 0; "
-         "recurring true or false"),
+        ("lite,0,false\n", "usage_thresholds.csv line 2, column amount: amount must be a decimal "
+         "above 0"),
+        ("lite,10,maybe\n", "usage_thresholds.csv line 2, column recurring: recurring must be "
+         "true or false"),
         ("basic,10,false\n", "usage_thresholds.csv line 2: plan_code must name a plan of "
          "plans.csv"),
         # `pro` prices percentages, weighted sums and recurring metrics in arrears.
@@ -514,10 +515,19 @@ def test_valid_coupons_load(tmp_path: Path):
 @pytest.mark.parametrize(
     ("coupon", "message"),
     [
-        ("X,bogus,1,USD,,once,,,,\n", "line 2: coupon_type must be fixed_amount or percentage"),
-        ("X,fixed_amount,1,USD,,weekly,,,,\n", "line 2: coupon_type must be fixed_amount"),
-        ("X,fixed_amount,0,USD,,once,,,,\n", "line 2: a fixed_amount coupon needs an amount"),
-        ("X,fixed_amount,5,XXX,,once,,,,\n", "line 2: a fixed_amount coupon needs an amount"),
+        (
+            "X,bogus,1,USD,,once,,,,\n",
+            "line 2, column coupon_type: coupon_type must be fixed_amount or percentage",
+        ),
+        ("X,fixed_amount,1,USD,,weekly,,,,\n", "line 2, column frequency: frequency must be once"),
+        (
+            "X,fixed_amount,0,USD,,once,,,,\n",
+            "line 2, column amount: a fixed_amount coupon needs an amount",
+        ),
+        (
+            "X,fixed_amount,5,XXX,,once,,,,\n",
+            "line 2, column currency: a fixed_amount coupon needs a currency",
+        ),
         ("X,percentage,,,0,once,,,,\n", "line 2: a percentage coupon needs a percentage_rate"),
         ("X,percentage,,,101,once,,,,\n", "line 2: a percentage coupon needs a percentage_rate"),
         ("X,percentage,,,5,recurring,1.5,,,\n", "line 2: a recurring coupon needs a whole"),
@@ -536,3 +546,36 @@ def test_each_coupon_rule_names_file_line_and_rule(tmp_path: Path, coupon, messa
     with pytest.raises(CatalogError) as error:
         load_catalog(duckdb.connect(), _with_coupons(tmp_path, coupon))
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "pro,Pro,monthly,USD,100,",
+            "pro,Pro,monthly,USD,-100,",
+            'plans.csv line 2, column amount = "-100": the subscription fee must be a '
+            "non-negative decimal",
+        ),
+        (
+            "pro,Pro,monthly,USD,100,true,",
+            "pro,Pro,monthly,USD,100,yes,",
+            'plans.csv line 2, column pay_in_advance = "yes": pay_in_advance must be true or false',
+        ),
+        (
+            "vat,\n",
+            "vat,2026-13-01\n",
+            'plans.csv line 2, column valid_from = "2026-13-01": valid_from must be a date',
+        ),
+    ],
+)
+def test_a_rule_on_several_columns_is_one_rule_per_column_quoting_its_value(
+    tmp_path: Path, old: str, new: str, expected: str
+):
+    from orchestration.console import explain_catalog_violations
+
+    with pytest.raises(CatalogError) as error:
+        load_catalog(duckdb.connect(), _write(tmp_path, _replaced("plans.csv", old, new)))
+    assert str(error.value).startswith("the pricing catalog breaks 1 rule(s):")
+    explained = explain_catalog_violations(str(error.value))
+    assert expected in explained, explained

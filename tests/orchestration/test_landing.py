@@ -421,3 +421,27 @@ def test_a_bad_timestamp_names_its_column_and_value(tmp_path: Path):
     assert load_folder(conn, "events", folder).rejected_by_reason == {"bad_timestamp": 1}
     detail = conn.execute("select detail from raw.rejected_inputs").fetchone()[0]
     assert detail.endswith('(column timestamp = "yesterday")')
+
+
+@pytest.mark.parametrize(
+    ("kind", "change"),
+    [(kind, change) for kind, change, reason in BAD_ROWS if reason == "missing_field"],
+)
+def test_a_missing_field_names_its_column(tmp_path: Path, kind, change):
+    folder = tmp_path / kind
+    folder.mkdir()
+    (folder / "a.ndjson").write_text(json.dumps({**GOOD_ROWS[kind], **change}) + "\n")
+    conn = duckdb.connect()
+    assert load_folder(conn, kind, folder).rejected_by_reason == {"missing_field": 1}
+    detail = conn.execute("select detail from raw.rejected_inputs").fetchone()[0]
+    assert detail.endswith(f"(column {' or '.join(change)})"), detail
+
+
+def test_an_event_without_its_subscription_names_the_column(tmp_path: Path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "a.ndjson").write_text(json.dumps({**EVENT, "external_subscription_id": ""}) + "\n")
+    conn = duckdb.connect()
+    assert load_folder(conn, "events", folder).rejected_by_reason == {"missing_field": 1}
+    detail = conn.execute("select detail from raw.rejected_inputs").fetchone()[0]
+    assert detail == "a required field is missing or empty (column external_subscription_id)"

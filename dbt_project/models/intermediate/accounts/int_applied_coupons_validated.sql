@@ -37,11 +37,7 @@ judged as (
             when coupons.plan_codes is not null then 2
             else 3
         end as limitation_rank,
-        case
-            when customers.external_customer_id is null then 'unknown_customer'
-            when coupons.coupon_code is null then 'unknown_coupon'
-            when applied.applied_at > coupons.expires_at then 'expired_coupon'
-        end as rejection_reason,
+        {{ applied_coupon_rejection_reason() }} as rejection_reason,
         applied.source_file,
         applied.line_number,
         applied.loaded_at
@@ -52,9 +48,5 @@ judged as (
 
 select
     *,
-    case rejection_reason
-        when 'unknown_customer' then 'the customer is not in customers/'
-        when 'unknown_coupon' then 'the coupon_code is not in coupons.csv'
-        when 'expired_coupon' then 'the coupon expired before applied_at'
-    end as rejection_detail
+    {{ applied_coupon_rejection_detail() }} as rejection_detail
 from judged

@@ -87,20 +87,8 @@ select
     plan_amount,
     trial_days,
     source_file,
-    case
-        when not has_customer then 'unknown_customer'
-        when not has_plan then 'unknown_plan'
-        when customer_currency <> plan_currency then 'currency_mismatch'
-        when billing_time not in ('calendar', 'anniversary') then 'bad_value'
-    end as rejection_reason,
-    case
-        when not has_customer then 'no customer ' || external_customer_id || ' in customers/'
-        when not has_plan then 'no plan ' || plan_code || ' in force at the start in plans.csv'
-        when customer_currency <> plan_currency
-            then 'plan currency ' || plan_currency || ' differs from customer currency ' || customer_currency
-        when billing_time not in ('calendar', 'anniversary')
-            then 'billing_time ' || billing_time || ' is neither calendar nor anniversary'
-    end as rejection_detail,
+    {{ subscription_rejection_reason() }} as rejection_reason,
+    {{ subscription_rejection_detail() }} as rejection_detail,
     line_number,
     is_pay_in_advance,
     bills_charges_monthly,

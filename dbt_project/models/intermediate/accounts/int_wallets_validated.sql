@@ -15,18 +15,12 @@ judged as (
     select
         wallets.*,
         customers.timezone,
-        case
-            when customers.external_customer_id is null then 'unknown_customer'
-            when customers.currency <> wallets.currency then 'currency_mismatch'
-        end as rejection_reason
+        {{ wallet_rejection_reason() }} as rejection_reason
     from wallets
     left join customers on wallets.external_customer_id = customers.external_customer_id
 )
 
 select
     judged.*,
-    case rejection_reason
-        when 'unknown_customer' then 'the customer is not in customers/'
-        when 'currency_mismatch' then 'the wallet currency differs from the customer''s currency'
-    end as rejection_detail
+    {{ wallet_rejection_detail() }} as rejection_detail
 from judged

@@ -44,15 +44,10 @@ unbillable_events as (
             "'timestamp'", 'cast(events.event_at as varchar)',
             "'properties'", 'events.properties',
         ]) }} as raw,
-        case
-            when events.metric_code not in (select metric_code from metrics) then 'unknown_metric'
-            else 'unknown_subscription'
-        end as reason,
+        {{ event_rejection_reason() }} as reason,
         events.loaded_at
     from events
-    where
-        events.metric_code not in (select metric_code from metrics)
-        or events.external_subscription_id not in (select external_subscription_id from billable_subscription_ids)
+    where {{ event_rejection_reason() }} is not null
 ),
 
 {#- A number too large to bill exactly in the field a numeric aggregation reads (rule book §2):
