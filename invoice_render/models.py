@@ -152,7 +152,7 @@ class CreditNoteItem:
 
 @dataclass(frozen=True, slots=True)
 class CreditNote:
-    """A complete credit note, ready to render (rule book §16).
+    """A complete credit note, ready to render (docs/rules.md §16).
 
     `sub_total_excluding_taxes_amount` is after the coupons adjustment, which is printed with a
     minus sign whatever sign it is given with; every other amount is printed as given.

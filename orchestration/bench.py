@@ -51,7 +51,7 @@ DEFAULT_SUBSCRIPTIONS = 100_000
 DEFAULT_LAST_MONTH = "2026-10"
 ROWS_PER_FILE = 1_000_000
 
-# Shares of the regular events that are written again (CONTRACT §3.3 duplicates).
+# Shares of the regular events that are written again (docs/bad-input.md duplicates).
 DUPLICATE_SHARE = 0.002  # exact copy in the same file
 CONFLICT_SHARE = 0.0005  # same key, other properties, in the month's later `resent` file
 REPLAY_SHARE = 0.001  # exact copy in the `resent` file

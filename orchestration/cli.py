@@ -1,4 +1,4 @@
-"""`meterhouse`: drive the Dagster asset graph in-process (CONTRACT §1)."""
+"""`meterhouse`: drive the Dagster asset graph in-process (README.md)."""
 
 import argparse
 import os
@@ -15,7 +15,7 @@ telemetry:
   enabled: false
 concurrency:
   pools:
-    default_limit: 1   # one DuckDB writer at a time (stack notes §3)
+    default_limit: 1   # one DuckDB writer at a time (docs/contributing.md)
 """
 
 

@@ -51,7 +51,7 @@ monthly_close_job = dg.define_asset_job(
     ),
     partitions_def=None,
     executor_def=dg.in_process_executor,
-    description="Close a billing month (CONTRACT §2): invoices land in draft.",
+    description="Close a billing month (docs/conventions.md): invoices land in draft.",
 )
 
 # Finalization: freeze and number the month's drafts, then rebuild the marts on top of them,
@@ -66,7 +66,7 @@ finalize_job = dg.define_asset_job(
     ),
     config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
     executor_def=dg.in_process_executor,
-    description="Finalize a closed month (CONTRACT §6): numbers, frozen invoices, PDFs, ledger.",
+    description="Finalize a closed month (docs/conventions.md): numbers, frozen invoices, PDFs.",
 )
 
 # Close the previous month on the 2nd at 06:00 UTC, after late events of the 1st have landed.

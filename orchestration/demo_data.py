@@ -1,6 +1,6 @@
 """Deterministic demo data set for Lumen Labs, an AI/API company: the input of `make demo`.
 
-`generate_demo_dataset()` writes the operational inputs of CONTRACT §3.2 into a landing directory:
+`generate_demo_dataset()` writes the operational inputs of docs/inputs.md into a landing directory:
 
 - `customers/customers.csv` and `customers/customer_updates.ndjson` (a few later rows; the latest
   `updated_at` wins);
@@ -11,7 +11,7 @@
   `events_YYYY-MM_partNN.*` by time), and `events/replay_YYYY-MM.ndjson`, which repeats rows of
   the first month's file;
 - `applied_coupons/applied_coupons.csv`, `wallets/wallets.csv` and
-  `wallet_transactions/wallet_transactions.csv`: the money after the fees (rule book §13, §15):
+  `wallet_transactions/wallet_transactions.csv`: the money after the fees (docs/rules.md §13, §15):
   coupons of `seeds/catalog/coupons.csv` on some customers, and prepaid-credit wallets with
   granted, purchased (a `credit` invoice, paid a day later) and voided credits;
 - `demo_manifest.json` (see `DemoManifest`).
@@ -71,7 +71,7 @@ ANOMALY_KINDS = (
     "before_start",
 )
 
-# The landing contract's fields (CONTRACT §3.2), as the loader reads them.
+# The landing contract's fields (docs/inputs.md), as the loader reads them.
 CUSTOMER_FIELDS = CUSTOMERS.fields
 SUBSCRIPTION_FIELDS = SUBSCRIPTIONS.fields
 EVENT_FIELDS = EVENTS.fields

@@ -49,7 +49,7 @@ def _money(value: Decimal, exponent: int) -> Decimal:
 
 
 def _local_date(instant: datetime | None, timezone: str) -> date | None:
-    """The customer's calendar date of a UTC instant (periods are local, rule book §8)."""
+    """The customer's calendar date of a UTC instant (periods are local, docs/rules.md §8)."""
     if instant is None:
         return None
     return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
@@ -281,7 +281,7 @@ LEDGER_REVENUE_OF_LINE_TYPE = {
     "charge": ("usage", "metric_code"),
     "spending_minimum": ("spending_minimum", "metric_code"),
     "commitment": ("commitment", "plan_code"),
-    # Late data on a finalized line, billed on a later invoice (CONTRACT §6).
+    # Late data on a finalized line, billed on a later invoice (docs/conventions.md).
     "adjustment": ("restatement", "plan_code"),
     # Wallet credits bought on a `credit` invoice: a prepaid liability until consumed.
     "credit": ("prepaid_credit", "wallet_code"),

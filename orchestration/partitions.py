@@ -1,4 +1,4 @@
-"""The billing month: one shared monthly partitions definition (CONTRACT §2).
+"""The billing month: one shared monthly partitions definition (docs/conventions.md).
 
 Partitions start at the first month with data, so the UI does not list months before it as
 missing. `meterhouse ui` works that month out from the warehouse and the landing folder

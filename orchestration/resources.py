@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 from orchestration.project import DBT_EXECUTABLE, dbt_project
 
 # One configuration for every connection of this process: DuckDB refuses a second connection to
-# the same file with a different one (stack notes pitfall 7).
+# the same file with a different one (docs/contributing.md).
 # (TimeZone cannot be set at connect time, before ICU loads; the loaders set it per session.)
 warehouse = DuckDBResource(database=dg.EnvVar("MH_WAREHOUSE"))
 dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)

@@ -1,7 +1,7 @@
 """Runs of the close and finalization jobs, in-process, in the order billing needs.
 
-Balances chain from month to month (CONTRACT §7), so a close first closes, as one backfill run,
-every earlier month with billable activity that was never closed; and months are finalized in
+Balances chain from month to month (docs/conventions.md), so a close first closes, as one backfill
+run, every earlier month with billable activity that was never closed; and months are finalized in
 order, so invoice numbers follow issuing dates.
 
 One run at a time per warehouse (docs/operations.md): a close, a finalization or a demo holds an
@@ -315,7 +315,7 @@ def _close_months_up_to(month: str) -> list[str]:
         earlier = [m for m in _months(min(starts), month) if m not in closed]
         start = earlier[0] if earlier else month
     # Late events for a month closed before (finalized or not) close it again, so that its
-    # drafts are current and a finalized one shows what changed (CONTRACT §6).
+    # drafts are current and a finalized one shows what changed (docs/conventions.md).
     late = _earliest_month_with_late_events()
     if late and late < start:
         start = late

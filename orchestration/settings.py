@@ -1,4 +1,4 @@
-"""Where things live: the four locations of CONTRACT §1, resolved from MH_* environment variables.
+"""Where things live: the four locations of README.md resolved from MH_* environment variables.
 
 Defaults are relative to the repository root, because dbt runs there. Paths are made absolute so
 that Dagster, dbt and DuckDB agree whatever the working directory.

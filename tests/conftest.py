@@ -2,7 +2,7 @@
 the reference run the crash and concurrency tests compare with.
 
 The scenario's numbers are worked out by hand in tests/integration/test_monthly_close.py from the
-rule book and seeds/catalog; the warehouse is built once and shared (closing costs ~15 s).
+docs/rules.md and seeds/catalog; the warehouse is built once and shared (closing costs ~15 s).
 """
 
 import csv

@@ -1,4 +1,4 @@
-{#- The close window [start, end): first days of the close months (CONTRACT §2). Dagster passes it
+{#- The close window [start, end): first days of the close months (docs/conventions.md). Dagster passes it
     through MH_BILLING_PERIOD_START/END, so dbt keeps its partial parse between partitions; the
     vars are the fallback for plain `dbt build` and for unit tests. -#}
 {% macro billing_period_start() -%}
@@ -18,7 +18,7 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The month being finalized (CONTRACT §6); empty outside `meterhouse finalize`. -#}
+{#- The month being finalized (docs/conventions.md); empty outside `meterhouse finalize`. -#}
 {% macro finalize_month() -%}
     {%- set month = env_var("MH_FINALIZE_MONTH", var("finalize_month", "")) -%}
     {%- if month -%}cast('{{ month }}' as date){%- else -%}cast(null as date){%- endif -%}

@@ -1,4 +1,4 @@
-{#- The pricing properties shared by charges.csv and charge_filters.csv (CONTRACT §3.1), typed.
+{#- The pricing properties shared by charges.csv and charge_filters.csv (docs/inputs.md), typed.
     Empty cells stay NULL so that a filter's empty cell falls back to its charge's value. -#}
 {% macro typed_charge_properties() -%}
     {{ as_decimal('amount') }} as amount,

@@ -1,5 +1,5 @@
 {#-
-    Assign charged events to their buckets (rule book §1.10, §1.11): CTEs that read `source`
+    Assign charged events to their buckets (docs/rules.md §1.10, §1.11): CTEs that read `source`
     (one row per scope, charge and event, with columns scope_key, charge_code, transaction_id,
     properties, charges_period_start, charge_pricing_group_keys) and end in a CTE named `name`:
     the same rows with `filter_code` ('' for the default bucket) and `pricing_group` (JSON text of

@@ -1,5 +1,5 @@
 {#-
-    The charge models that are a function of the units alone (rule book §1.1-1.4, §1.6), as CTEs
+    The charge models that are a function of the units alone (docs/rules.md §1.1-1.4, §1.6), as CTEs
     reading `source` and ending in a CTE named `name` with (price_key, model_amount, paid_units).
 
     `source` has one row per price_key with: charge_code, filter_code, tier_date (the tier set in
@@ -96,7 +96,7 @@
 )
 {%- endmacro %}
 
-{#- The units a graduated tier prices (rule book §1.3), over a row of `<name>_tiers` that the
+{#- The units a graduated tier prices (docs/rules.md §1.3), over a row of `<name>_tiers` that the
     units reach; shared by the amount above and the per-tier rows of int_charge_tiers_applied. -#}
 {% macro graduated_tier_units() -%}
     case
@@ -106,8 +106,8 @@
     end
 {%- endmacro %}
 
-{#- A percentage charge's per-transaction minimum and maximum (rule book §1.5; for everyone,
-    CONTRACT §7). -#}
+{#- A percentage charge's per-transaction minimum and maximum (docs/rules.md §1.5; for everyone,
+    docs/conventions.md). -#}
 {% macro clamp_per_transaction(expression, minimum, maximum) -%}
     case
         when {{ minimum }} is not null and {{ expression }} < {{ minimum }} then {{ minimum }}
@@ -117,7 +117,7 @@
 {%- endmacro %}
 
 {#-
-    Percentage (rule book §1.5), shared by in-arrears and pay-in-advance pricing. Over events in
+    Percentage (docs/rules.md §1.5), shared by in-arrears and pay-in-advance pricing. Over events in
     order, with columns free_events_limit (N), free_amount_limit (X), event_position,
     running_total (through this event), max_running_total_before and value_number:
     - is_in_running_total: Lago's running total holds the first N events, else the events up to
@@ -191,7 +191,7 @@
 
 {#- The tier set that prices each row of `source` (price_key, charge_code, filter_code, tier_date):
     the bucket's own tiers when it has some, else the charge's, in their latest version on or
-    before tier_date (tiers are versioned as a set, CONTRACT §3.1), for the rows of `source`
+    before tier_date (tiers are versioned as a set, docs/inputs.md), for the rows of `source`
     that meet `condition`. -#}
 {% macro tier_set_in_force(source, condition) -%}
     select price_key, tier_filter_code, tier_valid_from

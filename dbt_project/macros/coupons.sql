@@ -1,5 +1,5 @@
 {#- Whether an applied coupon still applies after `uses_count` invoices took `used_amount` of it
-    (rule book §13 termination): forever never ends, recurring ends after its duration, a
+    (docs/rules.md §13 termination): forever never ends, recurring ends after its duration, a
     percentage `once` after one use, a fixed `once` when its amount is used up. -#}
 {% macro coupon_is_live(coupon, uses_count, used_amount) -%}
     case

@@ -58,7 +58,7 @@
     cast(date_trunc('{{ part }}', {{ date_expression }}) as date)
 {%- endmacro %}
 
-{#- An instant plus whole days of 24 hours (a trial's end, rule book §9). -#}
+{#- An instant plus whole days of 24 hours (a trial's end, docs/rules.md §9). -#}
 {% macro add_days_to_instant(timestamp_expression, days) -%}
     {{ return(adapter.dispatch('add_days_to_instant', 'meterhouse')(timestamp_expression, days)) }}
 {%- endmacro %}
@@ -69,7 +69,7 @@
     {{ timestamp_expression }} + to_hours(cast({{ days }} as integer) * 24)
 {%- endmacro %}
 
-{#- Instants and local dates (rule book §8: boundaries at local midnight, stored in UTC). -#}
+{#- Instants and local dates (docs/rules.md §8: boundaries at local midnight, stored in UTC). -#}
 {% macro local_midnight_to_utc(date_expression, timezone) -%}
     {{ return(adapter.dispatch('local_midnight_to_utc', 'meterhouse')(date_expression, timezone)) }}
 {%- endmacro %}
@@ -101,7 +101,7 @@
     string_agg({{ column }}, {{ separator }} order by {{ column }})
 {%- endmacro %}
 
-{#- Zero-pad a whole number to at least `width` digits, never truncating (rule book §17). -#}
+{#- Zero-pad a whole number to at least `width` digits, never truncating (docs/rules.md §17). -#}
 {% macro zero_pad(expression, width) -%}
     case when length(cast({{ expression }} as varchar)) >= {{ width }} then cast({{ expression }} as varchar)
         else lpad(cast({{ expression }} as varchar), {{ width }}, '0') end

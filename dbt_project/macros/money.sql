@@ -8,7 +8,7 @@
     cast({{ expression }} as decimal(38, 4))
 {%- endmacro %}
 
-{#- Half away from zero to the currency's exponent (rule book §4, §10). DuckDB needs a constant
+{#- Half away from zero to the currency's exponent (docs/rules.md §4, §10). DuckDB needs a constant
     precision, hence one branch per exponent. -#}
 {% macro round_to_exponent(expression, exponent) -%}
     cast(case {{ exponent }}
@@ -47,7 +47,7 @@
     )
 {%- endmacro %}
 
-{#- Metric rounding (rule book §2): round / ceil / floor at a precision that may be negative. -#}
+{#- Metric rounding (docs/rules.md §2): round / ceil / floor at a precision that may be negative. -#}
 {% macro round_units(expression, function, precision) -%}
     case
         when {{ function }} is null then {{ expression }}

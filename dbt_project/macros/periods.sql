@@ -1,5 +1,5 @@
 {#-
-    Billing periods (rule book §8) as local calendar dates, anchored on a date.
+    Billing periods (docs/rules.md §8) as local calendar dates, anchored on a date.
 
     Anniversary periods start on the subscription day: every k-th month from the anchor (clamped to
     the month's last day, and always counted from the anchor itself, so Jan 31 gives Feb 28 and then
@@ -46,7 +46,7 @@
     end
 {%- endmacro %}
 
-{#- An instant inside a charges window's end (rule book §8): windows are half-open, except that a
+{#- An instant inside a charges window's end (docs/rules.md §8): windows are half-open, except that a
     window ending at a termination includes that instant, as Lago's `to_datetime` is the
     `terminated_at` it bills up to (`is_end_served`). Events are selected by this rule everywhere
     (rating, pay-in-advance fees, progressive billing, lineage). -#}

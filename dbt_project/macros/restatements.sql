@@ -1,4 +1,4 @@
-{#- What finalized documents already settled of each restated line (CONTRACT §6): the adjustment
+{#- What finalized documents already settled of each restated line (docs/conventions.md): the adjustment
     lines of finalized invoices add, the items of finalized `restatement` credit notes take away.
     `lines` and `items` are the frozen line and credit-note-item relations; read through ref()
     by the mart and as earlier state (frozen_relation) by the close. -#}

@@ -1,5 +1,5 @@
 {#-
-    The tier bounds Meterhouse accepts (rule book §1.3), stated once: the catalog check
+    The tier bounds Meterhouse accepts (docs/rules.md §1.3), stated once: the catalog check
     (orchestration/landing/catalog.py reads these bodies as plain SQL, so they hold no Jinja) and
     the dbt test `tiers_are_contiguous` both use them. Each predicate is true for a tier that breaks
     its rule, on a row with `tier_rank`, `tier_count` (within the tier set, ordered by from_value),

@@ -1,4 +1,4 @@
-{#- A wallet's balance after each event of its time-ordered stream (rule book §15). Top-ups add
+{#- A wallet's balance after each event of its time-ordered stream (docs/rules.md §15). Top-ups add
     (B -> B + y); invoices, voids and the expiry take min(asked, balance) (B -> max(0, B - x)).
     Both are B -> max(a, B + b), closed under composition, so the balance after event k is
     S(k) - min(0, min over taking events j <= k of S(j)), S(k) being the running sum of the

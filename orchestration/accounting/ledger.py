@@ -95,7 +95,7 @@ REVENUE_ACCOUNT_ROOTS: Mapping[str, str] = {
     "spending_minimum": "Income:Spending-Minimums",
     # Usage an earlier progressive-billing invoice already recognized (negative amounts).
     "progressive_billing_credit": "Income:Progressive-Billing-Credits",
-    # Late data billed after its month was finalized (CONTRACT §6), per plan: revenue of the
+    # Late data billed after its month was finalized (docs/conventions.md), per plan: revenue of the
     # period that booking it now keeps apart from the period's own.
     "restatement": "Income:Restatements",
     # Wallet credits bought on a `credit` invoice: a liability until consumed, not revenue.

@@ -65,7 +65,7 @@ EVENT_FIELDS = frozenset(
         "code",
         "timestamp",
         "properties",
-        # Meterhouse's landing fields (CONTRACT §3.2), beyond Lago's body: docs/api.md
+        # Meterhouse's landing fields (docs/inputs.md), beyond Lago's body: docs/api.md
         "operation_type",
         "precise_total_amount",
     }
@@ -383,7 +383,7 @@ class Api:
                         )
                     }
                 )
-            row = {  # a plan change: a new phase from now (rule book §9 decides its effect)
+            row = {  # a plan change: a new phase from now (docs/rules.md §9 decides its effect)
                 **{k: last.get(k) for k in ("external_customer_id", "billing_time")},
                 "external_subscription_id": given["external_id"],
                 "plan_code": given["plan_code"],

@@ -311,7 +311,7 @@ def wallet_transaction(row: dict) -> dict:
 
 
 def current_usage(summary: dict, lines: list[dict], catalog: Catalog) -> dict:
-    """Lago's customer usage (rule book §20.4) from the period-to-date marts."""
+    """Lago's customer usage (docs/rules.md §20.4) from the period-to-date marts."""
     currency = summary["currency"]
     by_charge: dict[str, list[dict]] = {}
     for line in lines:

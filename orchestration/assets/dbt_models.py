@@ -61,7 +61,7 @@ class BillingDbtTranslator(DagsterDbtTranslator):
 
 
 class DbtRunConfig(dg.Config):
-    """finalize: freeze the partition's month (CONTRACT §6) instead of computing drafts."""
+    """finalize: freeze the partition's month (docs/conventions.md) instead of computing drafts."""
 
     finalize: bool = False
 
@@ -84,7 +84,8 @@ def billing_dbt_models(
 ):
     """Build the billing models for the close window; freeze a month when finalizing."""
     start, end = window_of(context)
-    # The window travels in env vars, not --vars, so dbt keeps its partial parse (stack notes §1).
+    # The window travels in env vars, not --vars, so dbt keeps its partial parse
+    # (docs/contributing.md).
     os.environ["MH_BILLING_PERIOD_START"] = start
     os.environ["MH_BILLING_PERIOD_END"] = end
     if config.finalize:

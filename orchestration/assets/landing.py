@@ -1,5 +1,5 @@
-"""Landing inputs -> raw warehouse tables (CONTRACT §3): the catalog, the seven landing folders of
-§3.2, and the rows quarantined on the way."""
+"""Landing inputs -> raw warehouse tables (docs/inputs.md): the catalog, the landing folders
+and the rows quarantined on the way."""
 
 from datetime import UTC, datetime
 
@@ -12,7 +12,7 @@ from orchestration.landing.readers import LANDING_KINDS
 from orchestration.partitions import monthly_partitions
 from orchestration.settings import current_locations
 
-# CONTRACT §3.2, in load order (readers.LANDING_KINDS).
+# docs/inputs.md in load order (readers.LANDING_KINDS).
 LANDING_FOLDERS = tuple(LANDING_KINDS)
 
 

@@ -1,5 +1,5 @@
 """What a finalized month produces outside the warehouse: invoice PDFs, the Beancount ledger, and
-Parquet copies of every `billing` table for BI tools (CONTRACT §4)."""
+Parquet copies of every `billing` table for BI tools (docs/tables.md)."""
 
 import os
 import time
@@ -192,7 +192,7 @@ def _publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target
     """The same tables as one DuckDB file (schema `billing`), replaced whole like the Parquet.
 
     A BI tool may keep it open while runs go on; it is written in the storage format of DuckDB
-    1.4, which older drivers read too (stack notes §3).
+    1.4, which older drivers read too (docs/contributing.md).
     """
     temporary = target.with_name(f".{target.name}.tmp")
     conn.execute(f"attach '{temporary}' as billing_snapshot (storage_version 'v1.4.0')")

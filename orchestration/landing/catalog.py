@@ -1,8 +1,8 @@
-"""Load the pricing catalog (CONTRACT §3.1) into `raw.catalog_*` and refuse an invalid one.
+"""Load the pricing catalog (docs/inputs.md) into `raw.catalog_*` and refuse an invalid one.
 
 The catalog is code: a file that breaks a rule stops the close with an error naming the file, the
-line and the rule (CONTRACT §3.3, rule book §17b). Every rule is one SQL query in `RULES`, over the
-raw text, so the message can point at the line a person has to fix.
+line and the rule (docs/bad-input.md, docs/rules.md §17b). Every rule is one SQL query in `RULES`,
+over the raw text, so the message can point at the line a person has to fix.
 """
 
 import re
@@ -492,13 +492,13 @@ RULES: list[Rule] = [
     ),
     (
         "plans",
-        "bill_charges_monthly is only for yearly and semiannual plans (rule book §8)",
+        "bill_charges_monthly is only for yearly and semiannual plans (docs/rules.md §8)",
         f"select line_number from raw.catalog_plans where {_bool('bill_charges_monthly')} "
         "and interval not in ('yearly', 'semiannual')",
     ),
     (
         "plans",
-        "trial_days must be a whole number of days, 0 or more (rule book §9)",
+        "trial_days must be a whole number of days, 0 or more (docs/rules.md §9)",
         "select line_number from raw.catalog_plans where trial_days is not null "
         "and (try_cast(trial_days as integer) is null or try_cast(trial_days as integer) < 0 "
         "or try_cast(trial_days as decimal(38, 9)) <> try_cast(trial_days as integer))",
@@ -664,7 +664,7 @@ RULES: list[Rule] = [
         "charge_filters",
         "filters of one charge with the same keys must not overlap (share a value on every "
         "key, `*` counting as every declared value): Lago's pricing of overlapping filters "
-        "with the same keys is degenerate, so they are refused (rule book §1.11)",
+        "with the same keys is degenerate, so they are refused (docs/rules.md §1.11)",
         FILTER_OVERLAPS_SQL,
     ),
     *_property_rules("charge_filters", PROPERTY_COLUMNS, "filters of "),
@@ -758,7 +758,7 @@ RULES: list[Rule] = [
     ),
     (
         "usage_thresholds",
-        "a plan has at most one recurring threshold (rule book §14)",
+        "a plan has at most one recurring threshold (docs/rules.md §14)",
         "select line_number from raw.catalog_usage_thresholds "
         f"where {_bool('recurring')} qualify count(*) over (partition by plan_code) > 1",
     ),
@@ -813,7 +813,7 @@ RULES: list[Rule] = [
     ),
     (
         "coupons",
-        "a coupon is limited to plans or to metrics, not both (rule book §13)",
+        "a coupon is limited to plans or to metrics, not both (docs/rules.md §13)",
         "select line_number from raw.catalog_coupons "
         "where nullif(trim(plan_codes), '') is not null "
         "and nullif(trim(metric_codes), '') is not null",

@@ -1,4 +1,5 @@
-"""What a valid landing row is: one pandera schema per landing folder (CONTRACT §3.2, §3.3).
+"""What a valid landing row is: one pandera schema per landing folder (docs/inputs.md,
+docs/bad-input.md).
 
 DuckDB parses and types each file (fast, set-based); these schemas then state, column by column,
 which typed rows are billable. Every check is named after the quarantine reason it produces, so a
@@ -99,7 +100,7 @@ def with_scalar_fields(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
 
 
 def event_schema(latest_allowed: datetime) -> pa.DataFrameSchema:
-    """A usage event (CONTRACT §3.2 `events/`), typed by DuckDB as in `readers.EVENT_TYPING`."""
+    """A usage event (docs/inputs.md `events/`), typed by DuckDB as in `readers.EVENT_TYPING`."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),
@@ -140,7 +141,7 @@ def event_schema(latest_allowed: datetime) -> pa.DataFrameSchema:
 
 
 def customer_schema() -> pa.DataFrameSchema:
-    """A customer row (CONTRACT §3.2 `customers/`)."""
+    """A customer row (docs/inputs.md `customers/`)."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),
@@ -186,7 +187,7 @@ def customer_schema() -> pa.DataFrameSchema:
 
 
 def subscription_schema() -> pa.DataFrameSchema:
-    """A subscription phase (CONTRACT §3.2 `subscriptions/`)."""
+    """A subscription phase (docs/inputs.md `subscriptions/`)."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),
@@ -231,7 +232,7 @@ def subscription_schema() -> pa.DataFrameSchema:
     )
 
 
-# Invoice line types a wallet may pay for (rule book §15 `allowed_fee_types`); none listed = all.
+# Invoice line types a wallet may pay for (docs/rules.md §15, `allowed_fee_types`); none = all.
 WALLET_LINE_TYPES = ("subscription", "charge", "commitment", "spending_minimum")
 WALLET_TRANSACTION_TYPES = ("purchased", "granted", "voided")
 
@@ -268,7 +269,7 @@ def _items_in(column: str, allowed: tuple[str, ...]) -> pl.Expr:
 
 
 def applied_coupon_schema() -> pa.DataFrameSchema:
-    """A coupon applied to a customer (CONTRACT §3.2 `applied_coupons/`)."""
+    """A coupon applied to a customer (docs/inputs.md `applied_coupons/`)."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),
@@ -302,7 +303,7 @@ def applied_coupon_schema() -> pa.DataFrameSchema:
 
 
 def wallet_schema() -> pa.DataFrameSchema:
-    """A prepaid-credit wallet (CONTRACT §3.2 `wallets/`)."""
+    """A prepaid-credit wallet (docs/inputs.md `wallets/`)."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),
@@ -351,7 +352,7 @@ def wallet_schema() -> pa.DataFrameSchema:
 
 
 def wallet_transaction_schema() -> pa.DataFrameSchema:
-    """A credit movement of a wallet (CONTRACT §3.2 `wallet_transactions/`)."""
+    """A credit movement of a wallet (docs/inputs.md `wallet_transactions/`)."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),
@@ -384,7 +385,7 @@ def wallet_transaction_schema() -> pa.DataFrameSchema:
 
 
 def credit_note_schema() -> pa.DataFrameSchema:
-    """A manual credit note on a finalized invoice (CONTRACT §3.2 `credit_notes/`)."""
+    """A manual credit note on a finalized invoice (docs/inputs.md `credit_notes/`)."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),

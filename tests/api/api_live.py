@@ -106,7 +106,7 @@ OTHER_SUBSCRIPTION = "api_sub_2"
 
 def publish_current_usage(marts: Path) -> None:
     """fct_usage_current, fct_usage_current_subscriptions and fct_usage_daily in the contracted
-    shape (CONTRACT §4), as the period-to-date refresh publishes them, for one subscription."""
+    shape (docs/tables.md), as the period-to-date refresh publishes them, for one subscription."""
     computed = datetime(2026, 12, 6, 12, 0)
     start, end = datetime(2026, 12, 1), datetime(2026, 12, 31, 23, 59, 59)
     dec = pa.decimal128(38, 9)

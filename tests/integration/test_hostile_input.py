@@ -1,10 +1,10 @@
 """Hostile and broken input end to end (issue #6, part 3): one landing folder holds every hostile
 row beside good rows; October 2026 is closed and finalized once for the module, through the CLI.
 
-Every hostile row lands in `billing.rejected_inputs` with its reason (CONTRACT §3.3), or is stored
-verbatim and rendered harmless; the good rows of the same files are billed. The loader-level cases,
-format by format, are in tests/orchestration/test_hostile_landing.py; docs/bad-input.md says what
-happens to each kind of bad input.
+Every hostile row lands in `billing.rejected_inputs` with its reason (docs/bad-input.md), or is
+stored verbatim and rendered harmless; the good rows of the same files are billed. The loader-level
+cases, format by format, are in tests/orchestration/test_hostile_landing.py; docs/bad-input.md says
+what happens to each kind of bad input.
 
 Numbers, worked out by hand from seeds/catalog (the billing entity's invoice prefix replaced by
 `../../evil'/`, see HOSTILE_PREFIX):
@@ -13,7 +13,7 @@ Numbers, worked out by hand from seeds/catalog (the billing entity's invoice pre
   starter_usd (49.00 a month in advance, tokens: package 0.02 per 1,000, 50,000 free) from
   Oct 1 00:00, terminated Oct 20 15:00 UTC.
 - Oct 1 invoice: October's fee in advance, 49.00 (no tax), total 49.00.
-- Termination credit note on that invoice (rule book §16, as tests/integration/
+- Termination credit note on that invoice (docs/rules.md §16, as tests/integration/
   test_subscription_timelines.py::test_9_termination_in_advance_credit_note_with_tax):
   Oct 1..20 used (termination day included), 11 of 31 days unused: 49 x 11 / 31 = 17.387...
   -> 17.39.

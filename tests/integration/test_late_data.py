@@ -1,5 +1,5 @@
-"""Late data after finalization (CONTRACT §6, issue #6): restated, billed or credited on the next
-close, while the finalized invoices, their PDFs and their ledger entries never change.
+"""Late data after finalization (docs/conventions.md, issue #6): restated, billed or credited on
+the next close, while the finalized invoices, their PDFs and their ledger entries never change.
 
 A catalog and landing data of their own, numbers worked out by hand. Seller "Late Co" (UTC,
 per-organization numbers, prefix LATE); metric `calls` (count); every plan monthly in arrears,

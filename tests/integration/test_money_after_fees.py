@@ -5,7 +5,7 @@ An independent oracle: a catalog and landing data of its own (no seeds), closed 
 month by month through the CLI (`close` then `finalize` for 2025-01, 2025-02 and 2025-03); the
 manual credit notes are written after January is finalized, since they name one of its invoices
 by number. Each test reads the `billing` marts read-only and compares with the arithmetic written
-beside the assertion. Every expected number comes from the rule book and the semantics of issue
+beside the assertion. Every expected number comes from docs/rules.md and the semantics of issue
 #5, never from project code.
 
 Scenario (seller "Acme Metering", prefix ACME, per-organization numbering, UTC)
@@ -33,7 +33,7 @@ Scenario (seller "Acme Metering", prefix ACME, per-organization numbering, UTC)
   consumed, an unpaid purchase (pending), a grant after midnight, and expiry with credits left.
 - cust_restricted: a charges-only wallet that pays the charge line and its tax, not the fee.
 
-Reading of the semantics where the rule book leaves a choice: wallet movements are stored with
+Reading of the semantics where docs/rules.md leaves a choice: wallet movements are stored with
 positive `credits` and `amount` whatever their direction; zero-amount credit rows (a credit note
 meeting an invoice with nothing left to pay), if any, are not compared.
 """
@@ -807,7 +807,7 @@ def test_13_coupons_spread_precisely_over_the_lines(warehouse):
     #   calls:   (20.00 - 3.00) x 0.31234375  =  5.30984375 -> 3.00 + 5.30984375 = 8.30984375
     #   exports: 11.00 x 0.31234375           =  3.43578125
     #   (31.234375 + 5.30984375 + 3.43578125 = 39.98.)
-    # Line taxes at 25.5 % on amount - precise coupons (rule book §18.8):
+    # Line taxes at 25.5 % on amount - precise coupons (docs/rules.md §18.8):
     #   fee:     68.765625 x 0.255  = 17.535234375   -> 17.54
     #   calls:   11.69015625 x 0.255 = 2.98098984375 -> 2.98
     #   exports: 7.56421875 x 0.255  = 1.92887578125 -> 1.93
@@ -960,7 +960,7 @@ def test_11_invoice_tax_rounded_once(warehouse):
 
 def test_11_two_fees_of_68_33_at_20_percent(warehouse):
     # notes: fee 68.33 + 1 call x 68.33. Each line 68.33 x 20 % = 13.666 -> 13.67 (lines add up
-    # to 27.34); invoice 136.66 x 20 % = 27.332 -> 27.33; total 163.99 (rule book §16's case).
+    # to 27.34); invoice 136.66 x 20 % = 27.332 -> 27.33; total 163.99 (docs/rules.md §16's case).
     assert lines(warehouse, "cust_notes", FEB_1) == [
         line("subscription", None, "68.33", "68.33", "0", "13.67"),
         line("notes_calls", 1, "68.33", "68.33", "0", "13.67"),

@@ -2,7 +2,8 @@
 
 An independent oracle for the rating engine: a catalog and landing data of its own (no seeds),
 closed once for March 2026 through the CLI; each test reads `billing.fct_invoice_lines` and
-compares with the arithmetic written beside the assertion (rule book sections in the test names).
+compares with the arithmetic written beside the assertion (docs/rules.md sections in the test
+names).
 
 Scenario
 - Billing entity in UTC; customers `cust_usd` (USD, exponent 2) and `cust_jpy` (JPY, exponent 0),
@@ -11,9 +12,9 @@ Scenario
   one subscription per case, so no rule sees another's events.
 - Subscriptions start 2026-03-01T00:00:00Z (March has 31 days), the partial-period cases
   2026-03-17T00:00:00Z (Mar 17-31 = 15 days), the recurring-metric cases 2026-02-01T00:00:00Z
-  (`close --month 2026-03` backfills February first, CONTRACT §7). Period-end invoices of March
-  are issued 2026-04-01; invoices of February on 2026-03-01.
-- Where the rule book leaves a choice, the comment beside the assertion says which reading is
+  (`close --month 2026-03` backfills February first, docs/conventions.md). Period-end invoices of
+  March are issued 2026-04-01; invoices of February on 2026-03-01.
+- Where docs/rules.md leaves a choice, the comment beside the assertion says which reading is
   taken and why.
 """
 
@@ -726,7 +727,7 @@ def ceil5(value: Fraction) -> Decimal:
 
 def line_events(warehouse: Path, subscription: str, charge: str, **where) -> dict:
     """{(filter_code, pricing_group): set of transaction_ids} from billing.invoice_line_events,
-    one entry per line of the charge on one invoice date (CONTRACT §4 lineage)."""
+    one entry per line of the charge on one invoice date (docs/tables.md lineage)."""
     issuing_date = where.pop("issuing_date", MARCH_INVOICE)
     assert not where, where
     lines = query(
@@ -847,7 +848,7 @@ def test_1_5_percentage_event_reaching_the_free_amount_exactly_pays_fixed_fee(wa
 
 
 def test_1_5_percentage_per_transaction_min_and_max(warehouse):
-    # Rate 2 %, fixed 0.10, X = 100 free, min 0.50, max 3.00 (for everyone, CONTRACT §7).
+    # Rate 2 %, fixed 0.10, X = 100 free, min 0.50, max 3.00 (for everyone, docs/conventions.md).
     # Walk (free budget, then rate, then fixed, then clamp):
     #   60: fully free (budget 100 -> 40): 0, not raised to the minimum
     #   70: 40 free, 30 paid: 30 x 2 % + 0.10 = 0.70 (inside [0.50, 3.00])
@@ -953,7 +954,7 @@ def test_2_unique_count_add_remove_keeps_relevant_operations_only(warehouse):
     #   u3: remove Mar 6, leading (0)                                              ->  0
     # Units 1 x 1.00 = 1.00. (Summing every operation would give 4 - 2 = 2; counting leading
     # removes but not repeated adds, 2 - 2 = 0.)
-    # events_count: the rule book is silent; CONTRACT §4 lists the events behind a line and
+    # events_count: docs/rules.md is silent; docs/tables.md lists the events behind a line and
     # the engine's lineage test holds events_count to that list: all 6 events the aggregation
     # read, repeated adds and the leading remove included. (Lago itself reports
     # `result.count = result.aggregation` for unique_count, i.e. 1.)
@@ -998,7 +999,7 @@ def test_2_recurring_weighted_sum_starts_march_at_february_level(warehouse):
 
 
 def test_2_1_prorated_sum_weights_persisted_units_and_events(warehouse):
-    # The rule book's example moved to March: 5 seats from February, two events of 12 on Mar 26.
+    # docs/rules.md's example moved to March: 5 seats from February, two events of 12 on Mar 26.
     # 5 x 31/31 + 2 x 12 x (31 - 26 + 1)/31 = 5 + 144/31 = 9.645161290... -> ceil(5) 9.64517.
     # x 10.00 = 96.4517 -> 96.45. Units: the full 5 + 12 + 12 = 29; events_count from the
     # unprorated (unbounded, recurring) aggregation: 3 (Lago: `result.count =
@@ -1173,7 +1174,7 @@ def test_7_pay_in_advance_sum_bills_the_high_water_mark(warehouse):
 
 def test_7_pay_in_advance_not_invoiceable_lines_have_no_invoice(warehouse):
     # Count charge, 0.25 per hit, invoiceable false: one line per event, invoice_id empty
-    # (CONTRACT §7), none at period end.
+    # (docs/conventions.md), none at period end.
     lines = in_advance_lines(warehouse, "sub_adv_count", "c_adv_count")
     assert [line[0] for line in lines] == [None, None, None]
     assert [line[5:] for line in lines] == [fee("1", 1, "0.25", "0.25")] * 3
@@ -1254,7 +1255,7 @@ def test_7_recurring_pay_in_advance_bills_full_units_at_each_period_end(warehous
 
 
 def test_7_prorated_pay_in_advance_standard_is_prorated_to_period_end(warehouse):
-    # +1 seat on Mar 12 at 31.00: days Mar 12..31 = 20 of 31. The rule book (§2.1, in advance
+    # +1 seat on Mar 12 at 31.00: days Mar 12..31 = 20 of 31. docs/rules.md (§2.1, in advance
     # plus prorated): units x 20/31, ceil(…, 5): 0.645161290... -> 0.64517 (a ceiling, not
     # 0.64516); x 31.00 = 20.00027 -> 20.00. The line's units are the full 1 (§2.1, §4).
     prorated = ceil5(Fraction(20, 31))
@@ -1370,7 +1371,7 @@ def test_a_number_beyond_29_integer_digits_is_quarantined_not_lost(warehouse):
 
 
 # --------------------------------------------------------------------------------------------
-# CONTRACT §4 lineage: billing.invoice_line_events
+# docs/tables.md lineage: billing.invoice_line_events
 # --------------------------------------------------------------------------------------------
 
 

@@ -8,8 +8,8 @@ CLI; each test reads `billing.fct_invoice_lines`, `billing.fct_invoices` or
 Scenario
 - The year is 2025 (not a leap year; Jan 1 2025 is a Wednesday), closed with
   `close --month 2025-12`, which backfills every month from 2025-01, the month of the first
-  `started_at` (CONTRACT §7). 2026 cannot be used: a month is a partition only once it has ended
-  (orchestration/partitions.py), and events more than a day in the future are rejected.
+  `started_at` (docs/conventions.md). 2026 cannot be used: a month is a partition only once it has
+  ended (orchestration/partitions.py), and events more than a day in the future are rejected.
   The invoices issued on 2026-01-01 close December 2025 and belong to partition 2025-12.
 - Two small warehouses beside it: progressive billing (§14), whose catalog carries usage
   thresholds, closed for December 2025 from September; and February 2024 (January backfilled)
@@ -22,7 +22,7 @@ Scenario
 - `to_datetime` of a line is exclusive (docs/deviations.md: half-open windows): a period that
   ends at 23:59:59 local shows the next local midnight, as a UTC instant; a terminated line ends
   at `terminated_at`.
-- Where the rule book leaves a choice, the comment beside the assertion says which reading is
+- Where docs/rules.md leaves a choice, the comment beside the assertion says which reading is
   taken.
 """
 
@@ -330,7 +330,7 @@ PHASES = [
     phase("sub_anniv_upgrade", "mo_62", "2025-03-05T00:00:00Z", anniversary=JAN_20),
     phase("sub_term_arrears", "mo_31", JAN_1, "2025-04-10T08:00:00Z"),
     phase("sub_term_adv", "mo_adv_tax", JAN_1, "2025-06-12T15:00:00Z"),
-    # CONTRACT §7 invoice grouping: two subscriptions of one customer
+    # docs/conventions.md invoice grouping: two subscriptions of one customer
     phase("sub_grouped_arrears", "mo_31", JAN_1, customer="cust_grouped"),
     phase("sub_grouped_advance", "mo_adv_30", JAN_1, customer="cust_grouped"),
     # §6 minimum commitments
@@ -620,7 +620,7 @@ def q9(value: F | int) -> Decimal:
 
 
 def cents(value: F | int) -> Decimal:
-    """The USD amount: half away from zero at the cent (rule book §4, §10)."""
+    """The USD amount: half away from zero at the cent (docs/rules.md §4, §10)."""
     value = F(value)
     exact = Decimal(value.numerator) / Decimal(value.denominator)
     return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -816,7 +816,7 @@ def test_8_monthly_calendar_in_arrears(warehouse):
 def test_8_monthly_calendar_in_advance(warehouse):
     # 30.00 a month in advance from Jan 20: at once Jan 20..31 = 12 days x 30/31
     # = 360/31 = 11.612903225... -> 11.61; then each month's 30.00 on its 1st, up to the
-    # January 2026 fee issued on Jan 1 2026 (partition 2025-12, CONTRACT §2).
+    # January 2026 fee issued on Jan 1 2026 (partition 2025-12, docs/conventions.md).
     assert q9(F(360, 31)) == Decimal("11.612903226")
     assert subscription_lines(warehouse, "sub_mo_advance") == [
         fee("2025-01-20", "mo_adv_30", "2025-01-20", "2025-02-01", F(12 * 30, 31)),
@@ -955,8 +955,8 @@ def test_8_anniversary_on_the_31st_clamps_to_the_months_last_day(warehouse):
 
 def test_8_anniversary_period_closes_in_the_month_of_its_end(warehouse):
     # Anchored on Aug 15: Aug 15-Sep 14 issued Sep 15, Sep 15-Oct 14 issued Oct 15 in partition
-    # 2025-10 (CONTRACT §2), Oct 15-Nov 14 issued Nov 15. Terminated Dec 1 12:00 in Nov 15-Dec 14
-    # (30 days): Nov 15..Dec 1 = 16 + 1 = 17 days x 31/30 = 527/30 = 17.5666... -> 17.57.
+    # 2025-10 (docs/conventions.md), Oct 15-Nov 14 issued Nov 15. Terminated Dec 1 12:00 in Nov
+    # 15-Dec 14 (30 days): Nov 15..Dec 1 = 16 + 1 = 17 days x 31/30 = 527/30 = 17.5666... -> 17.57.
     assert subscription_lines(warehouse, "sub_anniv_15") == [
         fee("2025-09-15", "mo_31", "2025-08-15", "2025-09-15", 31),
         fee("2025-10-15", "mo_31", "2025-09-15", "2025-10-15", 31),
@@ -969,7 +969,7 @@ def test_8_anniversary_period_closes_in_the_month_of_its_end(warehouse):
         (d("2025-10-15"), d("2025-09-15"), d("2025-10-14"), d("2025-10-01")),
         (d("2025-11-15"), d("2025-10-15"), d("2025-11-14"), d("2025-11-01")),
         # The termination invoice closes the period cut short at the termination (reading
-        # CONTRACT §7's "the subscription period it closes" as Lago's invoice subscription,
+        # docs/conventions.md's "the subscription period it closes" as Lago's invoice subscription,
         # whose to_datetime is terminated_at): Nov 15 - Dec 1.
         (d("2025-12-01"), d("2025-11-15"), d("2025-12-01"), d("2025-12-01")),
     ]
@@ -1238,7 +1238,7 @@ def test_9_upgrade_from_in_advance_credits_the_unused_days(warehouse):
 
 def test_9_upgrade_credit_note_applies_to_the_upgrade_invoice(warehouse):
     # §9: the credit note applies to the next invoices, the upgrade invoice itself included;
-    # drafts carry credit notes (CONTRACT §7): 22.00 - 11.00 = 11.00, balance left 0.00.
+    # drafts carry credit notes (docs/conventions.md): 22.00 - 11.00 = 11.00, balance left 0.00.
     assert invoices(warehouse, "cust_upgrade_cn", "fees", "credit_notes", "total")[5] == (
         d("2025-05-21"),
         *money("22.00", "11.00", "11.00"),
@@ -1347,7 +1347,7 @@ def test_9_termination_in_advance_credit_note_with_tax(warehouse):
 
 def test_9_termination_invoice_consumes_the_termination_credit_note(warehouse):
     # The termination invoice (Jun 12) carries charges only: the Jun 3 call 1.00 + 20 % tax
-    # = 1.20; the credit note pays it (CONTRACT §7: drafts carry credit notes): total 0.00,
+    # = 1.20; the credit note pays it (docs/conventions.md: drafts carry credit notes): total 0.00,
     # balance 21.60 - 1.20 = 20.40 left.
     assert invoices(warehouse, "cust_term_adv", "fees", "taxes", "credit_notes", "total")[6:] == [
         (d("2025-06-12"), *money("1.00", "0.20", "1.20", "0.00")),
@@ -1507,7 +1507,7 @@ def test_6_minimum_commitment_in_arrears(warehouse):
     # June: 10.00 + 45 calls 45.00 = 55.00 >= 50.00 -> none.
     # July, terminated on day 10 (coefficient 10/31): round(50 x 10/31 = 16.129...) = 16.13;
     #   fee 10 x 10/31 = 3.2258... -> 3.23 -> true-up 16.13 - 3.23 = 12.90 on Jul 10.
-    # (Amounts of the true-ups only: the rule book rounds the commitment before subtracting.)
+    # (Amounts of the true-ups only: docs/rules.md §6 rounds the commitment before subtracting.)
     assert fee_amounts(warehouse, "sub_commit_arrears") == [
         (d("2025-05-01"), "commit_arrears", q9(5), cents(5)),
         (d("2025-06-01"), "commit_arrears", q9(10), cents(10)),

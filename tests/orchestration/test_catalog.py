@@ -384,13 +384,13 @@ CASES = [
         "plans.csv",
         "100,true,0,false",
         "100,true,1.5,false",
-        "plans.csv line 2: trial_days must be a whole number of days, 0 or more (rule book §9)",
+        "plans.csv line 2: trial_days must be a whole number of days, 0 or more (docs/rules.md §9)",
     ),
     (
         "plans.csv",
         "100,true,0,false",
         "100,true,-3,false",
-        "plans.csv line 2: trial_days must be a whole number of days, 0 or more (rule book §9)",
+        "plans.csv line 2: trial_days must be a whole number of days, 0 or more (docs/rules.md §9)",
     ),
 ]
 
@@ -471,7 +471,7 @@ def test_usage_thresholds_on_a_unit_priced_plan_load(tmp_path: Path):
     ("thresholds", "message"),
     [
         ("lite,25,true\nlite,30,true\n", "usage_thresholds.csv line 3: a plan has at most one "
-         "recurring threshold (rule book §14)"),
+         "recurring threshold (docs/rules.md §14)"),
         ("lite,0,false\n", "usage_thresholds.csv line 2, column amount: amount must be a decimal "
          "above 0"),
         ("lite,10,maybe\n", "usage_thresholds.csv line 2, column recurring: recurring must be "

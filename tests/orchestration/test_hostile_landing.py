@@ -1,4 +1,4 @@
-"""Hostile and broken landing files, loader level (issue #6, part 3; CONTRACT §3.3).
+"""Hostile and broken landing files, loader level (issue #6, part 3; docs/bad-input.md).
 
 Each case: the hostile row is quarantined with its reason, or stored verbatim (harmless), and
 the good rows of the same file still load, under their own line numbers. The same rows end to

@@ -1,4 +1,4 @@
-"""Loading landing files: the same rows in any format, idempotent, nothing lost (CONTRACT §3)."""
+"""Loading landing files: the same rows in any format, idempotent, nothing lost (docs/inputs.md)."""
 
 import json
 import os
@@ -175,7 +175,7 @@ def test_an_invalid_catalog_names_file_line_and_rule(tmp_path: Path, old, new, m
     assert message in str(error.value)
 
 
-# One valid row per remaining landing folder of CONTRACT §3.2, all fields as text.
+# One valid row per remaining landing folder of docs/inputs.md all fields as text.
 GOOD_ROWS = {
     "applied_coupons": {
         "external_customer_id": "c1",

@@ -1,4 +1,4 @@
-{#- Frozen credit notes of the month being finalized (CONTRACT §6), numbered after the invoice they
+{#- Frozen credit notes of the month being finalized (docs/conventions.md), numbered after the invoice they
     credit, as Lago does: `<invoice_number>-CN<n>`, n counting that invoice's notes from 001.
     Append-only; a re-run appends only what is missing. -#}
 with

@@ -1,5 +1,5 @@
-{#- Sequential customer numbers for per-customer invoice numbers (rule book §17), assigned once at
-    finalization in order of first appearance and never changed (CONTRACT §7). -#}
+{#- Sequential customer numbers for per-customer invoice numbers (docs/rules.md §17), assigned once at
+    finalization in order of first appearance and never changed (docs/conventions.md). -#}
 with
 
 customers as (

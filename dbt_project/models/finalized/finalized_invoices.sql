@@ -1,4 +1,4 @@
-{#- Frozen invoices (CONTRACT §6): the drafts of the month being finalized, numbered (rule book
+{#- Frozen invoices (docs/conventions.md): the drafts of the month being finalized, numbered (docs/rules.md
     §17) and appended once. Rows are never updated; a re-run appends only what is missing.
     payment_due_date came later: a ledger frozen before it gets the column (empty on the invoices
     it holds, which are never changed), so the append below still matches. -#}

@@ -1,4 +1,4 @@
-{#- Tier bands (rule book §1.3) follow the bounds rules of macros/tier_bounds.sql, the ones the
+{#- Tier bands (docs/rules.md §1.3) follow the bounds rules of macros/tier_bounds.sql, the ones the
     catalog check applies: no gap, no overlap, only the last band unbounded. -#}
 {% test tiers_are_contiguous(model, set_columns, lower_bound_column, upper_bound_column) %}
 with

@@ -1,4 +1,4 @@
-{#- Coupons applied to customers (CONTRACT §3.2 `applied_coupons/`, rule book §13), with the
+{#- Coupons applied to customers (docs/inputs.md `applied_coupons/`, docs/rules.md §13), with the
     coupon's terms and the customer's overrides. A row that names an unknown customer or coupon,
     or applies a coupon after it expired (expiry only matters when applying, §13), is kept with
     its rejection reason for `rejected_inputs` and never applied. -#}

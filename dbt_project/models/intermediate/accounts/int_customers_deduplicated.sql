@@ -1,4 +1,4 @@
-{#- The latest row of each customer (CONTRACT §3.2), with the timezone its periods use. -#}
+{#- The latest row of each customer (docs/inputs.md), with the timezone its periods use. -#}
 with
 
 customers as (
@@ -55,7 +55,7 @@ select
     ranked.currency,
     ranked.tax_codes,
     ranked.tax_identification_number,
-    -- CONTRACT §7: empty timezone = the billing entity's; an empty one there = UTC.
+    -- docs/conventions.md: empty timezone = the billing entity's; an empty one there = UTC.
     coalesce(ranked.timezone, billing_entities.timezone, 'UTC') as timezone,
     -- Empty = the billing entity's (whose own empty ones are en and 0 days), docs/invoices.md.
     coalesce(ranked.document_locale, billing_entities.document_locale) as document_locale,

@@ -1,4 +1,4 @@
-{#- Manual credit notes (CONTRACT §3.2 `credit_notes/`, §7): each landing row resolved to the
+{#- Manual credit notes (docs/inputs.md `credit_notes/`, §7): each landing row resolved to the
     finalized invoice it credits (by invoice_id or invoice_number), with its issuing day in the
     customer's timezone. A note on an invoice that is not finalized, on a line of another invoice,
     or that would credit more than is left of the invoice or line (after earlier notes, oldest

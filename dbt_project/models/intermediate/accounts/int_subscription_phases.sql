@@ -1,5 +1,5 @@
 {#-
-    One row per billable subscription phase, its plan change resolved (CONTRACT §3.2, rule book §9):
+    One row per billable subscription phase, its plan change resolved (docs/inputs.md, docs/rules.md §9):
 
     - phases of one external_subscription_id follow each other by requested start; a phase whose
       annualised plan amount (weekly x52, monthly x12, quarterly x4, semiannual x2, yearly x1) is at
@@ -128,6 +128,6 @@ select
         as billed_through_on
 from resolved
 -- A phase that a termination ended before it began is never billed; one terminated at the
--- instant it started has that instant, and so its day, served (rule book §8).
+-- instant it started has that instant, and so its day, served (docs/rules.md §8).
 where ended_at is null or ended_at > effective_started_at
     or (ended_by = 'termination' and ended_at = effective_started_at)

@@ -1,4 +1,4 @@
-{#- Wallet top-ups and voids (CONTRACT §3.2 `wallet_transactions/`, rule book §15), with their
+{#- Wallet top-ups and voids (docs/inputs.md `wallet_transactions/`, docs/rules.md §15), with their
     amount (credits x rate, rounded to the currency) and the instant they count from: granted
     credits and voids at created_at, purchased credits once paid (paid_at; pending until then).
     A purchase issues an untaxed `credit` invoice at created_at (int_invoice_lines_taxed). A row

@@ -1,4 +1,4 @@
-{#- Prepaid-credit wallets (CONTRACT §3.2 `wallets/`, rule book §15). A wallet of an unknown customer, or in
+{#- Prepaid-credit wallets (docs/inputs.md `wallets/`, docs/rules.md §15). A wallet of an unknown customer, or in
     another currency than the customer's (one currency per customer, no conversion), is kept
     with its rejection reason for `rejected_inputs` and never used. -#}
 with

@@ -1,8 +1,8 @@
 {#-
-    The events behind each in-arrears charge of the close window, in their buckets (rule book §2,
+    The events behind each in-arrears charge of the close window, in their buckets (docs/rules.md §2,
     §1.10, §1.11): one row per scheduled billing, charge, bucket and event. This is the close's one
     scan of the events table; the aggregates, the per-event charge models and the lineage of
-    every charge line (CONTRACT §4) read it.
+    every charge line (docs/tables.md) read it.
 
     Recurring metrics have no lower time bound (§2): events from before the charges window are kept
     and flagged `is_carried_over`. Pay-in-advance charges are priced per event elsewhere; only

@@ -1,7 +1,7 @@
 {#-
     How each graduated, volume and package charge line was priced, one row per step, so that an
     invoice can show it (docs/invoices.md) instead of an average unit price:
-    - graduated (rule book §1.3): every tier the units reach, with the units it prices, its unit
+    - graduated (docs/rules.md §1.3): every tier the units reach, with the units it prices, its unit
       price and its flat fee;
     - volume (§1.4): the one tier that prices every unit;
     - package (§1.2): the free units, then the paid units in whole packages.

@@ -1,5 +1,5 @@
 {#-
-    The amount of each charge bucket for its units (rule book §1), unrounded, with the bucket's
+    The amount of each charge bucket for its units (docs/rules.md §1), unrounded, with the bucket's
     properties (a filter's own, falling back to its charge's, §1.11):
     standard, package, graduated, volume and graduated_percentage from the units
     (macros/charge_models.sql, the same rules as pay-in-advance pricing); percentage from the

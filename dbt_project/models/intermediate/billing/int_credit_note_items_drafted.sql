@@ -1,5 +1,5 @@
 {#-
-    Credit note items issued by the close window (rule book §16), one per credited invoice line:
+    Credit note items issued by the close window (docs/rules.md §16), one per credited invoice line:
     the unused days of terminations and upgrades, what late data took off finalized lines
     (`restatement`, int_invoice_restatements), and the manual notes of `credit_notes/` (a note
     without invoice_line_id is spread over the invoice's lines in proportion to their amounts,

@@ -1,4 +1,4 @@
-{#- One row per credit note and tax (rule book §11, §16): the precise tax of the note's items,
+{#- One row per credit note and tax (docs/rules.md §11, §16): the precise tax of the note's items,
     each row rounded, the largest absorbing the difference so that the rows add up to the note's
     taxes_amount (the books reverse tax per rate and must balance). -#}
 with

@@ -1,5 +1,5 @@
 {#-
-    Credit notes issued by the close window (rule book §16), one row per note, from its items:
+    Credit notes issued by the close window (docs/rules.md §16), one row per note, from its items:
     the coupon adjustment, the subtotal after it and the taxes, each rounded to the currency.
 
     Successive notes on one invoice track precise amounts: a note's rounded amounts are the

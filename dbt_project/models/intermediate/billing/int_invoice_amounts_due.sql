@@ -9,7 +9,7 @@ lines as (
         invoice_period_start, invoice_period_end
     from {{ ref('int_invoice_lines_taxed') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
-        -- Not-invoiceable pay-in-advance fees have no invoice (CONTRACT §7).
+        -- Not-invoiceable pay-in-advance fees have no invoice (docs/conventions.md).
         and invoice_id is not null
 ),
 

@@ -1,5 +1,5 @@
 {#-
-    Coupons (rule book §13), as each invoice line's share of each coupon that reduced it: one row
+    Coupons (docs/rules.md §13), as each invoice line's share of each coupon that reduced it: one row
     per targeted line of every coupon applied to an invoice of the close window.
 
     A customer's live coupons are applied in a fixed order (`coupon_rank`: metric-limited, then

@@ -1,4 +1,4 @@
-{#- One row per invoice line and tax that applies to it (rule book §11): the precise tax on the
+{#- One row per invoice line and tax that applies to it (docs/rules.md §11): the precise tax on the
     line's amount after the progressive-billing credit and coupons. Several taxes add up; they do
     not compound. -#}
 with

@@ -1,5 +1,5 @@
 {#- The invoice lines of the close window as billed: the drafted fees, and the adjustment lines
-    that bill what late data added to finalized invoices (CONTRACT §6, int_invoice_restatements).
+    that bill what late data added to finalized invoices (docs/conventions.md, int_invoice_restatements).
     An adjustment is a fee of the invoice it lands on: that invoice's coupons and taxes apply. -#}
 with
 

@@ -1,5 +1,5 @@
 {#-
-    Invoice lines (Lago's fees) of the close window: subscription fees (rule book §9), charge
+    Invoice lines (Lago's fees) of the close window: subscription fees (docs/rules.md §9), charge
     fees per bucket (§4, §1.10, §1.11), spending-minimum (§5) and minimum-commitment (§6)
     true-ups, each rounded once to
     its currency's exponent, with the taxes that apply to it (§11 precedence: charge, then plan,
@@ -10,7 +10,7 @@ with
 billings as (
     select
         *,
-        -- CONTRACT §7: the bounds of the period the invoice closes.
+        -- docs/conventions.md: the bounds of the period the invoice closes.
         coalesce(charges_period_start, fee_period_start) as invoice_period_start,
         case
             when billing_trigger = 'termination' then terminated_on
@@ -119,7 +119,7 @@ subscription_fees as (
 charge_fees as (
     select
         billings.subscription_billing_id,
-        -- A billing-day fee of a charge that is not invoiceable has no invoice (CONTRACT §7).
+        -- A billing-day fee of a charge that is not invoiceable has no invoice (docs/conventions.md).
         case when charge_windows.is_billing_day_fee and not charges.is_invoiceable then null
             else billings.invoice_id end as invoice_id,
         billings.billing_month,
@@ -236,7 +236,7 @@ spending_minimums as (
         billings.charges_period_days, billings.invoice_period_start, billings.invoice_period_end
 ),
 
-{#- Pay-in-advance fees (§7), one per event; not invoiceable ones have no invoice (CONTRACT §7). -#}
+{#- Pay-in-advance fees (§7), one per event; not invoiceable ones have no invoice (docs/conventions.md). -#}
 advance_fees as (
     select
         cast(null as varchar) as subscription_billing_id,

@@ -1,4 +1,4 @@
-{#- Invoice lines with their coupons and their own tax (rule book §11, fee level): the rounded
+{#- Invoice lines with their coupons and their own tax (docs/rules.md §11, fee level): the rounded
     sum of their precise taxes, and the sum of the rates that apply. Wallet purchases join them
     here as the one `credit` line of their `credit` invoice (§15): an advance payment, so never
     discounted nor taxed. -#}

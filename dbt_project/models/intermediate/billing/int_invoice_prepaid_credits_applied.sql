@@ -1,5 +1,5 @@
 {#-
-    Prepaid credits (rule book §12 step 8, §15): what each wallet pays of each invoice of the close
+    Prepaid credits (docs/rules.md §12 step 8, §15): what each wallet pays of each invoice of the close
     window, one row per invoice and wallet that paid something.
 
     A customer's wallets pay in rank order (priority, then created_at), so wallet p only depends on

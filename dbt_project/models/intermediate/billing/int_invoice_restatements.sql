@@ -1,7 +1,7 @@
 {#- Not period-scoped: rebuilt whole at every close from the lines of all finalized months. -#}
 {{ config(materialized='table') }}
 {#-
-    Late data after finalization (CONTRACT §6): every line of a finalized month compared with
+    Late data after finalization (docs/conventions.md): every line of a finalized month compared with
     what the month's latest close computes now (int_invoice_lines_drafted keeps each month's
     latest computation), and what is left to bill or credit after the documents that already
     settled it (macros/restatements.sql).

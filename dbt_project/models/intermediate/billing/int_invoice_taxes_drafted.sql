@@ -1,4 +1,4 @@
-{#- One row per invoice and tax (rule book §11): the precise per-tax sums. The invoice's tax is
+{#- One row per invoice and tax (docs/rules.md §11): the precise per-tax sums. The invoice's tax is
     rounded once over their total; each row's rounded amount absorbs the rounding difference on
     the largest row so that the rows add up to the invoice tax (the books must balance). -#}
 with

@@ -1,4 +1,4 @@
-{#- Invoice totals of the close window, in the order of rule book §12: what is due after fees,
+{#- Invoice totals of the close window, in the order of docs/rules.md §12: what is due after fees,
     progressive-billing credit, coupons, taxes and credit notes (int_invoice_amounts_due), less
     what the customer's wallets pay (int_invoice_prepaid_credits_applied). -#}
 with

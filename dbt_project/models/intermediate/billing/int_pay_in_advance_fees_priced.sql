@@ -1,6 +1,6 @@
 {#-
-    Pay-in-advance charge fees (rule book §7): one fee per event, dated by the event, in the close
-    month that holds the event's local date (CONTRACT §2, §7). Its amount is the difference the
+    Pay-in-advance charge fees (docs/rules.md §7): one fee per event, dated by the event, in the close
+    month that holds the event's local date (docs/conventions.md). Its amount is the difference the
     event makes: the charge model on the units including the event minus the model on the units
     excluding it, the baseline forced to 0 at zero prior units so that the first event pays a
     first tier's flat fee.

@@ -1,5 +1,5 @@
 {#-
-    Progressive billing credit (rule book §14), spread over the charge lines it reduces: an
+    Progressive billing credit (docs/rules.md §14), spread over the charge lines it reduces: an
     interim invoice credits what the one before it in the period billed; the invoice that closes
     the period credits what the last one billed. A period is a subscription phase's charges
     window (its plan and first instant); interim invoices of earlier closes count too.

@@ -1,8 +1,8 @@
 {#-
     The charges each scheduled billing of the close window prices in arrears, with their metric,
-    both as in force at the start of the charges period (CONTRACT §3.1): every in-arrears charge,
+    both as in force at the start of the charges period (docs/inputs.md): every in-arrears charge,
     and the recurring pay-in-advance charges, whose full units each period-end billing bills again
-    for the period that starts on its issuing day (rule book §7): that fee's window is the new
+    for the period that starts on its issuing day (docs/rules.md §7): that fee's window is the new
     period (`is_billing_day_fee`), its units those carried into it, and it is billed only when the
     phase is still on at the new period's first instant. Other pay-in-advance charges are priced
     per event (int_pay_in_advance_fees_priced).

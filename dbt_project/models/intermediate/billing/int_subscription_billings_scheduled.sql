@@ -1,6 +1,6 @@
 {#-
     One row per subscription phase and billing event whose invoice belongs to the close window
-    (CONTRACT §2, §7; rule book §8, §9):
+    (docs/conventions.md; docs/rules.md §8, §9):
 
     - period_end: a charges period ends (local date) inside the window; the invoice is issued the
       next day with those charges, the in-arrears fee of a plan period ending that day, and the
@@ -13,7 +13,7 @@
       instant and, in arrears, the fee pro rata to the termination day (the day before, for an
       upgrade: §18.5).
 
-    Which invoice (CONTRACT §7): period-end billings of a customer, currency and day share one;
+    Which invoice (docs/conventions.md): period-end billings of a customer, currency and day share one;
     the two sides of a plan change share one (a downgrade's first in-advance fee joins the old
     phase's period-end invoice, an upgrade's the old phase's termination invoice); the other
     instant billings have their own.
@@ -164,7 +164,7 @@ with_phases as (
 with_fee_periods as (
     select
         with_phases.*,
-        -- The plan period whose fee this billing carries, if any (rule book §8 invoice timing).
+        -- The plan period whose fee this billing carries, if any (docs/rules.md §8 invoice timing).
         case
             when billing_trigger = 'subscription_start'
                 then {{ period_start('plan_interval', 'anchor_on', 'started_on') }}
@@ -247,7 +247,7 @@ scheduled as (
         ended_by,
         next_plan_code,
         terminated_on,
-        -- CONTRACT §2: the close month holding the period end, or the instant of issue.
+        -- docs/conventions.md: the close month holding the period end, or the instant of issue.
         {{ trunc_date('month', 'billing_day') }} as billing_month,
         charges_from_at,
         charges_to_at,

@@ -1,5 +1,5 @@
 {#-
-    Every charges period (rule book §8) of every subscription phase that overlaps a close month of
+    Every charges period (docs/rules.md §8) of every subscription phase that overlaps a close month of
     the window, one row per phase, period and close month, with the phase's charges window inside
     it: from the period's local midnight or the phase's exact start, to the next period's local
     midnight or the phase's exact end (UTC instants, half-open; a window that ends at a termination

@@ -1,5 +1,5 @@
 {#-
-    The items of credit notes issued by terminations and upgrades (rule book §9 Termination,
+    The items of credit notes issued by terminations and upgrades (docs/rules.md §9 Termination,
     §16): a pay-in-advance phase that ends at an instant gets back the unused days of the
     subscription fee it paid for the period holding that instant: plan amount / period days x
     (period end - termination day), one day more for an upgrade, whose termination day goes to

@@ -1,5 +1,5 @@
 {#-
-    Units per scheduled billing, charge and bucket (rule book §2, §2.1): the bucketed events
+    Units per scheduled billing, charge and bucket (docs/rules.md §2, §2.1): the bucketed events
     aggregated by the charge's metric, then metric rounding. Every bucket of every charge gets a
     row, with or without events, because a first tier's flat fee is billed at zero usage (§18.1);
     a bucket without events has the empty pricing group.

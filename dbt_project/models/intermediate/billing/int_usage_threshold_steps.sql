@@ -1,5 +1,5 @@
 {#-
-    Progressive billing (rule book §14), step 1: the current usage of every charges period of a
+    Progressive billing (docs/rules.md §14), step 1: the current usage of every charges period of a
     plan with usage thresholds, after each of its events. For each event of the period's
     in-arrears charges, in the order of (event_at, transaction_id): the amount of the event's
     bucket with the units up to and including it, and the period's usage amount before and after

@@ -1,5 +1,5 @@
 {#-
-    "Most specific wins" (rule book §1.11): a filter's children are the other filters of the same
+    "Most specific wins" (docs/rules.md §1.11): a filter's children are the other filters of the same
     charge version that hold all of its keys, sharing at least one allowed value on each. An event
     that matches a child is not counted by the parent. Filters with the same keys never overlap
     (the catalog refuses it), so a child always has more keys than its parent.

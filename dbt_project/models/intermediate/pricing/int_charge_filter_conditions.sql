@@ -1,7 +1,7 @@
 {#-
     The conditions of each charge filter, one row per (filter, key, allowed value), with `*`
     expanded to every value the metric declares for that key (Lago's __ALL_FILTER_VALUES__,
-    rule book §1.11). An event matches a filter when, for each of its keys, the event's property
+    docs/rules.md §1.11). An event matches a filter when, for each of its keys, the event's property
     is one of the allowed values.
 -#}
 with

@@ -1,5 +1,5 @@
 {#- Each distinct pricing_group_keys list of the catalog (charges and filters), one row per key
-    (rule book §1.10). -#}
+    (docs/rules.md §1.10). -#}
 with
 
 key_lists as (

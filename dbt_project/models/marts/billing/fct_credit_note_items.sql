@@ -1,4 +1,4 @@
-{#- One row per credited invoice line of a credit note (rule book §16): frozen rows of finalized months, drafts of the rest. -#}
+{#- One row per credited invoice line of a credit note (docs/rules.md §16): frozen rows of finalized months, drafts of the rest. -#}
 with
 
 finalized as (

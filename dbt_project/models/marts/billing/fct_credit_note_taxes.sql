@@ -1,4 +1,4 @@
-{#- One row per credit note and tax (rule book §11, §16): frozen rows of finalized months, drafts of the rest. -#}
+{#- One row per credit note and tax (docs/rules.md §11, §16): frozen rows of finalized months, drafts of the rest. -#}
 with
 
 finalized as (

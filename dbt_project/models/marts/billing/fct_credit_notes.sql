@@ -1,4 +1,4 @@
-{#- One row per credit note (CONTRACT §4): frozen ones as finalized, the rest as drafts, with
+{#- One row per credit note (docs/tables.md): frozen ones as finalized, the rest as drafts, with
     the credit left after the invoices that used it (fct_invoice_credits). -#}
 with
 

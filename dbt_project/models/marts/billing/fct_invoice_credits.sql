@@ -1,4 +1,4 @@
-{#- One row per coupon, credit note and wallet that reduced an invoice (rule book §12 steps 3, 7, 8): frozen rows of finalized months, drafts of the rest. -#}
+{#- One row per coupon, credit note and wallet that reduced an invoice (docs/rules.md §12 steps 3, 7, 8): frozen rows of finalized months, drafts of the rest. -#}
 with
 
 finalized as (

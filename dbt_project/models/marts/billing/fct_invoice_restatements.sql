@@ -1,4 +1,4 @@
-{#- Late data after finalization (CONTRACT §6), one row per line of a finalized invoice that a
+{#- Late data after finalization (docs/conventions.md), one row per line of a finalized invoice that a
     later close computes differently: what was finalized, what it would be now, what later
     documents settled (adjustment lines, `restatement` credit notes) and what is left. The
     finalized invoice itself never changes. -#}

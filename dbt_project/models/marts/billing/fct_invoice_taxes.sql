@@ -1,4 +1,4 @@
-{#- One row per invoice and tax (rule book §11). -#}
+{#- One row per invoice and tax (docs/rules.md §11). -#}
 with
 
 finalized as (

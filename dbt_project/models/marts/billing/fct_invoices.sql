@@ -48,14 +48,14 @@ drafts as (
         issuing_date,
         billing_period_start,
         billing_period_end,
-        -- CONTRACT §4: the issuing date plus the customer's (else the entity's) net payment term.
+        -- docs/tables.md: the issuing date plus the customer's (else the entity's) net payment term.
         {{ add_days('issuing_date', 'coalesce(payment_terms.net_payment_term, 0)') }} as payment_due_date,
         cast(null as timestamp) as finalized_at
     from {{ ref('int_invoices_drafted') }} as drafted
     left join (
         select external_customer_id, net_payment_term from {{ ref('int_customers_deduplicated') }}
     ) as payment_terms using (external_customer_id)
-    -- A finalized month shows its frozen invoices only (CONTRACT §6).
+    -- A finalized month shows its frozen invoices only (docs/conventions.md).
     where billing_month not in (select billing_month from finalized)
 ),
 

@@ -1,4 +1,4 @@
-{#- The prepaid-credit ledger (CONTRACT §4, rule book §15): every movement of every wallet with
+{#- The prepaid-credit ledger (docs/tables.md, docs/rules.md §15): every movement of every wallet with
     the balance after it, in the order it happened. Top-ups count from when they settle (granted
     at once, purchased once paid; an unpaid purchase is `pending` and moves nothing); an invoice
     consumes at local midnight of its issuing day (`pending` while the invoice is a draft); a void

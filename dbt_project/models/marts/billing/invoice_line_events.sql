@@ -1,5 +1,5 @@
 {{ config(materialized='view') }}
-{#- "Why was I charged this?": the exact events behind each charge line (CONTRACT §4): for a
+{#- "Why was I charged this?": the exact events behind each charge line (docs/tables.md): for a
     period-end line, the events of its bucket (filter and pricing group) that the close aggregated,
     carried-over events of recurring metrics included; for a pay-in-advance line, its one event;
     for a progressive-billing line, its bucket's events up to the crossing.

@@ -1,4 +1,4 @@
-{#- Every input row that cannot be billed, with its reason (CONTRACT §3.3): rows quarantined at
+{#- Every input row that cannot be billed, with its reason (docs/bad-input.md): rows quarantined at
     load, plus events and subscriptions that only fail against the catalog or other inputs, which
     are judged again at every close (a subscription that arrives later makes its events billable). -#}
 with
@@ -50,7 +50,7 @@ unbillable_events as (
     where {{ event_rejection_reason() }} is not null
 ),
 
-{#- A number too large to bill exactly in the field a numeric aggregation reads (rule book §2):
+{#- A number too large to bill exactly in the field a numeric aggregation reads (docs/rules.md §2):
     Meterhouse bills decimal(38, 9), 29 integer digits. Such an event is billed nowhere (the
     rating models skip it), so it is listed here rather than lost. -#}
 unbillable_values as (
@@ -97,7 +97,7 @@ unbillable_subscriptions as (
 ),
 
 {#- Coupons, wallets, wallet movements and manual credit notes that name something unknown
-    (CONTRACT §3.2): judged at every close, like events. -#}
+    (docs/inputs.md): judged at every close, like events. -#}
 unusable_account_inputs as (
     select
         'applied_coupons' as input_kind, source_file, line_number,

@@ -15,7 +15,7 @@ select
     email,
     tax_identification_number,
     coalesce(timezone, 'UTC') as timezone,
-    -- Lago's default prefix is the first three letters of the name (rule book §17).
+    -- Lago's default prefix is the first three letters of the name (docs/rules.md §17).
     coalesce(invoice_prefix, upper(substr(replace(name, ' ', ''), 1, 3))) as invoice_prefix,
     coalesce(document_numbering, 'per_customer') as document_numbering,
     -- Days between an invoice's issuing date and its due date; empty = due on issue.

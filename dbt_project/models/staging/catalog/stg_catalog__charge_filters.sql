@@ -1,5 +1,5 @@
-{#- Priced filters of charges (rule book §1.11). The filters of a charge are versioned as a set:
-    every row of one charge_code with the same valid_from (CONTRACT §3.1). -#}
+{#- Priced filters of charges (docs/rules.md §1.11). The filters of a charge are versioned as a set:
+    every row of one charge_code with the same valid_from (docs/inputs.md). -#}
 with
 
 source as (

@@ -1,4 +1,4 @@
-{#- The filter keys a metric declares, one row per allowed value (rule book §1.11). -#}
+{#- The filter keys a metric declares, one row per allowed value (docs/rules.md §1.11). -#}
 with
 
 source as (

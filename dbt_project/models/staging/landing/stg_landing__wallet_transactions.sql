@@ -11,7 +11,7 @@ floored as (
     select
         wallet_code,
         transaction_type,
-        {# credits > 0, so truncating is flooring (rule book §15: floored to 5 dp on input) #}
+        {# credits > 0, so truncating is flooring (docs/rules.md §15: floored to 5 dp on input) #}
         {{ as_decimal('trunc(credits, 5)') }} as credits,
         created_at,
         paid_at,

@@ -11,7 +11,7 @@ renamed as (
         external_customer_id,
         -- strings
         currency,
-        {# `|`-joined, sorted; NULL = every line type / every metric (CONTRACT §3.2) #}
+        {# `|`-joined, sorted; NULL = every line type / every metric (docs/inputs.md) #}
         allowed_line_types,
         metric_codes,
         source_file,
