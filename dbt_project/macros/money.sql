@@ -97,6 +97,51 @@
     )
 {%- endmacro %}
 
+{#- amount * rate / 100 as decimal(38, 9), rounded once, half away from zero (taxes, percentage
+    coupons). rate / 100 is exact in 9 decimals when the rate has at most 7, then one exact
+    multiplication; a rate with 8 or 9 decimals keeps the plain product (exact up to 18 integer
+    digits of the amount). -#}
+{% macro percent_of(amount, rate) -%}
+    case
+        when {{ rate }} = round({{ rate }}, 7)
+            then {{ multiply_exact(amount, 'cast(' ~ rate ~ ' as decimal(38, 9)) * 0.01') }}
+        else {{ as_decimal('(' ~ amount ~ ') * ' ~ rate ~ ' * 0.01') }}
+    end
+{%- endmacro %}
+
+{#- sum(expression) as decimal(38, 9), an aggregate: a sum beyond the 29 integer digits of
+    decimal(38, 9) (say many events of 28 digits each) stops the build with an error that reads
+    "<what> exceeds the 29 integer digits Meterhouse can bill exactly", `what` being a SQL text
+    expression over the group (the metric, subscription and charge), instead of the engine's bare
+    overflow (docs/bad-input.md). -#}
+{% macro sum_within_limit(expression, what) -%}
+    {{ return(adapter.dispatch('sum_within_limit', 'meterhouse')(expression, what)) }}
+{%- endmacro %}
+
+{#- Engines whose decimal sum fails on overflow by itself (the message is the engine's). -#}
+{% macro default__sum_within_limit(expression, what) -%}
+    cast(sum(cast({{ expression }} as decimal(38, 9))) as decimal(38, 9))
+{%- endmacro %}
+
+{#- DuckDB sums decimal(38, 9) in a hugeint of 10^-9 units and overflows past 1.7 * 10^29: the
+    integer parts are summed apart (a hugeint of units holds 1.7 * 10^38), then the fractional
+    parts, each below 1; the total is checked before it is cast. -#}
+{% macro duckdb__sum_within_limit(expression, what) -%}
+    {%- set value = "cast(" ~ expression ~ " as decimal(38, 9))" -%}
+    {%- set integer_sum = "sum(cast(trunc(" ~ value ~ ") as hugeint))" -%}
+    {%- set fraction_sum = "sum(" ~ value ~ " - trunc(" ~ value ~ "))" -%}
+    {%- set scaled = "(" ~ integer_sum ~ " * 1000000000 + cast(" ~ fraction_sum ~ " * 1000000000 as hugeint))" -%}
+    case
+        when count({{ value }}) = 0 then cast(null as decimal(38, 9))
+        when abs({{ integer_sum }}) < cast('100000000000000000000000000000' as hugeint) - count({{ value }})
+            then cast({{ integer_sum }} as decimal(38, 9)) + {{ fraction_sum }}
+        when abs({{ integer_sum }}) < cast('100000000000000000000000000000' as hugeint) + count({{ value }})
+            and abs({{ scaled }}) < cast('100000000000000000000000000000000000000' as hugeint)
+            then cast({{ scaled }} as decimal(38, 0)) * cast(0.000000001 as decimal(10, 9))
+        else cast(error({{ what }} || ' exceeds the 29 integer digits Meterhouse can bill exactly') as decimal(38, 9))
+    end
+{%- endmacro %}
+
 {#- Metric rounding (rule book §2): round / ceil / floor at a precision that may be negative. -#}
 {% macro round_units(expression, function, precision) -%}
     case
