@@ -19,7 +19,7 @@ Scenario
 
 import json
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
 
@@ -1365,7 +1365,8 @@ def test_a_number_beyond_29_integer_digits_is_quarantined_not_lost(warehouse):
         exact.prec = 60  # the default 28 significant digits would round these
         units = Decimal("1234567890123456789012345678") + 2
         standard = units * Decimal("0.01")
-        package = -((units - 3) // -7) * Decimal("2.50")  # ceil((units - 3) / 7) packages
+        packages = ((units - 3) / 7).to_integral_value(rounding=ROUND_CEILING)
+        package = packages * Decimal("2.50")
     assert standard == Decimal("12345678901234567890123456.80")
     assert package == Decimal("440917103615520281790123457.50")
     assert single(warehouse, "sub_huge", "c_huge") == fee(
