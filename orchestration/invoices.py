@@ -7,7 +7,7 @@ unchanged.
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -38,11 +38,23 @@ def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# Wide enough for any decimal(38, x) value and the product of two (the default context keeps 28
+# significant digits; amounts reach 29 integer digits, docs/bad-input.md).
+_WIDE = Context(prec=100)
+
+
+def _is_exact_product(units: Decimal | None, price: Decimal | None, amount: Decimal | None) -> bool:
+    """Units x unit price is the amount: the unit price can be printed as is."""
+    if units is None or price is None or amount is None:
+        return False
+    return _WIDE.multiply(units, price) == amount
+
+
 def _money(value: Decimal, exponent: int) -> Decimal:
     # decimal(38, 4) columns carry trailing zeros; the amount is already rounded in SQL, so this
     # only drops them (it raises rather than round if SQL ever left more digits).
     quantum = Decimal(1).scaleb(-exponent)
-    exact = value.quantize(quantum)
+    exact = value.quantize(quantum, context=_WIDE)
     if exact != value:
         raise ValueError(f"{value} is not rounded to {exponent} decimals")
     return exact
@@ -134,9 +146,7 @@ def finalized_invoices_for_month(
                 where plans.plan_code = lines.plan_code
                 order by plans.valid_from desc
                 limit 1
-            ) as plan_name,
-            -- Units x unit price is the amount: the unit price can be printed as is.
-            lines.units * lines.unit_amount = lines.precise_amount as unit_price_is_exact
+            ) as plan_name
         from billing.fct_invoice_lines as lines
         where lines.billing_month = ?
         order by lines.invoice_id, lines.external_subscription_id nulls last,
@@ -228,7 +238,9 @@ def finalized_invoices_for_month(
                         subscription_id=line["external_subscription_id"],
                         plan_name=line["plan_name"],
                         tiers=tuple(_tier(tier) for tier in tiers[line["invoice_line_id"]]),
-                        unit_price_is_exact=bool(line["unit_price_is_exact"]),
+                        unit_price_is_exact=_is_exact_product(
+                            line["units"], line["unit_amount"], line["precise_amount"]
+                        ),
                     )
                     for line in lines[invoice["invoice_id"]]
                 ),

@@ -41,16 +41,14 @@
     select
         price_key,
         sum(
-            case when charge_model = 'graduated' then {{ as_decimal(
-                "(" ~ graduated_tier_units() ~ ") * per_unit_amount"
-            ) }}
-            else {{ divide_exact(
+            case when charge_model = 'graduated' then {{ multiply_exact(graduated_tier_units(), 'per_unit_amount') }}
+            else {{ divide_exact(multiply_exact(
                 "case
                     when to_value is not null and units >= to_value
                         then to_value - case when from_value = 0 then 1 else from_value end + 1
                     when from_value = 0 then units
                     else units - from_value + 1
-                end * tier_rate", 100
+                end", 'tier_rate'), 100
             ) }}
             end + flat_amount
         ) as model_amount
@@ -68,7 +66,7 @@
         select
             price_key,
             tier_rank,
-            {{ as_decimal('units * per_unit_amount') }} + flat_amount as model_amount,
+            {{ multiply_exact('units', 'per_unit_amount') }} + flat_amount as model_amount,
             row_number() over (partition by price_key order by tier_rank) as match_rank
         from {{ name }}_tiers
         where charge_model = 'volume'
@@ -81,10 +79,10 @@
     select
         {{ source }}.price_key,
         {{ as_decimal("case " ~ source ~ ".charge_model
-            when 'standard' then " ~ source ~ ".units * " ~ source ~ ".amount
+            when 'standard' then " ~ multiply_exact(source ~ '.units', source ~ '.amount') ~ "
             when 'package' then case when " ~ source ~ ".units - coalesce(" ~ source ~ ".free_units, 0) <= 0 then 0
-                else ceil(" ~ divide_exact(source ~ '.units - coalesce(' ~ source ~ '.free_units, 0)', source ~ '.package_size')
-                ~ ") * " ~ source ~ ".amount end
+                else " ~ multiply_exact('ceil(' ~ divide_exact(source ~ '.units - coalesce(' ~ source ~ '.free_units, 0)', source ~ '.package_size')
+                ~ ')', source ~ '.amount') ~ " end
             when 'volume' then volume.model_amount
             else graduated.model_amount
         end") }} as model_amount,
@@ -152,7 +150,7 @@
 {% macro percentage_paying_event_amount() -%}
     case when is_paying_event then
         {{ clamp_per_transaction(
-            divide_exact('paying_value * rate', 100) ~ ' + coalesce(fixed_amount, 0)',
+            divide_exact(multiply_exact('paying_value', 'rate'), 100) ~ ' + coalesce(fixed_amount, 0)',
             'per_transaction_min_amount', 'per_transaction_max_amount') }}
     else 0 end
 {%- endmacro %}
@@ -181,10 +179,10 @@
             then coalesce({{ per_transaction_amount }}, 0)
         else
             case when {{ free_value }} > {{ units }} then 0
-                else {{ divide_exact('(' ~ units ~ ' - ' ~ free_value ~ ') * rate', 100) }} end
+                else {{ divide_exact(multiply_exact(units ~ ' - ' ~ free_value, 'rate'), 100) }} end
             + case
                 when {{ units }} = 0 or fixed_amount is null or {{ free_events }} >= {{ events }} then 0
-                else ({{ events }} - {{ free_events }}) * fixed_amount
+                else {{ multiply_exact(events ~ ' - ' ~ free_events, 'fixed_amount') }}
             end
     end
 {%- endmacro %}

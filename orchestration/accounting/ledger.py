@@ -69,6 +69,7 @@ from decimal import (
     Inexact,
     InvalidOperation,
     Overflow,
+    localcontext,
 )
 from pathlib import Path
 
@@ -785,8 +786,13 @@ def sync_ledger(
 
 
 def check_ledger(path: Path) -> list[str]:
-    """Load ``path`` with Beancount and return its errors as ``file:line: message`` strings."""
-    _, errors, _ = loader.load_file(str(path))
+    """Load ``path`` with Beancount and return its errors as ``file:line: message`` strings.
+
+    Beancount balances in the current decimal context; the default 28 significant digits would
+    round amounts of 29 integer digits (docs/bad-input.md) into false imbalances."""
+    with localcontext() as wide:
+        wide.prec = 100
+        _, errors, _ = loader.load_file(str(path))
     return [_format_error(error) for error in errors]
 
 

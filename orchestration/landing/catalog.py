@@ -314,6 +314,14 @@ def _property_rules(file: str, amounts: tuple[str, ...], subject: str) -> list[R
             f"select line_number from {table} as t where t.pricing_group_keys is not null "
             f"and {_has_empty_item('t.pricing_group_keys')}",
         ),
+        (
+            file,
+            "pricing_group_keys: a key must not start or end with spaces (an event property "
+            "key is matched as written)",
+            f"select t.line_number, s.item from {table} as t, "
+            "unnest(string_split(t.pricing_group_keys, '|')) as s(item) "
+            "where trim(s.item) <> '' and s.item <> trim(s.item) order by t.line_number",
+        ),
     ]
 
 
@@ -993,6 +1001,18 @@ WORK_TABLES_SQL = (
 )
 
 
+# Cells kept as written: a pricing group key is an event property key, matched as written, so
+# its spaces are checked (and refused) rather than trimmed away.
+UNTRIMMED_COLUMNS = frozenset({"pricing_group_keys"})
+
+
+def _cell(column: str) -> str:
+    """A cell trimmed (empty is null), except the columns kept as written."""
+    if column in UNTRIMMED_COLUMNS:
+        return f"case when trim({column}) = '' then null else {column} end"
+    return f"nullif(trim({column}), '')"
+
+
 def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) -> int:
     columns = CATALOG_FILES[name]
     path = catalog_dir / f"{name}.csv"
@@ -1015,7 +1035,7 @@ def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) ->
         if missing:
             raise CatalogError(f"{name}.csv: required columns missing: {', '.join(missing)}")
         select = ", ".join(
-            f"nullif(trim({c}), '') as {c}" if c in header else f"cast(null as varchar) as {c}"
+            f"{_cell(c)} as {c}" if c in header else f"cast(null as varchar) as {c}"
             for c in columns
         )
         conn.execute(
@@ -1037,8 +1057,10 @@ def catalog_violations(conn: duckdb.DuckDBPyConnection) -> list[Violation]:
         conn.execute(sql)
     violations = []
     for file, rule, sql, *column in RULES + NOT_YET_SUPPORTED:
-        for (line,) in conn.execute(sql).fetchall():
-            violations.append(Violation(file, line, rule, column[0] if column else None))
+        # A rule's query gives the line, and may give the offending value as a second column.
+        for line, *value in conn.execute(sql).fetchall():
+            shown = f"{rule}, found {value[0]!r}" if value else rule
+            violations.append(Violation(file, line, shown, column[0] if column else None))
     # Required key cells, per file.
     for name, keys in KEY_COLUMNS.items():
         for key in keys:

@@ -20,7 +20,7 @@ Scenario
 
 import json
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
 
@@ -202,6 +202,15 @@ CHARGES = [
     ),
     _charge(H_CHARGE, H_PLAN, H_METRIC, "standard", amount="1.00", pricing_group_keys=H_GROUP_KEY),
     _charge("c_huge", "p_huge", "huge_sum", "standard", amount="0.01"),
+    _charge(
+        "c_huge_pkg",
+        "p_huge",
+        "huge_sum",
+        "package",
+        amount="2.50",
+        package_size="7",
+        free_units="3",
+    ),
     # spec/scenarios/pay_in_advance_charges_spec.rb, "with unique_count_agg / standard"
     _charge(
         "c_adv_users_lago",
@@ -543,7 +552,7 @@ EVENTS: dict[str, list[tuple[str, str, dict, dict]]] = {
     "sub_huge": [
         ("huge_sum", at(2), {"v": 1e30}, {}),  # written 1e+30
         ("huge_sum", at(3), {"v": 10**30}, {}),  # 31 digits
-        ("huge_sum", at(4), {"v": "1234567890123456789"}, {}),
+        ("huge_sum", at(4), {"v": "1234567890123456789012345678"}, {}),  # 28 digits
         ("huge_sum", at(5), {"v": 2}, {}),
     ],
     "sub_adv_users_lago": [
@@ -1349,11 +1358,23 @@ def test_any_property_key_and_catalog_identifier_bills_as_written(warehouse):
 def test_a_number_beyond_29_integer_digits_is_quarantined_not_lost(warehouse):
     # Issue 13 item 7. 1e30 (a JSON number with an exponent) and 10^30 (31 digits) exceed the
     # decimal(38, 9) Meterhouse bills exactly: each is listed in billing.rejected_inputs as a
-    # bad_value and billed nowhere. The 19-digit value and 2 are billed exactly:
-    # 1,234,567,890,123,456,789 + 2 units x 0.01 = 12,345,678,901,234,567.91.
-    units = Decimal("1234567890123456791")
+    # bad_value and billed nowhere. The 28-digit value and 2 are billed exactly, as Python's
+    # Decimal computes them (products and quotients beyond 20 integer digits included):
+    # standard, 1,234,567,890,123,456,789,012,345,680 units x 0.01; package, the units beyond
+    # 3 free ones in packages of 7 started, at 2.50 a package.
+    with localcontext() as exact:
+        exact.prec = 60  # the default 28 significant digits would round these
+        units = Decimal("1234567890123456789012345678") + 2
+        standard = units * Decimal("0.01")
+        packages = ((units - 3) / 7).to_integral_value(rounding=ROUND_CEILING)
+        package = packages * Decimal("2.50")
+    assert standard == Decimal("12345678901234567890123456.80")
+    assert package == Decimal("440917103615520281790123457.50")
     assert single(warehouse, "sub_huge", "c_huge") == fee(
-        str(units), 2, "12345678901234567.91", "12345678901234567.91"
+        str(units), 2, str(standard), str(standard)
+    )
+    assert single(warehouse, "sub_huge", "c_huge_pkg") == fee(
+        str(units), 2, str(package), str(package)
     )
     rejected = query(
         warehouse,

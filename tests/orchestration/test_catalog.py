@@ -202,6 +202,15 @@ CASES = [
         "model|",
         "charges.csv line 2: pricing_group_keys must be `|`-separated non-empty keys",
     ),
+    # Issue 13 item 6: a group key is matched as written, so one with surrounding spaces (which
+    # would otherwise be trimmed silently) is refused, naming the file, line, column and value.
+    (
+        "charges.csv",
+        "model|project",
+        "model| project",
+        "charges.csv line 2: pricing_group_keys: a key must not start or end with spaces "
+        "(an event property key is matched as written), found ' project'",
+    ),
     (
         "charges.csv",
         "pro_resale,pro,payments,dynamic",
@@ -341,6 +350,13 @@ CASES = [
         ",11,10,",
         "charge_filters.csv line 7: per_transaction_min_amount must not exceed "
         "per_transaction_max_amount",
+    ),
+    (
+        "charge_filters.csv",
+        "asia,model,",
+        "asia,model ,",
+        "charge_filters.csv line 4: pricing_group_keys: a key must not start or end with spaces "
+        "(an event property key is matched as written), found 'model '",
     ),
     (
         "charge_filters.csv",

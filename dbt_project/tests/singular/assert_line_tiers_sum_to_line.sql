@@ -27,8 +27,8 @@ select
     invoice_line_id,
     'row' as failure,
     precise_amount as amount,
-    case when step_kind = 'packages' then packages * unit_amount
-        else units * unit_amount + flat_amount end as expected
+    case when step_kind = 'packages' then {{ multiply_exact('packages', 'unit_amount') }}
+        else {{ multiply_exact('units', 'unit_amount') }} + flat_amount end as expected
 from tiers
-where precise_amount <> case when step_kind = 'packages' then packages * unit_amount
-        else units * unit_amount + flat_amount end
+where precise_amount <> case when step_kind = 'packages' then {{ multiply_exact('packages', 'unit_amount') }}
+        else {{ multiply_exact('units', 'unit_amount') }} + flat_amount end

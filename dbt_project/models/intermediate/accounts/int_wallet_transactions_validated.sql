@@ -27,7 +27,7 @@ select
     wallets.rate_amount,
     transactions.transaction_type,
     transactions.credits,
-    {{ round_to_exponent('transactions.credits * wallets.rate_amount', 'currencies.exponent') }} as amount,
+    {{ round_to_exponent(multiply_exact('transactions.credits', 'wallets.rate_amount'), 'currencies.exponent') }} as amount,
     transactions.created_at,
     transactions.paid_at,
     case when transactions.transaction_type = 'purchased' then transactions.paid_at

@@ -90,7 +90,7 @@ graduated_steps as (
         {{ as_decimal(graduated_tier_units()) }} as units,
         per_unit_amount as unit_amount,
         flat_amount,
-        {{ as_decimal('(' ~ graduated_tier_units() ~ ') * per_unit_amount') }} + flat_amount as precise_amount
+        {{ multiply_exact(graduated_tier_units(), 'per_unit_amount') }} + flat_amount as precise_amount
     from unit_priced_tiers
     where charge_model = 'graduated' and (tier_rank = 1 or previous_to_value < units)
 ),

@@ -90,7 +90,7 @@ currencies as (
 manual_spread as (
     select
         manual_lines.*,
-        {{ round_to_exponent(divide_exact('manual_lines.amount * manual_lines.line_amount', 'manual_lines.credited_lines_amount'),
+        {{ round_to_exponent(divide_exact(multiply_exact('manual_lines.amount', 'manual_lines.line_amount'), 'manual_lines.credited_lines_amount'),
             'currencies.exponent') }} as spread_amount
     from manual_lines
     inner join currencies on manual_lines.currency = currencies.currency
@@ -195,11 +195,11 @@ select
     {{ as_money('items.item_amount') }} as item_amount,
     {{ as_decimal(
         "case when items.line_amount = 0 then 0 else "
-        ~ divide_exact('items.item_amount * items.precise_coupons_amount', 'items.line_amount') ~ " end"
+        ~ divide_exact(multiply_exact('items.item_amount', 'items.precise_coupons_amount'), 'items.line_amount') ~ " end"
     ) }} as precise_coupons_adjustment_amount,
     {{ as_decimal(
         "(items.item_amount - case when items.line_amount = 0 then 0 else "
-        ~ divide_exact('items.item_amount * items.precise_coupons_amount', 'items.line_amount')
+        ~ divide_exact(multiply_exact('items.item_amount', 'items.precise_coupons_amount'), 'items.line_amount')
         ~ " end) * items.taxes_rate * 0.01"
     ) }} as precise_taxes_amount
 from items

@@ -181,7 +181,7 @@ credits_{{ rank }} as (
             ~ " when frequency = 'recurring' and use_number > frequency_duration then 0"
             ~ " when coupon_type = 'percentage' and frequency = 'once' and use_number > 1 then 0"
             ~ " when coupon_type = 'percentage' then "
-            ~ round_to_exponent('least(base_amount * percentage_rate * 0.01, base_amount)', 'currency_exponent')
+            ~ round_to_exponent('least(' ~ percent_of('base_amount', 'percentage_rate') ~ ', base_amount)', 'currency_exponent')
             ~ " when frequency = 'once' then"
             ~ " least(amount - used_before_amount, cumulative_base_amount)"
             ~ " - least(amount - used_before_amount, cumulative_base_amount - rounded_base_amount)"
@@ -209,7 +209,7 @@ shares_{{ rank }} as (
         {{ rank }} as coupon_rank,
         credits_{{ rank }}.credit_amount,
         {{ divide_exact(
-            'credits_' ~ rank ~ '.credit_amount * targets_' ~ rank ~ '.remaining_amount',
+            multiply_exact('credits_' ~ rank ~ '.credit_amount', 'targets_' ~ rank ~ '.remaining_amount'),
             'credits_' ~ rank ~ '.base_amount'
         ) }} as precise_coupon_amount
     from targets_{{ rank }}

@@ -48,7 +48,7 @@ select
     -- The rounded fee less its shares of a progressive-billing credit (§14) and of coupons
     -- (§13): precise amounts, so the tax sees exactly what the customer is charged (§18.8).
     bases.taxable_base_amount,
-    {{ as_decimal('bases.taxable_base_amount * taxes.tax_rate * 0.01') }} as precise_tax_amount
+    {{ percent_of('bases.taxable_base_amount', 'taxes.tax_rate') }} as precise_tax_amount
 from bases
 inner join taxes
     on '|' || bases.tax_codes || '|' like '%|' || taxes.tax_code || '|%'

@@ -96,7 +96,7 @@ select
     credits as units,
     cast(0 as bigint) as events_count,
     {{ as_decimal('rate_amount') }} as unit_amount,
-    {{ as_decimal('credits * rate_amount') }} as precise_amount,
+    {{ multiply_exact('credits', 'rate_amount') }} as precise_amount,
     amount,
     {{ as_decimal('0') }} as precise_coupons_amount,
     {{ as_decimal('0') }} as taxes_rate,

@@ -51,10 +51,10 @@ lines_0 as (
         lines.invoice_id,
         lines.line_type,
         lines.metric_code,
-        {{ as_decimal(
-            '(lines.amount - lines.precise_coupons_amount - coalesce(progressive_credits.precise_credit_amount, 0)'
-            ~ ' + lines.precise_taxes_amount) * '
-            ~ divide_exact('invoices.amount_due', 'invoices.sub_total_including_taxes_amount')
+        {{ multiply_exact(
+            'lines.amount - lines.precise_coupons_amount - coalesce(progressive_credits.precise_credit_amount, 0)'
+            ~ ' + lines.precise_taxes_amount',
+            divide_exact('invoices.amount_due', 'invoices.sub_total_including_taxes_amount')
         ) }} as owed_amount
     from {{ ref('int_invoice_lines_taxed') }} as lines
     inner join invoices on lines.invoice_id = invoices.invoice_id
@@ -236,7 +236,7 @@ lines_{{ rank }} as (
         lines_{{ before }}.metric_code,
         {{ as_decimal(
             'lines_' ~ before ~ '.owed_amount - coalesce('
-            ~ divide_exact('payments_' ~ rank ~ '.amount * lines_' ~ before ~ '.owed_amount', 'payments_' ~ rank ~ '.eligible_amount')
+            ~ divide_exact(multiply_exact('payments_' ~ rank ~ '.amount', 'lines_' ~ before ~ '.owed_amount'), 'payments_' ~ rank ~ '.eligible_amount')
             ~ ', 0)'
         ) }} as owed_amount
     from lines_{{ before }}

@@ -344,7 +344,7 @@ fees as (
             when priced_fee_events.charge_model = 'dynamic' then coalesce(priced_fee_events.precise_total_amount, 0)
             when priced_fee_events.charge_model = 'percentage' then percentage_amounts.fee_amount
             when priced_fee_events.is_prorated
-                then priced_fee_events.prorated_added_units * priced_fee_events.amount
+                then " ~ multiply_exact('priced_fee_events.prorated_added_units', 'priced_fee_events.amount') ~ "
             else with_event.model_amount
                 - case when priced_fee_events.units_including - priced_fee_events.added_units = 0 then 0
                     else without_event.model_amount end

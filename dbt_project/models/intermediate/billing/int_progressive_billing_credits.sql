@@ -95,7 +95,7 @@ select
     invoice_id,
     billing_month,
     case when period_charges_amount = 0 then {{ as_decimal('0') }}
-        else {{ divide_exact('amount * credit_amount', 'period_charges_amount') }}
+        else {{ divide_exact(multiply_exact('amount', 'credit_amount'), 'period_charges_amount') }}
     end as precise_credit_amount
 from credited_lines
 where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}

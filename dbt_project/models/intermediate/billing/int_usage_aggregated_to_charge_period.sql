@@ -4,6 +4,10 @@
     row, with or without events, because a first tier's flat fee is billed at zero usage (§18.1);
     a bucket without events has the empty pricing group.
 -#}
+{#- Names a bucket's sum in the error of a sum beyond the decimal (sum_within_limit). -#}
+{%- set usage_sum_subject = "' metric ' || any_value(metric_code) || ' for subscription '"
+    ~ " || any_value(external_subscription_id) || ' (charge ' || charge_code || ')'" -%}
+
 with
 
 charge_filters as (
@@ -46,6 +50,8 @@ billing_filters as (
 events as {{ recomputed_cte() }} (
     select
         bucketed.*,
+        billing_charges.external_subscription_id,
+        billing_charges.metric_code,
         billing_charges.aggregation,
         billing_charges.charges_from_date,
         billing_charges.charges_to_date,
@@ -212,10 +218,10 @@ aggregated as (
         filter_code,
         pricing_group,
         count(case when is_counted then 1 end) as events_count,
-        sum(value_number) as summed_value,
+        {{ sum_within_limit('value_number', "'the sum of' || " ~ usage_sum_subject) }} as summed_value,
         max(case when not is_carried_over then value_number end) as max_value,
         min(case when not is_carried_over then event_at end) as first_window_event_at,
-        sum(precise_total_amount) as dynamic_amount,
+        {{ sum_within_limit('precise_total_amount', "'the dynamic amount of' || " ~ usage_sum_subject) }} as dynamic_amount,
         -- Prorated sum (§2.1): carried units weighted by the active days, each event by the days
         -- from its day to the window's last day, both over the full period length; ceil at 5.
         -- Only for prorated charges: the product of a value near the 29-digit limit and a day
