@@ -431,10 +431,12 @@ def landing_first_start(folder: Path) -> str | None:
         for path in landing_files(folder):
             try:
                 stage_file(conn, kind, path)
+                # Only starts the loader would accept: a bad_timestamp row bills nothing.
                 value = conn.execute(
                     "select strftime(min(started_at), '%Y-%m') from "
                     f"(select is_parseable, {kind.typing_sql} from staged_text) "
-                    "where is_parseable"
+                    "where is_parseable and started_at >= ?",
+                    [schemas.EARLIEST_TIMESTAMP],
                 ).fetchone()[0]
             except (UnreadableFileError, duckdb.Error):
                 continue
