@@ -397,6 +397,7 @@ def test_path_separators_in_numbers_and_ids_stay_inside_the_output_folder(hostil
     assert sorted(p.name for p in (root / "work").iterdir()) == [
         "dagster_home",
         "landing",
+        "logs",  # dbt's per-model lines of each run (docs/month-review.md)
         "output",
         "warehouse.duckdb",
         "warehouse.duckdb.lock",  # one run at a time (docs/operations.md)
