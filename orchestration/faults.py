@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import BinaryIO
 
 _hits: Counter[str] = Counter()
 
@@ -49,20 +50,39 @@ def watch_dbt_log(log: Path) -> None:
         return
     model = point.removeprefix("dbt_built:")
 
+    def built(line: bytes) -> None:
+        if b'"LogModelResult"' in line:
+            node = json.loads(line)["data"]["node_info"]
+            if node["node_name"] == model and node["node_status"] == "success":
+                crash_point(point)
+
     def tail() -> None:
         while not log.exists():
             time.sleep(0.005)
-        with log.open("rb") as stream:
-            line = b""
-            while True:
-                line += stream.readline()
-                if not line.endswith(b"\n"):  # nothing new yet, or half a line
-                    time.sleep(0.005)
-                    continue
-                if b'"LogModelResult"' in line:
-                    node = json.loads(line)["data"]["node_info"]
-                    if node["node_name"] == model and node["node_status"] == "success":
-                        crash_point(point)
+        stream = log.open("rb")
+        line = b""
+        while True:
+            line += stream.readline()
+            if line.endswith(b"\n"):
+                built(line)
                 line = b""
+            elif _rotated(log, stream):
+                # dbt rotates its log at 10 MB, which a close's debug log passes: the rest of the
+                # old file first, then the new file under the same name.
+                for rest in (line + stream.read()).splitlines():
+                    built(rest)
+                stream.close()
+                stream = log.open("rb")
+                line = b""
+            else:  # nothing new yet, or half a line
+                time.sleep(0.005)
 
     threading.Thread(target=tail, name="crash-point-dbt-log", daemon=True).start()
+
+
+def _rotated(log: Path, stream: BinaryIO) -> bool:
+    """Whether the file now under `log`'s name is another than the one `stream` reads."""
+    try:
+        return log.stat().st_ino != os.fstat(stream.fileno()).st_ino
+    except FileNotFoundError:  # between the rename and the new file
+        return False
