@@ -23,7 +23,7 @@ import pytest
 from orchestration.settings import Locations
 from orchestration.webhooks import outbox
 from orchestration.webhooks.config import WebhookConfigError, parse
-from orchestration.webhooks.delivery import deliver_due, retry_wait
+from orchestration.webhooks.delivery import deliver_due, retry_wait, utc_now
 
 SECRET = "test-secret-0123456789abcdef"
 CATALOG = Path(__file__).resolve().parents[2] / "seeds" / "catalog"
@@ -397,31 +397,46 @@ def test_a_closed_month_sends_each_webhook_once_and_a_slow_receiver_never_holds_
 
 
 def test_closes_and_finalizations_queue_webhooks_and_a_sensor_delivers_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.webhooks.assets import OUTBOX_KEY, webhook_delivery_sensor
+    from orchestration.webhooks.assets import (
+        DELIVERIES_KEY,
+        OUTBOX_KEY,
+        webhook_delivery_job,
+        webhook_delivery_sensor,
+    )
 
-    graph = defs.resolve_asset_graph()
     for job in ("monthly_close", "finalize_month"):
         assert OUTBOX_KEY in defs.resolve_job_def(job).asset_layer.asset_graph.get_all_asset_keys()
-    assert OUTBOX_KEY in graph.get_all_asset_keys()
 
     monkeypatch.delenv("MH_WEBHOOKS_FILE", raising=False)
     monkeypatch.delenv("MH_WEBHOOKS", raising=False)
     monkeypatch.setenv("MH_OUTPUT_DIR", str(tmp_path / "out"))
-    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()) as context:
+    monkeypatch.setenv("MH_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    instance = dg.DagsterInstance.ephemeral()
+    with dg.build_sensor_context(instance=instance) as context:
         skipped = webhook_delivery_sensor(context)
         assert isinstance(skipped, dg.SkipReason) and "no webhook endpoint" in skipped.skip_message
 
-        config = [_endpoint(url=f"http://127.0.0.1:{closed_port()}/hook")]
+        config = [_endpoint(url=f"{receiver.url}/ok")]
         monkeypatch.setenv("MH_WEBHOOKS", json.dumps(config))
         assert "no webhook due" in webhook_delivery_sensor(context).skip_message
         clock = Clock()
-        clock.now = datetime.now().replace(microsecond=0) - timedelta(hours=1)  # noqa: DTZ005
+        clock.now = utc_now() - timedelta(hours=1)
         locations = _bare_outbox(tmp_path, settings_for(config), clock)
         with duckdb.connect(str(locations.warehouse)) as conn:
             outbox.publish_log(conn, tmp_path / "out")
         assert isinstance(webhook_delivery_sensor(context), dg.RunRequest)
+
+    result = webhook_delivery_job.execute_in_process(instance=instance)
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("deliver_webhooks")
+    assert materialization.asset_key == DELIVERIES_KEY
+    figures = {key: value.value for key, value in materialization.metadata.items()}
+    assert (figures["attempted"], figures["succeeded"], figures["pending"]) == (1, 1, 0)
+    assert len(receiver.at("/ok")) == 1 and receiver.requests[0]["verified"]
+    with dg.build_sensor_context(instance=instance) as context:
+        assert "no webhook due" in webhook_delivery_sensor(context).skip_message
