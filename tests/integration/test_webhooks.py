@@ -265,6 +265,15 @@ def test_a_receiver_that_is_down_is_recorded_and_retried(tmp_path: Path) -> None
     assert "ConnectionRefused" in error
     assert (locations.output_dir / "marts" / "fct_webhook_deliveries.parquet").exists()
 
+    # docs/tables.md documents every column of the log.
+    with duckdb.connect(str(locations.warehouse)) as conn:
+        columns = [
+            c[0] for c in conn.execute("select * from billing.fct_webhook_deliveries").description
+        ]
+    page = (CATALOG.parents[1] / "docs" / "tables.md").read_text()
+    section = page.split("## `billing.fct_webhook_deliveries`", 1)[1].split("\n## ", 1)[0]
+    assert [c for c in columns if f"| `{c}` |" not in section] == []
+
 
 # -- a closed month: payloads, a re-run close, a slow receiver -------------------------------
 
