@@ -1,6 +1,7 @@
 """`meterhouse webhooks deliver | list | endpoints` (docs/webhooks.md)."""
 
 import argparse
+import sys
 from collections.abc import Callable
 
 import pyarrow.parquet as pq
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace, locations: Locations) -> int:
     try:
         settings = load_settings()
     except WebhookConfigError as error:
-        print(f"meterhouse: webhook configuration: {error}")  # noqa: T201
+        print(f"meterhouse: webhook configuration: {error}", file=sys.stderr)  # noqa: T201
         return 2
     if args.webhooks_command == "endpoints":
         print(f"Endpoints ({settings.source}):")  # noqa: T201

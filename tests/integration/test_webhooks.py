@@ -318,9 +318,13 @@ def test_a_closed_month_sends_each_webhook_once_and_a_slow_receiver_never_holds_
     settings = parse(config, "test", timeout=10, attempts=3)
     locations = Locations(CATALOG, cli_workspace / "landing", warehouse, cli_workspace / "output")
 
-    # What the reference close queued had webhooks been configured then (the same step as the
-    # close's `webhooks/outbox` asset).
+    # The reference close ran without endpoints: it recorded its events and queued nothing.
+    recorded = _counts(warehouse)
     with duckdb.connect(str(warehouse)) as conn:
+        assert conn.execute("select count(*) from webhooks.deliveries").fetchone()[0] == 0
+        # As if the warehouse predated webhooks: the same step as the close's `webhooks/outbox`
+        # asset then finds every event new, and queues it for the endpoints.
+        conn.execute("drop schema webhooks cascade")
         queued = outbox.enqueue(conn, settings, CATALOG, datetime(2026, 12, 1))
         drafts = conn.execute(
             "select count(*) from billing.fct_invoices where status = 'draft'"
@@ -336,6 +340,7 @@ def test_a_closed_month_sends_each_webhook_once_and_a_slow_receiver_never_holds_
     events = sum(v for k, v in queued.items() if k != "deliveries")
     assert queued["deliveries"] == events + subscriptions + drafts
     before = _counts(warehouse)
+    assert before == recorded
 
     # A delivery pass talks to a slow receiver; meanwhile the month is closed again, with one
     # event of an unknown metric in a new landing file.
