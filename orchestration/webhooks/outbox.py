@@ -242,9 +242,9 @@ def _insert_events(
         """
         insert into webhooks.events
         select new.webhook_event_id, new.webhook_type, new.object_type, new.object_id,
-            bodies.body, cast(? as timestamp)
+            coalesce(bodies.body, ''), cast(? as timestamp)
         from webhook_new_events as new
-        inner join webhook_bodies as bodies
+        left join webhook_bodies as bodies
             on new.webhook_event_id = bodies.webhook_event_id
         """,
         [now],
@@ -285,8 +285,12 @@ def _queue_deliveries(
 
 def _new_rows(conn: duckdb.DuckDBPyConnection, sql: str, object_type: str) -> list[dict]:
     """Rows of a mart for the new events of one object type (`{new}` names their ids)."""
-    new = f"(select distinct object_id from webhook_new_events where object_type = '{object_type}')"
+    new = f"(select distinct object_id from webhook_wanted where object_type = '{object_type}')"
     return _dicts(conn.execute(sql.format(new=new)))
+
+
+def _wanted(settings: WebhookSettings, webhook_type: str) -> bool:
+    return any(endpoint.subscribed(webhook_type) for endpoint in settings.endpoints)
 
 
 def _envelope(settings: WebhookSettings, webhook_type: str, object_type: str, body: dict) -> dict:
@@ -302,13 +306,25 @@ def _envelope(settings: WebhookSettings, webhook_type: str, object_type: str, bo
 def _payloads(
     conn: duckdb.DuckDBPyConnection, settings: WebhookSettings, catalog: Catalog
 ) -> list[tuple[str, str]]:
-    """(event id, body) of every new event but events.errors, one query per object type."""
+    """(event id, body) of the new events an endpoint subscribes to, but events.errors; one
+    query per object type. The others are recorded without a body: no endpoint will get them."""
     entity_timezone = catalog.entity.get("timezone", "")
-    events = _dicts(
-        conn.execute(
-            "select webhook_event_id, webhook_type, object_type, object_id from webhook_new_events"
+    events = [
+        event
+        for event in _dicts(
+            conn.execute(
+                "select webhook_event_id, webhook_type, object_type, object_id "
+                "from webhook_new_events"
+            )
         )
-    )
+        if _wanted(settings, event["webhook_type"])
+    ]
+    if events:
+        conn.execute(
+            "create or replace temp table webhook_wanted as select * from webhook_new_events "
+            "where webhook_event_id in (select unnest(?))",
+            [[event["webhook_event_id"] for event in events]],
+        )
     if not events:
         return []
     invoices = {
@@ -459,6 +475,8 @@ def _event_errors(
         "select rejected_input_id, ? from webhook_event_errors",
         [event_id],
     )
+    if not _wanted(settings, "events.errors"):
+        return []
     body = _envelope(settings, "events.errors", "events_errors", errors)
     return [(event_id, body_bytes(body))]
 
