@@ -204,6 +204,20 @@ def enqueue(
         conn, "raw", "closed_months"
     ):
         return {"deliveries": 0}
+    # One transaction: a run killed half-way records no event without its deliveries.
+    conn.execute("begin transaction")
+    try:
+        counts = _enqueue(conn, settings, catalog_dir, now)
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+    return counts
+
+
+def _enqueue(
+    conn: duckdb.DuckDBPyConnection, settings: WebhookSettings, catalog_dir: Path, now: datetime
+) -> dict[str, int]:
     conn.execute(
         CANDIDATES_SQL.format(
             event_id=event_id_sql("candidates.webhook_type", "candidates.object_id")
