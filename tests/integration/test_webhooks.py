@@ -275,6 +275,111 @@ def test_a_receiver_that_is_down_is_recorded_and_retried(tmp_path: Path) -> None
     assert [c for c in columns if f"| `{c}` |" not in section] == []
 
 
+# -- which event when: the outbox's SQL over small marts ----------------------------------------
+
+SMALL_MARTS = """
+create schema billing;
+create schema raw;
+create table raw.closed_months as select date '2026-10-01' as billing_month;
+create table raw.subscriptions as
+select * from (values
+    ('sub_a', 'cust_1', 'plan_x', 'calendar', timestamp '2026-10-03 00:00:00',
+     timestamp '2026-10-03 00:00:00', null::timestamp, timestamp '2026-10-03 00:00:00'),
+    ('sub_b', 'cust_1', 'plan_x', 'calendar', timestamp '2026-09-01 00:00:00',
+     timestamp '2026-09-01 00:00:00', timestamp '2026-10-20 00:00:00',
+     timestamp '2026-10-20 00:00:00'),
+    ('sub_c', 'cust_1', 'plan_x', 'calendar', timestamp '2026-11-05 00:00:00',
+     timestamp '2026-11-05 00:00:00', null::timestamp, timestamp '2026-11-05 00:00:00')
+) as t(external_subscription_id, external_customer_id, plan_code, billing_time, subscription_at,
+       started_at, terminated_at, updated_at);
+create table billing.dim_customers as
+select 'cust_1' as external_customer_id, 'Acme' as name, 'USD' as currency, null as timezone;
+create table billing.fct_invoices as
+select * from (values
+    ('inv_draft', null, 'draft', 'subscription', 'cust_1', 'USD', 12.5::decimal(38, 2)),
+    ('inv_final', 'ACM-1', 'finalized', 'subscription', 'cust_1', 'USD', 30.0::decimal(38, 2)),
+    ('inv_adv', null, 'draft', 'pay_in_advance', 'cust_1', 'USD', 5.0::decimal(38, 2))
+) as t(invoice_id, invoice_number, status, invoice_type, external_customer_id, currency,
+       total_amount);
+create table billing.fct_invoice_lines as
+select * from (values
+    ('line_usage', 'inv_draft', 'sub_a', 'charge', 'api_calls', 'USD', 12.5::decimal(38, 2)),
+    ('line_fee', 'inv_final', 'sub_a', 'subscription', null, 'USD', 30.0::decimal(38, 2)),
+    ('line_adv', 'inv_adv', 'sub_a', 'charge', 'seats', 'USD', 5.0::decimal(38, 2)),
+    ('line_not_invoiceable', null, 'sub_a', 'charge', 'seats', 'USD', 2.0::decimal(38, 2))
+) as t(invoice_line_id, invoice_id, external_subscription_id, line_type, charge_code, currency,
+       amount);
+create table billing.fct_credit_notes as
+select * from (values
+    ('cn_draft', 'inv_final', 'cust_1', 'USD', 'draft', 1.0::decimal(38, 2)),
+    ('cn_final', 'inv_final', 'cust_1', 'USD', 'finalized', 3.0::decimal(38, 2))
+) as t(credit_note_id, invoice_id, external_customer_id, currency, status, total_amount);
+create table billing.fct_wallet_transactions as
+select * from (values
+    ('wt_grant', 'w1', 'cust_1', 'granted', 'settled', null, 10.0::decimal(38, 4)),
+    ('wt_on_draft', 'w1', 'cust_1', 'consumed', 'settled', 'inv_draft', 4.0::decimal(38, 4)),
+    ('wt_on_final', 'w1', 'cust_1', 'consumed', 'settled', 'inv_final', 6.0::decimal(38, 4))
+) as t(wallet_transaction_id, wallet_code, external_customer_id, transaction_type, status,
+       invoice_id, credits);
+create table billing.rejected_inputs as
+select * from (values
+    ('rej_1', 'events', 'events/a.ndjson', 3, '{"transaction_id": "tx-9"}', 'unknown_metric'),
+    ('rej_2', 'events', 'events/a.csv', 4, 'tx-bad,,', 'malformed'),
+    ('rej_3', 'customers', 'customers/c.csv', 2, 'x', 'missing_field')
+) as t(rejected_input_id, input_kind, source_file, line_number, raw, reason);
+"""
+
+
+def test_each_event_is_queued_when_the_marts_first_show_it(tmp_path: Path) -> None:
+    settings = settings_for(
+        [
+            _endpoint(url="https://all.example/hook"),
+            _endpoint(url="https://fin.example/hook", event_types=["invoice.created"]),
+        ]
+    )
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        conn.execute(SMALL_MARTS)
+        queued = outbox.enqueue(conn, settings, CATALOG, datetime(2026, 11, 1))
+        events = conn.execute(
+            "select webhook_type, object_id, body from webhooks.events order by all"
+        ).fetchall()
+        again = outbox.enqueue(conn, settings, CATALOG, datetime(2026, 11, 2))
+    objects = sorted((kind, object_id) for kind, object_id, _ in events if kind != "events.errors")
+    assert objects == [
+        ("credit_note.created", "cn_final"),
+        ("fee.created", "line_adv"),  # pay-in-advance fees, invoiced or not
+        ("fee.created", "line_not_invoiceable"),
+        ("invoice.created", "inv_final"),
+        ("invoice.drafted", "inv_adv"),
+        ("invoice.drafted", "inv_draft"),
+        ("subscription.started", "sub_a"),  # sub_c starts after the closed month
+        ("subscription.started", "sub_b"),
+        ("subscription.terminated", "sub_b"),
+        ("wallet_transaction.created", "wt_grant"),  # a consumption once its invoice is final
+        ("wallet_transaction.created", "wt_on_final"),
+    ]
+    assert queued["deliveries"] == len(events) + 1  # every event, and invoice.created twice
+    assert again == {"deliveries": 0}
+
+    bodies = {(kind, object_id): json.loads(body) for kind, object_id, body in events}
+    errors = next(body for (kind, _), body in bodies.items() if kind == "events.errors")
+    assert errors["events_errors"]["invalid_code"] == ["tx-9"]
+    assert errors["events_errors"]["malformed"] == ["events/a.csv:4"]
+    assert errors["events_errors"]["missing_group_key"] == []
+    fee = bodies[("fee.created", "line_not_invoiceable")]
+    assert fee["object_type"] == "fee" and fee["fee"]["lago_id"] == "line_not_invoiceable"
+    assert fee["fee"]["pay_in_advance"] is True and fee["fee"]["amount_cents"] == 200
+    note = bodies[("credit_note.created", "cn_final")]["credit_note"]
+    assert note["lago_invoice_id"] == "inv_final" and note["invoice_number"] == "ACM-1"
+    terminated = bodies[("subscription.terminated", "sub_b")]["subscription"]
+    assert terminated["status"] == "terminated"
+    assert terminated["terminated_at"] == "2026-10-20T00:00:00Z"
+    assert terminated["customer"]["name"] == "Acme"
+    final = bodies[("invoice.created", "inv_final")]["invoice"]
+    assert final["number"] == "ACM-1" and final["total_amount_cents"] == 3000
+    assert [f["lago_id"] for f in final["fees"]] == ["line_fee"]
+
+
 # -- a closed month: payloads, a re-run close, a slow receiver -------------------------------
 
 
