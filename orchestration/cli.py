@@ -113,6 +113,9 @@ def _main(argv: list[str] | None) -> int:
 
     add_serve(commands, _add_locations)
     review_commands = _add_review_commands(commands)
+    from orchestration.webhooks.cli import add_commands as add_webhook_commands
+
+    review_commands.update(add_webhook_commands(commands, _add_locations))
     args = parser.parse_args(argv)
     if args.command == "serve":
         return run_serve(args)

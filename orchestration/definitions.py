@@ -13,6 +13,12 @@ from orchestration.assets.outputs import (
 from orchestration.assets.review import month_review
 from orchestration.project import dbt_project
 from orchestration.resources import dbt, warehouse
+from orchestration.webhooks.assets import (
+    webhook_deliveries,
+    webhook_delivery_job,
+    webhook_delivery_sensor,
+    webhook_outbox,
+)
 
 dbt_project.prepare_if_dev()
 
@@ -47,7 +53,7 @@ BILLING_MART_MODELS = (
 monthly_close_job = dg.define_asset_job(
     name="monthly_close",
     selection=dg.AssetSelection.assets(
-        landing_inputs, billing_dbt_models, marts_parquet, month_review
+        landing_inputs, billing_dbt_models, marts_parquet, month_review, webhook_outbox
     ),
     partitions_def=None,
     executor_def=dg.in_process_executor,
@@ -63,7 +69,8 @@ finalize_job = dg.define_asset_job(
     )
     | dg.AssetSelection.assets(
         invoice_pdfs, credit_note_pdfs, accounting_ledger, marts_parquet, month_review
-    ),
+    )
+    | dg.AssetSelection.assets(webhook_outbox),
     config={"ops": {"billing_dbt_models": {"config": {"finalize": True}}}},
     executor_def=dg.in_process_executor,
     description="Finalize a closed month (docs/conventions.md): numbers, frozen invoices, PDFs.",
@@ -92,9 +99,12 @@ defs = dg.Definitions(
         accounting_ledger,
         marts_parquet,
         month_review,
+        webhook_outbox,
+        webhook_deliveries,
     ],
-    jobs=[monthly_close_job, finalize_job],
+    jobs=[monthly_close_job, finalize_job, webhook_delivery_job],
     schedules=[monthly_close_schedule],
+    sensors=[webhook_delivery_sensor],
     resources={"dbt": dbt, "warehouse": warehouse},
     # UI backfills and materializations run in one process: one dbt parse per run, not per step.
     executor=dg.in_process_executor,

@@ -53,11 +53,12 @@ def lock_path(warehouse: Path) -> Path:
 
 
 @contextmanager
-def warehouse_lock(warehouse: Path, *, wait: bool = False) -> Iterator[None]:
+def warehouse_lock(warehouse: Path, *, wait: bool = False, note: str = "") -> Iterator[None]:
     """Hold the one-run-at-a-time lock of `warehouse` (flock on `<warehouse>.lock`).
 
     Another holder makes this raise RunError at once, or, with `wait`, block until it is done.
-    Re-entrant within a process.
+    A holder noted as `webhooks` (a delivery pass reading or recording its outbox: milliseconds,
+    docs/webhooks.md) is always waited for. Re-entrant within a process.
     """
     warehouse = warehouse.resolve()
     if warehouse in _held_locks:
@@ -71,7 +72,7 @@ def warehouse_lock(warehouse: Path, *, wait: bool = False) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            if not wait:
+            if not wait and not holder.endswith(" webhooks"):
                 raise RunError(
                     f"another close or finalization is running on {warehouse} (pid {holder}); "
                     "wait for it to end, or pass --wait to start as soon as it does"
@@ -80,7 +81,7 @@ def warehouse_lock(warehouse: Path, *, wait: bool = False) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX)
         # Only for the message above: the lock itself is the flock, not this content.
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {note}".strip().encode() + b"\n", 0)
         _refuse_other_programs(warehouse)
         _held_locks.add(warehouse)
         try:
