@@ -7,6 +7,8 @@
         ~ hash_key(['external_subscription_id', 'charge_code', 'as_of_on'])
         ~ " from {{ ref('int_usage_periods') }} inner join (select distinct plan_code, charge_code from {{ ref('stg_catalog__charges') }}) as plan_charges using (plan_code)){% endif %}",
 ) }}
+-- depends_on: {{ ref('stg_catalog__charges') }}
+-- depends_on: {{ ref('int_usage_periods') }}
 {#-
     Daily usage (docs/current-usage.md, docs/rules.md §20.8): each refresh writes, per active
     subscription and charge, the period to date as of its instant under the instant's local day,
