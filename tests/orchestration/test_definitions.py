@@ -10,6 +10,7 @@ from orchestration.assets.dbt_models import (
     billing_dbt_models,
     dbt_asset_key,
 )
+from orchestration.assets.usage import USAGE_ASSET_KEYS
 from orchestration.cli import main
 from orchestration.definitions import defs
 from orchestration.partitions import (
@@ -43,8 +44,12 @@ def test_definitions_hold_every_layer():
 
 def test_every_asset_is_a_monthly_partition_and_dbt_tests_are_checks():
     graph = defs.resolve_asset_graph()
-    for key in graph.materializable_asset_keys:
+    usage = set(USAGE_ASSET_KEYS)
+    for key in graph.materializable_asset_keys - usage:
         assert graph.get(key).partitions_def == monthly_partitions, key
+    # Current usage is not a month's: one unpartitioned refresh (docs/current-usage.md).
+    for key in usage:
+        assert graph.get(key).partitions_def is None, key
     check_keys = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
     assert "billing/fct_invoices" in check_keys
 
@@ -89,6 +94,29 @@ def test_jobs_and_schedule_exist():
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"monthly_close", "finalize_month"}
     schedule = defs.resolve_schedule_def("monthly_close_schedule")
     assert schedule.cron_schedule == "0 6 2 * *"
+
+
+def test_usage_refresh_job_sensor_and_schedule(tmp_path, monkeypatch):
+    job = defs.resolve_job_def("usage_refresh")
+    assert set(job.asset_layer.executable_asset_keys) >= set(USAGE_ASSET_KEYS)
+    # The close's dbt step never builds the usage models: the refresh owns them.
+    close_keys = set(defs.resolve_job_def("monthly_close").asset_layer.executable_asset_keys)
+    assert not close_keys & set(USAGE_ASSET_KEYS)
+    assert defs.resolve_schedule_def("usage_refresh_every_15_minutes").job_name == "usage_refresh"
+
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("MH_LANDING_DIR", str(landing))
+    sensor = defs.resolve_sensor_def("usage_refresh_on_landing")
+    (landing / "events").mkdir(parents=True)
+    (landing / "events" / "a.ndjson").write_text("{}\n")
+    with dg.build_sensor_context(cursor=None) as context:
+        first = sensor.evaluate_tick(context)
+        assert len(first.run_requests) == 1 and first.cursor
+    with dg.build_sensor_context(cursor=first.cursor) as context:
+        assert sensor.evaluate_tick(context).run_requests == []  # nothing new: skipped
+    (landing / "events" / "b.ndjson").write_text("{}\n")
+    with dg.build_sensor_context(cursor=first.cursor) as context:
+        assert len(sensor.evaluate_tick(context).run_requests) == 1
 
 
 def test_dbt_keys_are_schema_and_model():
