@@ -9,7 +9,7 @@
 ) }}
 -- depends_on: {{ ref('stg_catalog__charges') }}
 -- depends_on: {{ ref('int_usage_periods') }}
-{#-
+{#
     Daily usage (docs/current-usage.md, docs/rules.md §20.8): each refresh writes, per active
     subscription and charge, the period to date as of its instant under the instant's local day,
     replacing that day's earlier row; the day's difference is taken from the latest earlier day
