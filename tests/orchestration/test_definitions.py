@@ -136,3 +136,46 @@ def test_dbt_tests_as_checks_carry_their_yaml_description():
     )
     spec = next(spec for spec in billing_dbt_models.check_specs if spec.key == key)
     assert spec.description.startswith("An invoice has a status other than draft")
+
+
+def test_a_usage_refresh_is_skipped_while_a_close_holds_the_warehouse(tmp_path, monkeypatch):
+    """Started by the sensor or the schedule with wait_for_close false, a refresh that finds a
+    close holding the warehouse lock materializes nothing and says why (docs/current-usage.md)."""
+    import subprocess
+    import time
+
+    from orchestration.assets.usage import usage_refresh_models
+    from orchestration.resources import dbt, warehouse
+    from orchestration.runs import lock_path
+
+    warehouse_file = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("MH_WAREHOUSE", str(warehouse_file))
+    ready = tmp_path / "locked"
+    holder = subprocess.Popen(  # another process holds the lock, as a running close does
+        [
+            "flock",
+            str(lock_path(warehouse_file)),
+            "sh",
+            "-c",
+            f"touch {ready}; sleep 60",
+        ]
+    )
+    try:
+        while not ready.exists():
+            time.sleep(0.05)
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                [usage_refresh_models],
+                instance=instance,
+                resources={"dbt": dbt, "warehouse": warehouse},
+                run_config={"ops": {"usage_refresh_models": {"config": {"wait_for_close": False}}}},
+            )
+            messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    assert any(
+        "usage refresh skipped" in m and "another close or finalization" in m for m in messages
+    )
