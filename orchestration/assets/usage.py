@@ -171,11 +171,16 @@ usage_refresh_schedule = dg.ScheduleDefinition(
 
 
 def landing_fingerprint(landing: Path) -> str:
-    """The newest change under landing/: files added, replaced or grown change it."""
+    """The newest change under landing/: files added, replaced or grown change it. Hidden and
+    temporary files, and the API's spool files not sealed yet, are not landed files."""
     newest, count = 0, 0
     if landing.is_dir():
         for path in landing.rglob("*"):
-            if path.is_file() and not path.name.startswith("."):
+            if (
+                path.is_file()
+                and not path.name.startswith(".")
+                and path.suffix not in (".spool", ".tmp")
+            ):
                 stat = path.stat()
                 newest = max(newest, stat.st_mtime_ns)
                 count += 1
