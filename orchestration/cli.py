@@ -38,6 +38,17 @@ def _month(value: str) -> str:
     return value
 
 
+def _instant(value: str) -> str:
+    """An ISO 8601 instant, as naive UTC text (the warehouse keeps UTC without a zone)."""
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 instant, got {value!r}") from error
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
+    return instant.isoformat(sep=" ")
+
+
 def _add_locations(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", help="catalog directory (MH_CATALOG_DIR)")
     parser.add_argument("--landing", help="landing directory (MH_LANDING_DIR)")
@@ -88,6 +99,16 @@ def _main(argv: list[str] | None) -> int:
     finalize = commands.add_parser("finalize", help="number and freeze a closed month")
     finalize.add_argument("--month", type=_month, required=True)
 
+    usage = commands.add_parser(
+        "usage", help="load new inputs and refresh current usage (the period to date)"
+    )
+    usage.add_argument(
+        "--as-of",
+        type=_instant,
+        help="usage instant, ISO 8601 (UTC unless an offset is given); default: latest event",
+    )
+    usage.add_argument("--customer", help="print this customer's period to date")
+
     ui = commands.add_parser("ui", help="start the Dagster UI on localhost")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1")
@@ -95,9 +116,9 @@ def _main(argv: list[str] | None) -> int:
     docs = commands.add_parser("docs", help="build and serve the dbt docs of the billing tables")
     dbt_docs.add_arguments(docs)
 
-    for command in (demo, close, finalize, ui, docs):
+    for command in (demo, close, finalize, usage, ui, docs):
         _add_locations(command)
-    for command in (demo, close, finalize):
+    for command in (demo, close, finalize, usage):
         command.add_argument(
             "--wait",
             action="store_true",
@@ -170,6 +191,17 @@ def _run(args: argparse.Namespace, review_commands: dict) -> int:
                 print(f"Finalized {args.month}.")  # noqa: T201
                 print(runs.summary(locations, args.month))  # noqa: T201
                 rejected = []
+        elif args.command == "usage":
+            figures = runs.refresh_usage(args.as_of, wait=args.wait)
+            amounts = ", ".join(f"{v} {k}" for k, v in figures["amount_to_date"].items())
+            print(  # noqa: T201
+                f"Current usage as of {figures['as_of']}: {figures['subscriptions']} active "
+                f"subscription(s), {figures['events']} event(s), {amounts or 'no amount'} to date."
+            )
+            print(f"BI Parquet:  {locations.output_dir / 'marts'}")  # noqa: T201
+            if args.customer:
+                print(runs.customer_usage_report(args.customer))  # noqa: T201
+            rejected = runs.rejected_since(since)
         elif args.command == "demo":
             runs.demo(
                 locations,

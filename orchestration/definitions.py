@@ -11,6 +11,12 @@ from orchestration.assets.outputs import (
     marts_parquet,
 )
 from orchestration.assets.review import month_review
+from orchestration.assets.usage import (
+    usage_refresh_job,
+    usage_refresh_models,
+    usage_refresh_on_landing,
+    usage_refresh_schedule,
+)
 from orchestration.project import dbt_project
 from orchestration.resources import dbt, warehouse
 from orchestration.webhooks.assets import (
@@ -101,10 +107,11 @@ defs = dg.Definitions(
         month_review,
         webhook_outbox,
         webhook_deliveries,
+        usage_refresh_models,
     ],
-    jobs=[monthly_close_job, finalize_job, webhook_delivery_job],
-    schedules=[monthly_close_schedule],
-    sensors=[webhook_delivery_sensor],
+    jobs=[monthly_close_job, finalize_job, webhook_delivery_job, usage_refresh_job],
+    schedules=[monthly_close_schedule, usage_refresh_schedule],
+    sensors=[webhook_delivery_sensor, usage_refresh_on_landing],
     resources={"dbt": dbt, "warehouse": warehouse},
     # UI backfills and materializations run in one process: one dbt parse per run, not per step.
     executor=dg.in_process_executor,

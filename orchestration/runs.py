@@ -362,6 +362,60 @@ def _earliest_month_with_late_events() -> str | None:
     return rows[0][0] if rows else None
 
 
+def refresh_usage(as_of: str | None = None, *, wait: bool = False) -> dict:
+    """Load what landed and compute current usage as of `as_of` (default: the latest event
+    loaded), under the warehouse lock (docs/current-usage.md); return the refresh's figures."""
+    with warehouse_lock(current_locations().warehouse, wait=wait):
+        _refuse_after_interrupted_finalization()
+        _execute(
+            "usage_refresh",
+            {STAGE_TAG: "usage"},
+            run_config={
+                "ops": {"usage_refresh_models": {"config": {"as_of": as_of or ""}}},
+            },
+        )
+        from orchestration.assets.usage import usage_figures
+
+        with _connect(current_locations().warehouse) as conn:
+            return usage_figures(conn)
+
+
+def customer_usage_report(customer: str) -> str:
+    """A customer's period to date, per subscription and charge, from billing.fct_usage_current."""
+    subscriptions = _query(
+        "select external_subscription_id, plan_code, currency, from_datetime, to_datetime, amount, "
+        "taxes_amount, total_amount, projected_amount, as_of_at "
+        "from billing.fct_usage_current_subscriptions where external_customer_id = ? "
+        "order by external_subscription_id",
+        [customer],
+    )
+    if not subscriptions:
+        return f"No active subscription with current usage for customer {customer}."
+    lines = [f"Current usage of {customer}:"]
+    for sub, plan, currency, start, end, amount, taxes, total, projected, as_of in subscriptions:
+        lines.append(
+            f"  {sub} ({plan}) {start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S} UTC, "
+            f"as of {as_of:%Y-%m-%d %H:%M:%S}"
+        )
+        for charge, filter_code, group, units, events, line_amount in _query(
+            "select charge_code, filter_code, pricing_group, units, events_count, amount "
+            "from billing.fct_usage_current where external_subscription_id = ? "
+            "order by charge_code, filter_code, pricing_group",
+            [sub],
+        ):
+            bucket = charge + (f" [{filter_code}]" if filter_code else "")
+            bucket += f" {group}" if group else ""
+            lines.append(
+                f"    {bucket:<40} {units.normalize():>16f} units {events:>8} events "
+                f"{line_amount:>14} {currency}"
+            )
+        lines.append(f"    {'amount':<40} {amount:>14} {currency}")
+        lines.append(f"    {'taxes':<40} {taxes:>14} {currency}")
+        lines.append(f"    {'total':<40} {total:>14} {currency}")
+        lines.append(f"    {'projected to period end':<40} {projected:>14} {currency}")
+    return "\n".join(lines)
+
+
 def finalize_month(month: str, *, wait: bool = False) -> None:
     """Number and freeze a closed month, render its PDFs and sync the ledger."""
     _check_month(month, from_first_month=False)  # a month never closed is refused below

@@ -210,3 +210,14 @@
 {% macro duckdb__recomputed_cte() -%}
     not materialized
 {%- endmacro %}
+
+{#- An instant plus whole seconds (current usage's inclusive period end, docs/current-usage.md). -#}
+{% macro add_seconds_to_instant(timestamp_expression, seconds) -%}
+    {{ return(adapter.dispatch('add_seconds_to_instant', 'meterhouse')(timestamp_expression, seconds)) }}
+{%- endmacro %}
+{% macro default__add_seconds_to_instant(timestamp_expression, seconds) -%}
+    {{ timestamp_expression }} + make_interval(0, 0, 0, 0, 0, 0, cast({{ seconds }} as integer))
+{%- endmacro %}
+{% macro duckdb__add_seconds_to_instant(timestamp_expression, seconds) -%}
+    {{ timestamp_expression }} + to_seconds(cast({{ seconds }} as integer))
+{%- endmacro %}

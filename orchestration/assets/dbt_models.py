@@ -69,7 +69,9 @@ class DbtRunConfig(dg.Config):
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    exclude="test_type:unit",  # unit tests run in `make test`, not in every close
+    # Unit tests run in `make test`, not in every close; current usage has its own job
+    # (orchestration/assets/usage.py).
+    exclude="test_type:unit tag:usage",
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=BillingDbtTranslator(),
@@ -154,10 +156,12 @@ def model_figures(conn, key: dg.AssetKey) -> dict[str, Any]:
 KEPT_INVOCATION_FOLDERS = 10
 
 
-def prune_invocation_folders(target: Path, keep: int = KEPT_INVOCATION_FOLDERS) -> None:
-    """Remove all but the `keep` newest dbt invocation folders of this asset under `target`."""
+def prune_invocation_folders(
+    target: Path, keep: int = KEPT_INVOCATION_FOLDERS, prefix: str = "billing_dbt_models"
+) -> None:
+    """Remove all but the `keep` newest dbt invocation folders of an asset under `target`."""
     folders = sorted(
-        (path for path in target.glob("billing_dbt_models-*") if path.is_dir()),
+        (path for path in target.glob(f"{prefix}-*") if path.is_dir()),
         key=lambda path: path.stat().st_mtime,
         reverse=True,
     )

@@ -161,31 +161,36 @@ def marts_parquet(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     so that BI tools never lock the warehouse file. Views (`invoice_line_events`: the events
     behind every charge line) are published as tables under the same name."""
     folder = current_locations().output_dir / "marts"
-    folder.mkdir(parents=True, exist_ok=True)
-    sweep_temporaries(folder)
-    counts = {}
     with warehouse.get_connection() as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = 'billing' order by table_name"
-            ).fetchall()
-        ]
-        for table in tables:
-            target = folder / f"{table}.parquet"
-            temporary = folder / f".{table}.parquet.tmp"
-            conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
-            os.replace(temporary, target)  # readers see the old file or the new one, never half
-            # Counted from the Parquet: a view is computed once, by the copy.
-            counts[table] = conn.execute(
-                f"select count(*) from read_parquet('{target}')"
-            ).fetchone()[0]
-        # Not billing.duckdb: a catalog named `billing` would make `billing.<table>` ambiguous.
-        _publish_snapshot(conn, tables, folder / "billing_snapshot.duckdb")
+        counts = publish_marts(conn, folder)
     return dg.MaterializeResult(
         metadata={**{f"{t}_rows": n for t, n in counts.items()}, "folder": str(folder)}
     )
+
+
+def publish_marts(conn: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
+    """Copy every `billing` table to `folder` as Parquet and as one DuckDB snapshot; return the
+    row count of each. Shared by the close and the usage refresh (orchestration/assets/usage.py)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(folder)
+    counts = {}
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'billing' order by table_name"
+        ).fetchall()
+    ]
+    for table in tables:
+        target = folder / f"{table}.parquet"
+        temporary = folder / f".{table}.parquet.tmp"
+        conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
+        os.replace(temporary, target)  # readers see the old file or the new one, never half
+        # Counted from the Parquet: a view is computed once, by the copy.
+        counts[table] = conn.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
+    # Not billing.duckdb: a catalog named `billing` would make `billing.<table>` ambiguous.
+    _publish_snapshot(conn, tables, folder / "billing_snapshot.duckdb")
+    return counts
 
 
 def _publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target: Path) -> None:

@@ -10,6 +10,7 @@ from orchestration.assets.dbt_models import (
     billing_dbt_models,
     dbt_asset_key,
 )
+from orchestration.assets.usage import USAGE_ASSET_KEYS
 from orchestration.cli import main
 from orchestration.definitions import defs
 from orchestration.partitions import (
@@ -43,8 +44,12 @@ def test_definitions_hold_every_layer():
 
 def test_every_asset_is_a_monthly_partition_and_dbt_tests_are_checks():
     graph = defs.resolve_asset_graph()
-    for key in graph.materializable_asset_keys:
+    usage = set(USAGE_ASSET_KEYS)
+    for key in graph.materializable_asset_keys - usage:
         assert graph.get(key).partitions_def == monthly_partitions, key
+    # Current usage is not a month's: one unpartitioned refresh (docs/current-usage.md).
+    for key in usage:
+        assert graph.get(key).partitions_def is None, key
     check_keys = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
     assert "billing/fct_invoices" in check_keys
 
@@ -91,6 +96,29 @@ def test_jobs_and_schedule_exist():
     assert schedule.cron_schedule == "0 6 2 * *"
 
 
+def test_usage_refresh_job_sensor_and_schedule(tmp_path, monkeypatch):
+    job = defs.resolve_job_def("usage_refresh")
+    assert set(job.asset_layer.executable_asset_keys) >= set(USAGE_ASSET_KEYS)
+    # The close's dbt step never builds the usage models: the refresh owns them.
+    close_keys = set(defs.resolve_job_def("monthly_close").asset_layer.executable_asset_keys)
+    assert not close_keys & set(USAGE_ASSET_KEYS)
+    assert defs.resolve_schedule_def("usage_refresh_every_15_minutes").job_name == "usage_refresh"
+
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("MH_LANDING_DIR", str(landing))
+    sensor = defs.resolve_sensor_def("usage_refresh_on_landing")
+    (landing / "events").mkdir(parents=True)
+    (landing / "events" / "a.ndjson").write_text("{}\n")
+    with dg.build_sensor_context(cursor=None) as context:
+        first = sensor.evaluate_tick(context)
+        assert len(first.run_requests) == 1 and first.cursor
+    with dg.build_sensor_context(cursor=first.cursor) as context:
+        assert sensor.evaluate_tick(context).run_requests == []  # nothing new: skipped
+    (landing / "events" / "b.ndjson").write_text("{}\n")
+    with dg.build_sensor_context(cursor=first.cursor) as context:
+        assert len(sensor.evaluate_tick(context).run_requests) == 1
+
+
 def test_dbt_keys_are_schema_and_model():
     assert dbt_asset_key("fct_invoices") == dg.AssetKey(["billing", "fct_invoices"])
     assert BillingDbtTranslator._group(
@@ -108,3 +136,46 @@ def test_dbt_tests_as_checks_carry_their_yaml_description():
     )
     spec = next(spec for spec in billing_dbt_models.check_specs if spec.key == key)
     assert spec.description.startswith("An invoice has a status other than draft")
+
+
+def test_a_usage_refresh_is_skipped_while_a_close_holds_the_warehouse(tmp_path, monkeypatch):
+    """Started by the sensor or the schedule with wait_for_close false, a refresh that finds a
+    close holding the warehouse lock materializes nothing and says why (docs/current-usage.md)."""
+    import subprocess
+    import time
+
+    from orchestration.assets.usage import usage_refresh_models
+    from orchestration.resources import dbt, warehouse
+    from orchestration.runs import lock_path
+
+    warehouse_file = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("MH_WAREHOUSE", str(warehouse_file))
+    ready = tmp_path / "locked"
+    holder = subprocess.Popen(  # another process holds the lock, as a running close does
+        [
+            "flock",
+            str(lock_path(warehouse_file)),
+            "sh",
+            "-c",
+            f"touch {ready}; sleep 60",
+        ]
+    )
+    try:
+        while not ready.exists():
+            time.sleep(0.05)
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                [usage_refresh_models],
+                instance=instance,
+                resources={"dbt": dbt, "warehouse": warehouse},
+                run_config={"ops": {"usage_refresh_models": {"config": {"wait_for_close": False}}}},
+            )
+            messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    assert any(
+        "usage refresh skipped" in m and "another close or finalization" in m for m in messages
+    )

@@ -1,0 +1,201 @@
+"""Current usage between closes (docs/current-usage.md): load what landed, rate the period to date
+with the close's own SQL (the dbt models tagged `usage`, one dbt invocation), publish the marts.
+
+A refresh writes the warehouse, so it runs under the one-writer lock of closes (runs.py): started
+by the CLI it holds the lock already; started by the sensor or the schedule it takes it, and when
+a close holds it, it waits (`wait_for_close`, the default) or is skipped, and says which.
+"""
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from orchestration.assets.dbt_models import prune_invocation_folders
+from orchestration.assets.outputs import publish_marts
+from orchestration.landing.catalog import load_catalog
+from orchestration.landing.loader import ensure_raw_tables, load_folder
+from orchestration.landing.readers import LANDING_KINDS
+from orchestration.project import dbt_project
+from orchestration.settings import current_locations
+
+USAGE_TABLES = ("fct_usage_current", "fct_usage_current_subscriptions", "fct_usage_daily")
+USAGE_ASSET_KEYS = [dg.AssetKey(["billing", name]) for name in USAGE_TABLES]
+
+# One dbt invocation: the usage models and what they read that is not scoped to a close window
+# (staging views, validated accounts, reference seeds). A close's period-scoped and frozen tables
+# are never selected, so a refresh leaves closed and draft months as they are; `cautious` keeps
+# the tests of those tables out too.
+USAGE_DBT_ARGS = [
+    "build",
+    "--select",
+    "+tag:usage",
+    "--exclude",
+    "tag:period_scoped tag:finalization test_type:unit",
+    "--indirect-selection",
+    "cautious",
+]
+INVOCATION_PREFIX = "usage_refresh"
+
+
+class UsageRefreshConfig(dg.Config):
+    """as_of: the usage instant (ISO 8601, UTC); empty means the latest event loaded.
+    wait_for_close: when a close holds the warehouse, wait for it (else skip this refresh)."""
+
+    as_of: str = ""
+    wait_for_close: bool = True
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, skippable=True, kinds={"duckdb"}, description=f"billing.{key.path[-1]}")
+        for key in USAGE_ASSET_KEYS
+    ],
+    group_name="usage",
+    pool="duckdb_writer",
+    name="usage_refresh_models",
+)
+def usage_refresh_models(
+    context: dg.AssetExecutionContext,
+    config: UsageRefreshConfig,
+    dbt: DbtCliResource,
+    warehouse: DuckDBResource,
+):
+    """Load new landing inputs, compute current usage as of the instant, publish the marts."""
+    from orchestration.runs import RunError, warehouse_lock
+
+    locations = current_locations()
+    started = time.perf_counter()
+    try:
+        with warehouse_lock(locations.warehouse, wait=config.wait_for_close):
+            figures = _refresh(context, config, dbt, warehouse)
+    except RunError as error:
+        context.log.warning(f"usage refresh skipped: {error}")
+        return
+    figures["seconds"] = round(time.perf_counter() - started, 2)
+    context.log.info(f"usage refresh: {figures}")
+    for key in USAGE_ASSET_KEYS:
+        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(key, figures))
+
+
+def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse) -> dict:
+    locations = current_locations()
+    loaded_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    with warehouse.get_connection() as conn:
+        ensure_raw_tables(conn)
+        load_catalog(conn, locations.catalog_dir)
+        loaded = {
+            name: load_folder(conn, name, locations.landing_dir / name, loaded_at)
+            for name in LANDING_KINDS
+        }
+    if config.as_of:
+        os.environ["MH_USAGE_AS_OF"] = config.as_of
+    else:
+        os.environ.pop("MH_USAGE_AS_OF", None)
+    target = Path(dbt_project.project_dir) / "target"
+    try:
+        invocation = dbt.cli(
+            USAGE_DBT_ARGS,
+            manifest=dbt_project.manifest_path,
+            target_path=target / f"{INVOCATION_PREFIX}-{uuid.uuid4().hex[:12]}",
+        )
+        invocation.wait()
+    finally:
+        os.environ.pop("MH_USAGE_AS_OF", None)
+    prune_invocation_folders(target, prefix=INVOCATION_PREFIX)
+    with warehouse.get_connection() as conn:
+        figures = usage_figures(conn)
+        counts = publish_marts(conn, locations.output_dir / "marts")
+    figures["events_loaded"] = loaded["events"].rows_loaded if "events" in loaded else 0
+    figures["rows"] = {name: counts.get(name, 0) for name in USAGE_TABLES}
+    return figures
+
+
+def usage_figures(conn) -> dict:
+    """What one refresh computed: subscriptions, events and amount to date per currency (exact,
+    as text), and its instant."""
+    subscriptions, events, as_of = conn.execute(
+        "select count(*), coalesce(sum(events_count), 0), max(as_of_at) "
+        "from billing.fct_usage_current_subscriptions"
+    ).fetchone()
+    amounts = {
+        currency: str(total)
+        for currency, total in conn.execute(
+            "select currency, sum(amount) from billing.fct_usage_current_subscriptions "
+            "group by currency order by currency"
+        ).fetchall()
+    }
+    return {
+        "subscriptions": subscriptions,
+        "events": int(events),
+        "as_of": as_of.isoformat() if as_of else None,
+        "amount_to_date": amounts,
+    }
+
+
+def _metadata(key: dg.AssetKey, figures: dict) -> dict:
+    table = key.path[-1]
+    metadata: dict = {"dagster/row_count": figures["rows"].get(table, 0)}
+    if table == "fct_usage_current_subscriptions":
+        # Numbers Dagster plots across refreshes; amounts stay exact as text.
+        metadata["subscriptions"] = dg.MetadataValue.int(figures["subscriptions"])
+        metadata["events"] = dg.MetadataValue.int(figures["events"])
+        metadata["events_loaded"] = dg.MetadataValue.int(figures["events_loaded"])
+        metadata["refresh_seconds"] = dg.MetadataValue.float(figures["seconds"])
+        metadata["as_of"] = dg.MetadataValue.text(figures["as_of"] or "")
+        for currency, amount in figures["amount_to_date"].items():
+            metadata[f"amount_to_date_{currency}"] = dg.MetadataValue.text(amount)
+    return metadata
+
+
+usage_refresh_job = dg.define_asset_job(
+    name="usage_refresh",
+    selection=dg.AssetSelection.assets(*USAGE_ASSET_KEYS),
+    executor_def=dg.in_process_executor,
+    description="Current usage between closes (docs/current-usage.md).",
+)
+
+# Every 15 minutes, for usage that landed through a path the sensor does not watch (the API's
+# journal is flushed into landing/ files too, which the sensor sees).
+usage_refresh_schedule = dg.ScheduleDefinition(
+    name="usage_refresh_every_15_minutes",
+    job=usage_refresh_job,
+    cron_schedule="*/15 * * * *",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
+
+def landing_fingerprint(landing: Path) -> str:
+    """The newest change under landing/: files added, replaced or grown change it. Hidden and
+    temporary files, and the API's spool files not sealed yet, are not landed files."""
+    newest, count = 0, 0
+    if landing.is_dir():
+        for path in landing.rglob("*"):
+            if (
+                path.is_file()
+                and not path.name.startswith(".")
+                and path.suffix not in (".spool", ".tmp")
+            ):
+                stat = path.stat()
+                newest = max(newest, stat.st_mtime_ns)
+                count += 1
+    return f"{count}:{newest}"
+
+
+@dg.sensor(
+    job=usage_refresh_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Refresh current usage when files arrive in the landing folder.",
+)
+def usage_refresh_on_landing(context: dg.SensorEvaluationContext):
+    fingerprint = landing_fingerprint(current_locations().landing_dir)
+    if fingerprint == context.cursor:
+        return dg.SkipReason("no new landing file")
+    context.update_cursor(fingerprint)
+    return dg.RunRequest(run_key=f"landing-{fingerprint}")
