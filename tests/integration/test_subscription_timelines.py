@@ -101,6 +101,8 @@ PLANS = {
     "price_step": ("monthly", "10.00", False, 0, False, "", ""),
     "dg_big": ("monthly", "100.00", False, 0, False, "", ""),
     "dg_small": ("monthly", "50.00", False, 0, False, "", ""),
+    # docs/bad-input.md: a credit note's tax on 22-digit amounts
+    "adv_huge_tax": ("monthly", "1000000000000000000000.00", True, 0, False, "", "vat20"),
 }
 COMMIT_PLANS = ["lago_commit_qt", "lago_commit_wk", "lago_commit_adv", "lago_commit_adv_qt"]
 COMMIT_PLANS += ["lago_commit_adv_wk"]
@@ -544,6 +546,7 @@ COMMIT_PHASES = [
     # dg_small is a downgrade (600 < 1,200 a year): it waits for the end of March.
     phase("sub_dg_boundary", "dg_big", "2024-03-01T00:00:00Z"),
     phase("sub_dg_boundary", "dg_small", "2024-03-15T00:00:00Z"),
+    phase("sub_adv_huge_tax", "adv_huge_tax", "2024-03-01T00:00:00Z", "2024-03-11T12:00:00Z"),
 ]
 COMMIT_EVENTS = {
     sub: [
@@ -1634,6 +1637,23 @@ def test_lago_recurring_fee_downgrade_spec_old_plan_bills_the_boundary_fee(commi
          t("2024-04-01"), t("2024-05-01")),
         (d("2024-05-01"), "dg_small_seats", Decimal(10), Decimal("30.00"),
          t("2024-05-01"), t("2024-06-01")),
+    ]  # fmt: skip
+
+
+def test_credit_note_taxes_are_exact_beyond_18_integer_digits(commitment_warehouse):
+    # docs/bad-input.md: 10^21 a month in advance with 20 % tax from Mar 1 2024, terminated Mar 11
+    # 12:00; the termination credit note gives back Mar 12..31, 20 of 31 days: 10^21 x 20/31 =
+    # 645,161,290,322,580,645,161.29, its tax 20 % of the precise amount, 129,032,258,064,516,129,
+    # 032.26: total 774,193,548,387,096,774,193.55. A tax on a credited amount past 18 integer
+    # digits used to stop the close with DuckDB's bare "Out of Range".
+    assert (cents(F(10**21 * 20, 31)), cents(F(10**21 * 4, 31))) == (
+        Decimal("645161290322580645161.29"),
+        Decimal("129032258064516129032.26"),
+    )
+    assert [note[:8] for note in credit_notes(commitment_warehouse, "cust_adv_huge_tax")] == [
+        ("termination", d("2024-03-11"), d("2024-03-01"), "USD",
+         *money("645161290322580645161.29", "0.00", "129032258064516129032.26",
+                "774193548387096774193.55")),
     ]  # fmt: skip
 
 

@@ -15,7 +15,9 @@ usage as (
 ),
 
 billing_charges as (
-    select subscription_billing_id, charge_code, charges_period_days, charges_from_date, charges_to_date
+    select
+        subscription_billing_id, external_subscription_id, charge_code, charges_period_days,
+        charges_from_date, charges_to_date
     from {{ ref('int_subscription_billing_charges') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
@@ -82,7 +84,9 @@ events as (
         buckets.per_transaction_max_amount,
         buckets.charges_period_start,
         buckets.charge_code,
+        buckets.metric_code,
         buckets.filter_code,
+        billing_charges.external_subscription_id,
         billing_charges.charges_period_days,
         billing_charges.charges_from_date,
         billing_charges.charges_to_date,
@@ -167,18 +171,17 @@ percentage_amounts as (
 ),
 
 {#- Prorated graduated (§1.9): cumulative full units place each event's units in the tiers; its
-    prorated share of them is priced; flat fees of every tier reached are billed in full. -#}
+    prorated share of them is priced; flat fees of every tier reached are billed in full. The
+    price of an event's units in a tier is prorated like the event (units x price x active days
+    / period days, prorate_exact: exact for every amount that fits 29 integer digits,
+    docs/bad-input.md). -#}
 prorated_events as (
     select
         *,
         case
-            when is_carried_over then {{ divide_exact(
-                'value_number * (' ~ days_between('charges_from_date', 'charges_to_date') ~ ' + 1)',
-                'charges_period_days') }}
-            else {{ divide_exact(
-                'value_number * (' ~ days_between('event_local_date', 'charges_to_date') ~ ' + 1)',
-                'charges_period_days') }}
-        end as prorated_value,
+            when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
+            else {{ days_between('event_local_date', 'charges_to_date') }} + 1
+        end as prorated_days,
         sum(value_number) over (
             partition by price_key order by is_carried_over desc, event_at, transaction_id
             rows between unbounded preceding and current row
@@ -194,8 +197,12 @@ prorated_tier_sets as (
 prorated_tiers as (
     select
         prorated_events.price_key,
+        prorated_events.charge_code,
+        prorated_events.metric_code,
+        prorated_events.external_subscription_id,
         prorated_events.value_number,
-        prorated_events.prorated_value,
+        prorated_events.prorated_days,
+        prorated_events.charges_period_days,
         prorated_events.cumulative_units - prorated_events.value_number as units_before,
         prorated_events.cumulative_units,
         tiers.tier_rank,
@@ -220,12 +227,23 @@ prorated_graduated_amounts as (
     left join (
         select
             price_key,
-            sum(case when value_number = 0 then 0 else {{ divide_exact(
-                '(least(greatest(cumulative_units, tier_floor), coalesce(tier_ceiling, greatest(cumulative_units, tier_floor)))'
-                ~ ' - least(greatest(units_before, tier_floor), coalesce(tier_ceiling, greatest(units_before, tier_floor))))'
-                ~ ' * prorated_value * per_unit_amount',
-                'value_number') }} end) as unit_amount
-        from prorated_tiers
+            {{ sum_within_limit(
+                prorate_exact('tier_full_amount', 'prorated_days', 'charges_period_days', 'tier_amount_whole'),
+                "'the prorated graduated amount of metric ' || any_value(metric_code) || ' for subscription '"
+                ~ " || any_value(external_subscription_id) || ' (charge ' || any_value(charge_code) || ')'") }}
+                as unit_amount
+        from (
+            select *, {{ prorate_whole('tier_full_amount', 'charges_period_days') }} as tier_amount_whole
+            from (
+                select
+                    *,
+                    {{ multiply_exact(
+                        'least(greatest(cumulative_units, tier_floor), coalesce(tier_ceiling, greatest(cumulative_units, tier_floor)))'
+                        ~ ' - least(greatest(units_before, tier_floor), coalesce(tier_ceiling, greatest(units_before, tier_floor)))',
+                        'per_unit_amount') }} as tier_full_amount
+                from prorated_tiers
+            ) as tier_amounts
+        ) as tier_shares
         group by price_key
     ) as units on buckets.price_key = units.price_key
     left join (

@@ -224,18 +224,30 @@ aggregated as (
         {{ sum_within_limit('precise_total_amount', "'the dynamic amount of' || " ~ usage_sum_subject) }} as dynamic_amount,
         -- Prorated sum (§2.1): carried units weighted by the active days, each event by the days
         -- from its day to the window's last day, both over the full period length; ceil at 5.
-        -- Only for prorated charges: the product of a value near the 29-digit limit and a day
-        -- count does not fit the decimal, and no other charge reads it.
+        -- Each value v = period_days * a + b (macros/money.sql, prorate_exact): the sum of
+        -- v * days / period_days is the integer sum of a * days plus the small sum of b * days
+        -- over period_days, rounded once, so a value near the 29-digit limit times a day count
+        -- never has to fit the decimal (docs/bad-input.md). Only prorated charges read it.
+        {{ sum_within_limit(
+            multiply_exact('prorated_whole', 'prorated_days'),
+            "'the prorated sum of' || " ~ usage_sum_subject) }} as day_weighted_whole,
         sum(
-            case when is_prorated then value_number end * case
-                when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
-                else {{ days_between('event_local_date', 'charges_to_date') }} + 1
-            end
-        ) as day_weighted_sum,
+            (value_number - {{ multiply_exact('prorated_whole', 'charges_period_days') }}) * prorated_days
+        ) as day_weighted_rest,
         max(charges_period_days) as charges_period_days,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at
-    from events
+    from (
+        select
+            *,
+            case
+                when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
+                else {{ days_between('event_local_date', 'charges_to_date') }} + 1
+            end as prorated_days,
+            case when is_prorated then {{ prorate_whole('value_number', 'charges_period_days') }} end
+                as prorated_whole
+        from events
+    ) as events
     group by subscription_billing_id, charge_code, filter_code, pricing_group
 ),
 
@@ -283,7 +295,8 @@ units as (
         end") }} as aggregated_units,
         case when billing_charges.is_prorated then {{ as_decimal("case billing_charges.aggregation
             when 'sum' then " ~ round_units(
-                divide_exact('coalesce(aggregated.day_weighted_sum, 0)', 'billing_charges.charges_period_days'),
+                'coalesce(aggregated.day_weighted_whole, 0) + ' ~ divide_exact(
+                    'coalesce(aggregated.day_weighted_rest, 0)', 'billing_charges.charges_period_days'),
                 "'ceil'", 5) ~ "
             when 'unique_count' then " ~ round_units('coalesce(unique_counts.prorated_unique_units, 0)', "'ceil'", 5) ~ "
         end") }} end as prorated_aggregated_units,
