@@ -229,12 +229,17 @@ priced_fee_events as (
         {%- for property in charge_property_names() %}
         coalesce(charge_filters.{{ property }}, charges.{{ property }}) as {{ property }},
         {%- endfor %}
+        -- Exact for any units that fit 29 integer digits (prorate_exact, docs/bad-input.md).
         case when fee_events.is_prorated then {{ round_units(
-            divide_exact('fee_events.added_units * (' ~ days_between('fee_events.event_local_date', 'fee_events.charges_period_end') ~ ' + 1)',
-                'fee_events.charges_period_days'),
+            prorate_exact('fee_events.added_units',
+                days_between('fee_events.event_local_date', 'fee_events.charges_period_end') ~ ' + 1',
+                'fee_events.charges_period_days', 'fee_events.added_units_whole'),
             "'ceil'", 5) }}
         end as prorated_added_units
-    from fee_events
+    from (
+        select *, {{ prorate_whole('added_units', 'charges_period_days') }} as added_units_whole
+        from fee_events
+    ) as fee_events
     inner join charges
         on fee_events.charge_code = charges.charge_code
         and fee_events.charges_period_start >= charges.valid_from
