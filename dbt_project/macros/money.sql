@@ -158,3 +158,28 @@
         {%- endfor %}
     end
 {%- endmacro %}
+
+{#- quantity * days / period_days as decimal(38, 9), rounded once, half away from zero at the 9th
+    decimal, for every quantity in decimal(38, 9) whose result fits (proration, docs/rules.md
+    §2.1): the product quantity * days alone may pass the 29 integer digits even though the
+    share fits. With quantity = period_days * a + b (a = prorate_whole(quantity, period_days), an
+    integer; |b| about period_days at most), quantity * days / period_days = a * days +
+    b * days / period_days: the first term is an integer that fits when the share does, the
+    second is small; only it is rounded. `days` and `period_days` are integer day counts; pass
+    `whole` when a column already holds prorate_whole (the SQL text is then much shorter). -#}
+{% macro prorate_exact(quantity, days, period_days, whole=none) -%}
+    {%- set whole = whole or prorate_whole(quantity, period_days) -%}
+    {%- set days = "(" ~ days ~ ")" -%}
+    {%- set period_days = "(" ~ period_days ~ ")" -%}
+    {%- set rest = "(cast(" ~ quantity ~ " as decimal(38, 9)) - " ~ multiply_exact(whole, period_days) ~ ")" -%}
+    cast(
+        {{ multiply_exact(whole, days) }} + {{ divide_exact(rest ~ ' * ' ~ days, period_days) }}
+        as decimal(38, 9)
+    )
+{%- endmacro %}
+
+{#- The integer a of prorate_exact: quantity / period_days truncated (one off when the quotient
+    rounds up to an integer at the 9th decimal, which b absorbs). -#}
+{% macro prorate_whole(quantity, period_days) -%}
+    cast(trunc({{ divide_exact(quantity, period_days) }}) as decimal(38, 9))
+{%- endmacro %}

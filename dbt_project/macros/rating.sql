@@ -321,18 +321,30 @@ aggregated as (
         {{ sum_within_limit('precise_total_amount', "'the dynamic amount of' || " ~ usage_sum_subject) }} as dynamic_amount,
         -- Prorated sum (§2.1): carried units weighted by the active days, each event by the days
         -- from its day to the window's last day, both over the full period length; ceil at 5.
-        -- Only for prorated charges: the product of a value near the 29-digit limit and a day
-        -- count does not fit the decimal, and no other charge reads it.
+        -- Each value v = period_days * a + b (macros/money.sql, prorate_exact): the sum of
+        -- v * days / period_days is the integer sum of a * days plus the small sum of b * days
+        -- over period_days, rounded once, so a value near the 29-digit limit times a day count
+        -- never has to fit the decimal (docs/bad-input.md). Only prorated charges read it.
+        {{ sum_within_limit(
+            multiply_exact('prorated_whole', 'prorated_days'),
+            "'the prorated sum of' || " ~ usage_sum_subject) }} as day_weighted_whole,
         sum(
-            case when is_prorated then value_number end * case
-                when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
-                else {{ days_between('event_local_date', 'charges_to_date') }} + 1
-            end
-        ) as day_weighted_sum,
+            (value_number - {{ multiply_exact('prorated_whole', 'charges_period_days') }}) * prorated_days
+        ) as day_weighted_rest,
         max(charges_period_days) as charges_period_days,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at
-    from events
+    from (
+        select
+            *,
+            case
+                when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
+                else {{ days_between('event_local_date', 'charges_to_date') }} + 1
+            end as prorated_days,
+            case when is_prorated then {{ prorate_whole('value_number', 'charges_period_days') }} end
+                as prorated_whole
+        from events
+    ) as events
     group by subscription_billing_id, charge_code, filter_code, pricing_group
 ),
 
@@ -380,7 +392,8 @@ units as (
         end") }} as aggregated_units,
         case when billing_charges.is_prorated then {{ as_decimal("case billing_charges.aggregation
             when 'sum' then " ~ round_units(
-                divide_exact('coalesce(aggregated.day_weighted_sum, 0)', 'billing_charges.charges_period_days'),
+                'coalesce(aggregated.day_weighted_whole, 0) + ' ~ divide_exact(
+                    'coalesce(aggregated.day_weighted_rest, 0)', 'billing_charges.charges_period_days'),
                 "'ceil'", 5) ~ "
             when 'unique_count' then " ~ round_units('coalesce(unique_counts.prorated_unique_units, 0)', "'ceil'", 5) ~ "
         end") }} end as prorated_aggregated_units,
@@ -450,7 +463,9 @@ usage as (
 ),
 
 billing_charges as (
-    select subscription_billing_id, charge_code, charges_period_days, charges_from_date, charges_to_date
+    select
+        subscription_billing_id, external_subscription_id, charge_code, charges_period_days,
+        charges_from_date, charges_to_date
     from ({{ billing_charges_sql }}) as billing_charges_in_scope
 ),
 
@@ -516,7 +531,9 @@ events as (
         buckets.per_transaction_max_amount,
         buckets.charges_period_start,
         buckets.charge_code,
+        buckets.metric_code,
         buckets.filter_code,
+        billing_charges.external_subscription_id,
         billing_charges.charges_period_days,
         billing_charges.charges_from_date,
         billing_charges.charges_to_date,
@@ -599,18 +616,17 @@ percentage_amounts as (
 ),
 
 {#- Prorated graduated (§1.9): cumulative full units place each event's units in the tiers; its
-    prorated share of them is priced; flat fees of every tier reached are billed in full. -#}
+    prorated share of them is priced; flat fees of every tier reached are billed in full. The
+    price of an event's units in a tier is prorated like the event (units x price x active days
+    / period days, prorate_exact: exact for every amount that fits 29 integer digits,
+    docs/bad-input.md). -#}
 prorated_events as (
     select
         *,
         case
-            when is_carried_over then {{ divide_exact(
-                'value_number * (' ~ days_between('charges_from_date', 'charges_to_date') ~ ' + 1)',
-                'charges_period_days') }}
-            else {{ divide_exact(
-                'value_number * (' ~ days_between('event_local_date', 'charges_to_date') ~ ' + 1)',
-                'charges_period_days') }}
-        end as prorated_value,
+            when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
+            else {{ days_between('event_local_date', 'charges_to_date') }} + 1
+        end as prorated_days,
         sum(value_number) over (
             partition by price_key order by is_carried_over desc, event_at, transaction_id
             rows between unbounded preceding and current row
@@ -626,8 +642,12 @@ prorated_tier_sets as (
 prorated_tiers as (
     select
         prorated_events.price_key,
+        prorated_events.charge_code,
+        prorated_events.metric_code,
+        prorated_events.external_subscription_id,
         prorated_events.value_number,
-        prorated_events.prorated_value,
+        prorated_events.prorated_days,
+        prorated_events.charges_period_days,
         prorated_events.cumulative_units - prorated_events.value_number as units_before,
         prorated_events.cumulative_units,
         tiers.tier_rank,
@@ -652,12 +672,23 @@ prorated_graduated_amounts as (
     left join (
         select
             price_key,
-            sum(case when value_number = 0 then 0 else {{ divide_exact(
-                '(least(greatest(cumulative_units, tier_floor), coalesce(tier_ceiling, greatest(cumulative_units, tier_floor)))'
-                ~ ' - least(greatest(units_before, tier_floor), coalesce(tier_ceiling, greatest(units_before, tier_floor))))'
-                ~ ' * prorated_value * per_unit_amount',
-                'value_number') }} end) as unit_amount
-        from prorated_tiers
+            {{ sum_within_limit(
+                prorate_exact('tier_full_amount', 'prorated_days', 'charges_period_days', 'tier_amount_whole'),
+                "'the prorated graduated amount of metric ' || any_value(metric_code) || ' for subscription '"
+                ~ " || any_value(external_subscription_id) || ' (charge ' || any_value(charge_code) || ')'") }}
+                as unit_amount
+        from (
+            select *, {{ prorate_whole('tier_full_amount', 'charges_period_days') }} as tier_amount_whole
+            from (
+                select
+                    *,
+                    {{ multiply_exact(
+                        'least(greatest(cumulative_units, tier_floor), coalesce(tier_ceiling, greatest(cumulative_units, tier_floor)))'
+                        ~ ' - least(greatest(units_before, tier_floor), coalesce(tier_ceiling, greatest(units_before, tier_floor)))',
+                        'per_unit_amount') }} as tier_full_amount
+                from prorated_tiers
+            ) as tier_amounts
+        ) as tier_shares
         group by price_key
     ) as units on buckets.price_key = units.price_key
     left join (
@@ -953,12 +984,17 @@ priced_fee_events as (
         {%- for property in charge_property_names() %}
         coalesce(charge_filters.{{ property }}, charges.{{ property }}) as {{ property }},
         {%- endfor %}
+        -- Exact for any units that fit 29 integer digits (prorate_exact, docs/bad-input.md).
         case when fee_events.is_prorated then {{ round_units(
-            divide_exact('fee_events.added_units * (' ~ days_between('fee_events.event_local_date', 'fee_events.charges_period_end') ~ ' + 1)',
-                'fee_events.charges_period_days'),
+            prorate_exact('fee_events.added_units',
+                days_between('fee_events.event_local_date', 'fee_events.charges_period_end') ~ ' + 1',
+                'fee_events.charges_period_days', 'fee_events.added_units_whole'),
             "'ceil'", 5) }}
         end as prorated_added_units
-    from fee_events
+    from (
+        select *, {{ prorate_whole('added_units', 'charges_period_days') }} as added_units_whole
+        from fee_events
+    ) as fee_events
     inner join charges
         on fee_events.charge_code = charges.charge_code
         and fee_events.charges_period_start >= charges.valid_from

@@ -77,6 +77,7 @@ METRICS = [
     ("seats_adv", "sum", "seats", "true", "", ""),
     (H_METRIC, "sum", H_FIELD, "false", "", ""),
     ("huge_sum", "sum", "v", "false", "", ""),
+    ("huge_seats", "sum", "v", "true", "", ""),
     ("users_prorated_lago", "unique_count", "unique_id", "true", "", ""),
 ]
 
@@ -221,6 +222,9 @@ CHARGES = [
         pay_in_advance="true",
         invoiceable="false",
     ),
+    # docs/bad-input.md: proration of a 28-digit recurring value
+    _charge("c_huge_prorated", "p_huge_rec", "huge_seats", "standard", amount="1", prorated="true"),
+    _charge("c_huge_prorated_grad", "p_huge_rec", "huge_seats", "graduated", prorated="true"),
     # spec/services/charge_models/graduated_service_spec.rb, "when first tier flat amount is zero"
     _charge("c_grad_lago", "p_grad_lago", "compute_units", "graduated"),
     # spec/services/billable_metrics/prorated_aggregations/unique_count_service_spec.rb
@@ -260,6 +264,8 @@ TIERS = [
     ("c_prorated_vol", "", "0", "100", "2", "0", ""),
     ("c_prorated_vol", "", "101", "200", "1", "10", ""),
     ("c_prorated_vol", "", "201", "", "0.5", "50", ""),
+    ("c_huge_prorated_grad", "", "0", "5", "10", "100", ""),
+    ("c_huge_prorated_grad", "", "6", "", "0.5", "0", ""),
     ("c_adv_grad", "", "0", "5", "1", "2", ""),
     ("c_adv_grad", "", "6", "", "0.5", "3", ""),
     # Lago's validator accepts this mix of the adjacent and the inclusive joins.
@@ -388,7 +394,11 @@ SUBSCRIPTIONS = {
     "sub_grad_lago_one": ("cust_usd", "p_grad_lago", MARCH_1),
     "sub_users_same_day": ("cust_usd", "p_users_prorated_lago", MARCH_1),
     "sub_users_same_day_days": ("cust_usd", "p_users_prorated_lago", MARCH_1),
+    "sub_huge_rec": ("cust_huge", "p_huge_rec", MARCH_1),
 }
+
+
+HUGE_SEATS = "9876543210987654321098765432"  # 28 digits; x 15 days passes 29
 
 
 def at(day: int, hour: int = 10, month: int = 3) -> str:
@@ -574,6 +584,7 @@ EVENTS: dict[str, list[tuple[str, str, dict, dict]]] = {
         for day in (1, 6, 11)
         for hour, operation in ((1, ADD), (2, REMOVE))
     ],
+    "sub_huge_rec": [("huge_seats", at(17), {"v": HUGE_SEATS}, {})],
 }
 
 
@@ -584,6 +595,14 @@ def write_landing(landing: Path) -> None:
             {
                 "external_customer_id": "cust_usd",
                 "name": "Dollar Co",
+                "country": "US",
+                "currency": "USD",
+                "timezone": "",
+                "updated_at": "2026-01-01T00:00:00Z",
+            },
+            {
+                "external_customer_id": "cust_huge",
+                "name": "Huge Co",
                 "country": "US",
                 "currency": "USD",
                 "timezone": "",
@@ -1110,6 +1129,38 @@ def test_1_9_prorated_graduated_partial_period(warehouse):
         "31", 1, q9(precise), "213.87"
     )
     assert q9(precise) == "213.870967742"
+
+
+def test_prorations_of_a_28_digit_value_are_exact_to_the_29_digit_limit(warehouse):
+    # docs/bad-input.md: one recurring event of V = 9,876,543,210,987,654,321,098,765,432 on
+    # Mar 17 weighs 15/31. V x 15 passes 29 integer digits; the shares do not.
+    # Prorated sum (§2.1), ceil at 5 decimals, at 1.00: V x 15/31.
+    # Prorated graduated (§1.9), tiers 0-5 @10 flat 100, 6+ @0.5: each tier's units x price x
+    # 15/31 (5 x 10 x 15/31 and (V - 5) x 0.5 x 15/31), rounded at the 9th decimal, plus the
+    # first tier's flat fee.
+    units = Fraction(HUGE_SEATS)
+    with localcontext() as exact:
+        exact.prec = 60
+        prorated = Decimal(q9(units * 15 / 31)).quantize(Decimal("1e-5"), rounding=ROUND_CEILING)
+        graduated = (
+            Decimal(q9(Fraction(5 * 10 * 15, 31)))
+            + Decimal(q9((units - 5) * Fraction(1, 2) * 15 / 31))
+            + 100
+        )
+        assert prorated == Decimal("4778972521445639187628434886.45162")
+        assert single(warehouse, "sub_huge_rec", "c_huge_prorated") == fee(
+            HUGE_SEATS,
+            1,
+            str(prorated),
+            str(prorated.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        )
+        assert graduated == Decimal("2389486260722819593814217566.209677419")
+        assert single(warehouse, "sub_huge_rec", "c_huge_prorated_grad") == fee(
+            HUGE_SEATS,
+            1,
+            str(graduated),
+            str(graduated.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        )
 
 
 def test_1_4_prorated_volume_tier_from_full_units_price_on_prorated(warehouse):

@@ -91,7 +91,21 @@ PLANS = {
     # monthly_spec.rb
     "lago_seats": ("monthly", "0.50", True, 0, False, "", ""),
     "lago_commit": ("monthly", "100.00", False, 0, False, "10000.00", ""),
+    # The other variants of spec/scenarios/commitments/minimum/ (calendar and anniversary)
+    "lago_commit_qt": ("quarterly", "100.00", False, 0, False, "10000.00", ""),
+    "lago_commit_wk": ("weekly", "100.00", False, 0, False, "10000.00", ""),
+    "lago_commit_adv": ("monthly", "100.00", True, 0, False, "10000.00", ""),
+    "lago_commit_adv_qt": ("quarterly", "100.00", True, 0, False, "10000.00", ""),
+    "lago_commit_adv_wk": ("weekly", "100.00", True, 0, False, "10000.00", ""),
+    # §7 a recurring pay-in-advance price change at a period boundary; §9 a downgrade there
+    "price_step": ("monthly", "10.00", False, 0, False, "", ""),
+    "dg_big": ("monthly", "100.00", False, 0, False, "", ""),
+    "dg_small": ("monthly", "50.00", False, 0, False, "", ""),
+    # docs/bad-input.md: a credit note's tax on 22-digit amounts
+    "adv_huge_tax": ("monthly", "1000000000000000000000.00", True, 0, False, "", "vat20"),
 }
+COMMIT_PLANS = ["lago_commit_qt", "lago_commit_wk", "lago_commit_adv", "lago_commit_adv_qt"]
+COMMIT_PLANS += ["lago_commit_adv_wk"]
 
 # Metrics and charges beside `calls` (metric_code, aggregation, field_name, recurring).
 EXTRA_METRICS = [
@@ -106,7 +120,21 @@ EXTRA_CHARGES = [
     ("lago_commit_metered", "lago_commit", "metered", "1", "false", "true", "false"),
     ("lago_commit_advance", "lago_commit", "metered_advance", "1", "true", "true", "false"),
     ("lago_commit_recurring", "lago_commit", "advance_recurring", "1", "true", "true", "false"),
+    *(
+        (f"{plan}_{suffix}", plan, metric, "1", advance, "true", "false")
+        for plan in COMMIT_PLANS
+        for suffix, metric, advance in (
+            ("metered", "metered", "false"),
+            ("advance", "metered_advance", "true"),
+            ("recurring", "advance_recurring", "true"),
+        )
+    ),
+    ("price_step_recurring", "price_step", "advance_recurring", "1", "true", "true", "false"),
+    ("dg_big_seats", "dg_big", "advance_recurring", "5", "true", "true", "false"),
+    ("dg_small_seats", "dg_small", "advance_recurring", "3", "true", "true", "false"),
 ]
+# Later versions of a charge: (charge_code, valid_from, amount); the rest as its first version.
+CHARGE_VERSIONS = [("price_step_recurring", "2024-04-01", "2")]
 
 CALL_PRICE = {
     "mo_62": "2.00",
@@ -209,6 +237,22 @@ def write_catalog(catalog: Path, thresholds: list[tuple[str, str, str]]) -> None
                 "amount": amount,
             }
             for code, plan, metric, amount, advance, invoiceable, prorated in EXTRA_CHARGES
+        ]
+        + [
+            {
+                "charge_code": code,
+                "plan_code": plan,
+                "metric_code": metric,
+                "charge_model": "standard",
+                "pay_in_advance": advance,
+                "invoiceable": invoiceable,
+                "prorated": prorated,
+                "amount": version_amount,
+                "valid_from": valid_from,
+            }
+            for code, plan, metric, _, advance, invoiceable, prorated in EXTRA_CHARGES
+            for version_code, valid_from, version_amount in CHARGE_VERSIONS
+            if code == version_code
         ],
     )
     write_catalog_csv(catalog / "charge_filters.csv", [])
@@ -478,12 +522,45 @@ EVENTS: dict[str, list[str]] = {
 
 # §6 Lago's minimum commitment case: a warehouse of its own, closed for April 2024 (February and
 # March backfilled): a leap February, as in the spec.
-COMMIT_PHASES = [phase("sub_lago_commit", "lago_commit", "2024-02-28T10:00:00Z")]
+# The variants: (subscription, plan, start, anniversary); in arrears one event of 10 on each
+# metric at the start, in advance 15 (recurring), 25 (metered) and 30 (metered in advance).
+COMMIT_VARIANTS = [
+    ("sub_lago_commit", "lago_commit", "2024-02-28T10:00:00Z", False),
+    ("sub_commit_cal_qt", "lago_commit_qt", "2024-03-12T10:00:00Z", False),
+    ("sub_commit_cal_wk", "lago_commit_wk", "2024-03-12T10:00:00Z", False),
+    ("sub_commit_ann_mo", "lago_commit", "2024-02-28T10:00:00Z", True),
+    ("sub_commit_ann_qt", "lago_commit_qt", "2024-03-12T10:00:00Z", True),
+    ("sub_commit_ann_wk", "lago_commit_wk", "2024-03-12T10:00:00Z", True),
+    ("sub_commit_adv_cal_mo", "lago_commit_adv", "2024-02-28T10:00:00Z", False),
+    ("sub_commit_adv_cal_qt", "lago_commit_adv_qt", "2024-03-12T10:00:00Z", False),
+    ("sub_commit_adv_cal_wk", "lago_commit_adv_wk", "2024-03-12T10:00:00Z", False),
+    ("sub_commit_adv_ann_mo", "lago_commit_adv", "2024-02-28T10:00:00Z", True),
+    ("sub_commit_adv_ann_qt", "lago_commit_adv_qt", "2024-03-12T10:00:00Z", True),
+    ("sub_commit_adv_ann_wk", "lago_commit_adv_wk", "2024-03-12T10:00:00Z", True),
+]
+COMMIT_PHASES = [
+    phase(sub, plan, start, anniversary=start if anniversary else "")
+    for sub, plan, start, anniversary in COMMIT_VARIANTS
+] + [
+    phase("sub_price_step", "price_step", "2024-03-01T00:00:00Z"),
+    # dg_small is a downgrade (600 < 1,200 a year): it waits for the end of March.
+    phase("sub_dg_boundary", "dg_big", "2024-03-01T00:00:00Z"),
+    phase("sub_dg_boundary", "dg_small", "2024-03-15T00:00:00Z"),
+    phase("sub_adv_huge_tax", "adv_huge_tax", "2024-03-01T00:00:00Z", "2024-03-11T12:00:00Z"),
+]
 COMMIT_EVENTS = {
-    "sub_lago_commit": [
-        (metric, "2024-02-28T10:00:00Z", {"total": "10"})
-        for metric in ("advance_recurring", "metered", "metered_advance")
+    sub: [
+        (metric, start, {"total": total})
+        for metric, total in zip(
+            ("advance_recurring", "metered", "metered_advance"),
+            ("15", "25", "30") if "_adv" in plan else ("10", "10", "10"),
+            strict=True,
+        )
     ]
+    for sub, plan, start, _ in COMMIT_VARIANTS
+} | {
+    "sub_price_step": [("advance_recurring", "2024-03-05T10:00:00Z", {"total": "10"})],
+    "sub_dg_boundary": [("advance_recurring", "2024-03-05T10:00:00Z", {"total": "10"})],
 }
 
 # §14 progressive billing: a warehouse of its own, whose catalog has usage thresholds.
@@ -583,10 +660,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def commitment_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Lago's minimum commitment case, closed for April 2024 (February and March backfilled)."""
+    """Lago's minimum commitment cases, closed for September 2024 (February to August
+    backfilled), with the §7 boundary cases of recurring pay-in-advance charges."""
     return _close(
         tmp_path_factory.mktemp("commitment"),
-        "2024-04",
+        "2024-09",
         COMMIT_PHASES,
         {},
         extra_events=COMMIT_EVENTS,
@@ -1470,6 +1548,113 @@ def test_lago_commitments_minimum_in_arrears_calendar_monthly_spec(commitment_wa
         (d("2024-03-01"), "lago_commit", Decimal("652.76")),
         (d("2024-04-01"), "lago_commit", Decimal("9890.00")),
     ]
+
+
+# The other variants of the folder spec/scenarios/commitments/minimum/ (10,000.00 a period, plan
+# 100.00, the three charges at 1.00; each line: the subscription, Lago's amount_cents of the
+# true-ups it expects on its first two billings). In arrears (events of 10): the first period
+# prorated as in the monthly case, the second 10,000 - 100 - the recurring charge's billing-day
+# fee of 10.00 = 9,890.00. In advance (events of 15, 25 and 30): no true-up on the start invoice;
+# the first period less the in-advance fee and the 70.00 of fees, the second 10,000 - 100 - 15 =
+# 9,885.00. Calendar quarterly from Mar 12 (Q1: 91 days, 20 served): 10,000 x 20/91 = 2,197.80 -
+# 21.98 - 30.00 = 2,145.82; weekly from Tuesday Mar 12 (6 of 7 days): 8,571.43 - 85.71 - 30.00 =
+# 8,455.72. Anniversary periods are whole: 10,000 - 100 - 30 = 9,870.00.
+@pytest.mark.parametrize(
+    ("sub", "cents_first", "cents_second"),
+    [
+        ("sub_commit_cal_qt", 214_582, 989_000),  # in_arrears/calendar/quarterly_spec.rb
+        ("sub_commit_cal_wk", 845_572, 989_000),  # in_arrears/calendar/weekly_spec.rb
+        ("sub_commit_ann_mo", 987_000, 989_000),  # in_arrears/anniversary/monthly_spec.rb
+        ("sub_commit_ann_qt", 987_000, 989_000),  # in_arrears/anniversary/quarterly_spec.rb
+        ("sub_commit_ann_wk", 987_000, 989_000),  # in_arrears/anniversary/weekly_spec.rb
+        ("sub_commit_adv_cal_mo", 61_276, 988_500),  # in_advance/calendar/monthly_spec.rb
+        ("sub_commit_adv_cal_qt", 210_582, 988_500),  # in_advance/calendar/quarterly_spec.rb
+        ("sub_commit_adv_cal_wk", 841_572, 988_500),  # in_advance/calendar/weekly_spec.rb
+        ("sub_commit_adv_ann_mo", 983_000, 988_500),  # in_advance/anniversary/monthly_spec.rb
+        ("sub_commit_adv_ann_qt", 983_000, 988_500),  # in_advance/anniversary/quarterly_spec.rb
+        ("sub_commit_adv_ann_wk", 983_000, 988_500),  # in_advance/anniversary/weekly_spec.rb
+    ],
+)
+def test_lago_commitments_minimum_variants_spec(
+    commitment_warehouse, sub, cents_first, cents_second
+):
+    plan = next(plan for name, plan, _, _ in COMMIT_VARIANTS if name == sub)
+    start = next(d(start[:10]) for name, _, start, _ in COMMIT_VARIANTS if name == sub)
+    lines = commitment_lines(commitment_warehouse, sub)
+    # The in-advance start invoice (Lago: `fees.commitment.count` is 0 there) has no true-up.
+    assert all(issued > start for issued, _, _ in lines)
+    assert [(line[1], line[2]) for line in lines[:2]] == [
+        (plan, Decimal(cents_first) / 100),
+        (plan, Decimal(cents_second) / 100),
+    ]
+
+
+def recurring_fee_lines(warehouse: Path, sub: str) -> list[tuple]:
+    """(issuing date, charge, units, amount, from, to) of a subscription's charge lines."""
+    rows = query(
+        warehouse,
+        """
+        select invoices.issuing_date, lines.charge_code, lines.units, lines.amount,
+            lines.from_datetime, lines.to_datetime
+        from billing.fct_invoice_lines as lines
+        inner join billing.fct_invoices as invoices using (invoice_id)
+        where lines.external_subscription_id = ? and lines.line_type = 'charge'
+            and lines.charge_code not like '%_calls'
+        order by invoices.issuing_date, lines.from_datetime
+        """,
+        [sub],
+    )
+    return [(r[0], r[1], r[2], r[3], _utc(r[4]), _utc(r[5])) for r in rows]
+
+
+def test_7_billing_day_fee_is_priced_by_the_new_periods_charge_version(commitment_warehouse):
+    # A recurring pay-in-advance charge at 1.00 until March, 2.00 from April 1. 10 units on Mar 5
+    # bill 10.00 at once; the Apr 1 billing-day fee covers April, so April's price prices it:
+    # 20.00 (the ending period's version would give 10.00); May 1 likewise.
+    assert recurring_fee_lines(commitment_warehouse, "sub_price_step")[:3] == [
+        (d("2024-03-05"), "price_step_recurring", Decimal(10), Decimal("10.00"),
+         t("2024-03-01"), t("2024-04-01")),
+        (d("2024-04-01"), "price_step_recurring", Decimal(10), Decimal("20.00"),
+         t("2024-04-01"), t("2024-05-01")),
+        (d("2024-05-01"), "price_step_recurring", Decimal(10), Decimal("20.00"),
+         t("2024-05-01"), t("2024-06-01")),
+    ]  # fmt: skip
+
+
+def test_lago_recurring_fee_downgrade_spec_old_plan_bills_the_boundary_fee(commitment_warehouse):
+    # spec/scenarios/fees/recurring_fee_downgrade_spec.rb: at a downgrade, the old subscription's
+    # termination at the period boundary bills its recurring pay-in-advance charges once more
+    # (Invoices::CalculateFeesService#should_not_create_charge_fee? skips them only on an upgrade
+    # or a plain termination), and the new subscription's first invoice skips them
+    # (#should_create_recurring_non_invoiceable_fees?): the spec counts one fee per seat on the
+    # boundary day. Here: 10 units at 5.00 on the old plan from Mar 5 (50.00 at once), the
+    # downgrade at Apr 1 bills 10 x 5.00 = 50.00 for April on the old plan's charge; the new
+    # plan's first billing-day fee (3.00) comes on May 1.
+    assert recurring_fee_lines(commitment_warehouse, "sub_dg_boundary")[:3] == [
+        (d("2024-03-05"), "dg_big_seats", Decimal(10), Decimal("50.00"),
+         t("2024-03-01"), t("2024-04-01")),
+        (d("2024-04-01"), "dg_big_seats", Decimal(10), Decimal("50.00"),
+         t("2024-04-01"), t("2024-05-01")),
+        (d("2024-05-01"), "dg_small_seats", Decimal(10), Decimal("30.00"),
+         t("2024-05-01"), t("2024-06-01")),
+    ]  # fmt: skip
+
+
+def test_credit_note_taxes_are_exact_beyond_18_integer_digits(commitment_warehouse):
+    # docs/bad-input.md: 10^21 a month in advance with 20 % tax from Mar 1 2024, terminated Mar 11
+    # 12:00; the termination credit note gives back Mar 12..31, 20 of 31 days: 10^21 x 20/31 =
+    # 645,161,290,322,580,645,161.29, its tax 20 % of the precise amount, 129,032,258,064,516,129,
+    # 032.26: total 774,193,548,387,096,774,193.55. A tax on a credited amount past 18 integer
+    # digits used to stop the close with DuckDB's bare "Out of Range".
+    assert (cents(F(10**21 * 20, 31)), cents(F(10**21 * 4, 31))) == (
+        Decimal("645161290322580645161.29"),
+        Decimal("129032258064516129032.26"),
+    )
+    assert [note[:8] for note in credit_notes(commitment_warehouse, "cust_adv_huge_tax")] == [
+        ("termination", d("2024-03-11"), d("2024-03-01"), "USD",
+         *money("645161290322580645161.29", "0.00", "129032258064516129032.26",
+                "774193548387096774193.55")),
+    ]  # fmt: skip
 
 
 def test_contract_7_one_period_end_invoice_per_customer_and_date(warehouse):

@@ -143,3 +143,38 @@ def test_a_sum_beyond_29_digits_stops_with_an_error_naming_what_it_sums(tmp_path
             "the sum of metric huge_sum exceeds the 29 integer digits Meterhouse can bill exactly"
             in str(error.value)
         )
+
+
+def test_prorate_exact_is_the_exact_share_rounded_once_beyond_the_products_limit(tmp_path, pairs):
+    # quantity x days / period_days, where quantity x days alone may pass 29 integer digits
+    # (a prorated sum's value times its active days; a prorated graduated tier's amount). The
+    # models pass prorate_whole as a column, as here (inline, the SQL text grows too long).
+    whole, share = (
+        sql[len("select ") : sql.rindex(" as result")]
+        for sql in (
+            _compiled(tmp_path, "{{ prorate_whole('a', 'c') }}"),
+            _compiled(tmp_path, "{{ prorate_exact('a', 'b', 'c', 'w') }}"),
+        )
+    )
+    sql = f"select {share} as result from (select *, {whole} as w from t) as with_whole"
+    rng = random.Random(21)
+    cases = [(a, rng.randint(1, 366)) for a, _ in pairs[:400]]
+    cases = [(a, rng.randint(1, period), period) for a, period in cases] + [
+        (Decimal("99999999999999999999999999999.999999999"), 31, 31),
+        (Decimal("99999999999999999999999999999.999999999"), 30, 31),
+        (Decimal("-99999999999999999999999999999.999999999"), 1, 366),
+        (Decimal("0.000000015"), 1, 3),  # 0.000000005: half away from zero
+        (Decimal("-0.000000015"), 1, 3),
+        (Decimal("5"), 31, 31),
+    ]
+    conn = duckdb.connect()
+    conn.execute("create table t (n integer, a decimal(38, 9), b integer, c integer)")
+    conn.executemany(
+        "insert into t values (?, ?, ?, ?)", [[n, *case] for n, case in enumerate(cases)]
+    )
+    # One query for all cases (none passes the limit): planning the long expression once.
+    got = conn.execute(sql.replace(" as result ", " as result, n ") + " order by n").fetchall()
+    with localcontext() as exact:
+        exact.prec = 80
+        for (quantity, days, period), (result, _) in zip(cases, got, strict=True):
+            assert result == _exact(quantity * days / period), (quantity, days, period)

@@ -197,10 +197,11 @@ select
         "case when items.line_amount = 0 then 0 else "
         ~ divide_exact(multiply_exact('items.item_amount', 'items.precise_coupons_amount'), 'items.line_amount') ~ " end"
     ) }} as precise_coupons_adjustment_amount,
-    {{ as_decimal(
-        "(items.item_amount - case when items.line_amount = 0 then 0 else "
+    {{ as_decimal(percent_of(
+        "items.item_amount - case when items.line_amount = 0 then 0 else "
         ~ divide_exact(multiply_exact('items.item_amount', 'items.precise_coupons_amount'), 'items.line_amount')
-        ~ " end) * items.taxes_rate * 0.01"
-    ) }} as precise_taxes_amount
+        ~ " end",
+        'items.taxes_rate'
+    )) }} as precise_taxes_amount
 from items
 inner join currencies on items.currency = currencies.currency

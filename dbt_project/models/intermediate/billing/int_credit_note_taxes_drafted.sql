@@ -27,7 +27,10 @@ per_tax as (
         taxes.tax_name,
         taxes.tax_rate,
         {{ as_decimal('sum(items.item_amount - items.precise_coupons_adjustment_amount)') }} as taxable_base_amount,
-        {{ as_decimal('sum((items.item_amount - items.precise_coupons_adjustment_amount) * taxes.tax_rate * 0.01)') }}
+        -- The rate times the sum equals the sum of the rate times each item, rounded once
+        -- (percent_of: exact to 29 integer digits, docs/bad-input.md).
+        {{ as_decimal(percent_of(
+            'sum(items.item_amount - items.precise_coupons_adjustment_amount)', 'taxes.tax_rate')) }}
             as precise_tax_amount
     from items
     inner join {{ ref('stg_catalog__taxes') }} as taxes

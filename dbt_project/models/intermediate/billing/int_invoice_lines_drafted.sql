@@ -26,10 +26,12 @@ priced_charges as (
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
-{#- Each priced charge's own window: the billing's, or for a recurring pay-in-advance charge's
-    billing-day fee the period that starts on the issuing day (§7). -#}
+{#- Each priced charge's own window and versions: the billing's, or for a recurring pay-in-advance
+    charge's billing-day fee the period that starts on the issuing day (§7). -#}
 charge_windows as (
-    select subscription_billing_id, charge_code, charges_from_at, charges_to_at, is_billing_day_fee
+    select
+        subscription_billing_id, charge_code, charges_from_at, charges_to_at, is_billing_day_fee,
+        charges_period_start as version_day
     from {{ ref('int_subscription_billing_charges') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
@@ -156,14 +158,15 @@ charge_fees as (
     inner join charge_windows
         on priced_charges.subscription_billing_id = charge_windows.subscription_billing_id
         and priced_charges.charge_code = charge_windows.charge_code
+    -- The versions that priced the line (a billing-day fee's are the new period's, §7).
     inner join charges
         on priced_charges.charge_code = charges.charge_code
-        and billings.charges_period_start >= charges.valid_from
-        and billings.charges_period_start < charges.valid_to
+        and charge_windows.version_day >= charges.valid_from
+        and charge_windows.version_day < charges.valid_to
     inner join metrics
         on priced_charges.metric_code = metrics.metric_code
-        and billings.charges_period_start >= metrics.valid_from
-        and billings.charges_period_start < metrics.valid_to
+        and charge_windows.version_day >= metrics.valid_from
+        and charge_windows.version_day < metrics.valid_to
     inner join plans
         on billings.plan_code = plans.plan_code
         and billings.charges_period_start >= plans.valid_from
