@@ -142,18 +142,30 @@
     end
 {%- endmacro %}
 
-{#- Metric rounding (docs/rules.md §2): round / ceil / floor at a precision that may be negative. -#}
+{#- Metric rounding (docs/rules.md §2): round / ceil / floor at a precision that may be negative.
+    A constant precision (a number) or function (a quoted literal) keeps only the branch that can
+    match: the same value, but the expression is not copied into 16 precisions times 3 functions,
+    which made the compiled SQL of a nested call megabytes long and its planning take seconds
+    (docs/performance.md). -#}
 {% macro round_units(expression, function, precision) -%}
+    {%- set literal_precision = precision is number -%}
+    {%- set literal_function = function in ("'round'", "'floor'", "'ceil'") -%}
     case
         when {{ function }} is null then {{ expression }}
-        {%- for digits in range(-6, 10) %}
+        {%- for digits in range(-6, 10) if not literal_precision or digits == precision %}
         {%- set step = "cast(1e" ~ (0 - digits) ~ " as decimal(38, 9))" if digits > 0 else "cast(" ~ (10 ** (0 - digits)) ~ " as decimal(38, 9))" %}
         when {{ precision }} = {{ digits }} then cast(case {{ function }}
+            {%- if not literal_function or function == "'round'" %}
             when 'round' then cast(round({{ expression }}, {{ digits }}) as decimal(38, 9))
+            {%- endif %}
+            {%- if not literal_function or function == "'floor'" %}
             when 'floor' then cast(trunc({{ expression }}, {{ digits }}) as decimal(38, 9))
                 - case when {{ expression }} < 0 and trunc({{ expression }}, {{ digits }}) <> {{ expression }} then {{ step }} else 0 end
+            {%- endif %}
+            {%- if not literal_function or function == "'ceil'" %}
             when 'ceil' then cast(trunc({{ expression }}, {{ digits }}) as decimal(38, 9))
                 + case when {{ expression }} > 0 and trunc({{ expression }}, {{ digits }}) <> {{ expression }} then {{ step }} else 0 end
+            {%- endif %}
         end as decimal(38, 9))
         {%- endfor %}
     end

@@ -97,7 +97,9 @@ def billing_dbt_models(
     else:
         os.environ.pop("MH_FINALIZE_MONTH", None)
     try:
-        invocation = dbt.cli(["build"], context=context)
+        # dbt.log at info, not debug: debug adds every query's SQL (tens of MB per close, all
+        # written and then pruned); the per-model result lines faults.py tails are info.
+        invocation = dbt.cli(["build", "--log-level-file", "info"], context=context)
         watch_dbt_log(invocation.target_path / "dbt.log")  # crash tests only (faults.py)
         # Held back until dbt has exited: dbt's process holds the warehouse while it builds, and
         # the row counts and money totals below read it.

@@ -178,3 +178,32 @@ def test_prorate_exact_is_the_exact_share_rounded_once_beyond_the_products_limit
         exact.prec = 80
         for (quantity, days, period), (result, _) in zip(cases, got, strict=True):
             assert result == _exact(quantity * days / period), (quantity, days, period)
+
+
+def test_round_units_with_a_constant_precision_and_function_keeps_one_branch_of_the_same_value(
+    tmp_path, pairs
+):
+    """`round_units(x, "'ceil'", 5)` (the prorated units) compiles to one branch instead of 48,
+    which kept nested calls from growing to megabytes of SQL (docs/performance.md), and equals
+    the general form that reads the function and the precision from columns."""
+    literal = "{{ round_units('a', \"'ceil'\", 5) }}"
+    general = "{{ round_units('a', 'f', 'p') }}"
+    sql = _compiled(tmp_path, f"{literal} as literal, {general}")
+    literal_sql, general_sql = sql.split(" as literal,")
+    assert len(literal_sql) * 10 < len(general_sql)
+    conn = duckdb.connect()
+    conn.execute("create table t (a decimal(38, 9), f varchar, p integer)")
+    conn.executemany(
+        "insert into t values (?, 'ceil', 5)",
+        [[a] for a, _ in pairs if abs(a) < LIMIT / 10] + [[None], [Decimal(0)]],
+    )
+    rows = conn.execute(sql.replace("from t", "from t order by all")).fetchall()
+    assert rows and all(got == expected for got, expected in rows)
+    with localcontext() as exact:
+        exact.prec = 80
+        for a in (Decimal("1.000001"), Decimal("-1.000009"), Decimal("2.5")):
+            conn.execute("delete from t")
+            conn.execute("insert into t values (?, 'ceil', 5)", [a])
+            got = conn.execute(sql).fetchone()
+            expected = a.quantize(Decimal("1e-5"), rounding="ROUND_CEILING")
+            assert got == (expected, expected), a
