@@ -1,7 +1,9 @@
 {{ config(tags=['usage']) }}
 {#-
-    The projection of each current bucket (finished in fct_usage_current_subscriptions) to its period's end (docs/rules.md §20.5): the period
-    ratio is the days passed over the period's days, both whole days rounded up. Standard,
+    The projection of each current bucket (finished in fct_usage_current_subscriptions) to its
+    period's end (docs/rules.md §20.5): the period ratio is the days passed over the period's days,
+    both whole days rounded up, and x / ratio is x * period days / days passed, exact up to the
+    29-digit limit (prorate_exact, docs/bad-input.md). Standard,
     package, graduated and volume charges price round(units / ratio, 2) with the same charge models
     (macros/charge_models.sql); the other models scale the amount by 1 / ratio. A recurring metric
     is not projected (its amount stays), and the default bucket of a charge that has filters
@@ -52,19 +54,30 @@ ratios as (
         and priced.charge_code = filtered_charges.charge_code
 ),
 
+-- prorate_exact's whole part as a column: inline, its SQL would repeat in every use (DuckDB then
+-- spends seconds planning the model).
+ratios_with_whole as (
+    select
+        *,
+        case when days_passed > 0 then {{ prorate_whole('units', 'days_passed') }} end as units_whole
+    from ratios
+),
+
 projected_units as (
     select
         ratios.*,
         {{ hash_key(['ratios.subscription_billing_id', 'ratios.charge_code', 'ratios.filter_code', 'ratios.pricing_group']) }}
             as price_key,
         case when ratios.days_passed > 0
-            then {{ round_units(divide_exact('ratios.units * ratios.period_days', 'ratios.days_passed'), "'round'", 2) }}
+            then {{ round_units(prorate_exact(
+                'ratios.units', 'ratios.period_days', 'ratios.days_passed', whole='ratios.units_whole'),
+                "'round'", 2) }}
         end as units_at_end,
         {%- for property in charge_property_names() %}
         coalesce(charge_filters.{{ property }}, charges.{{ property }}) as {{ property }},
         {%- endfor %}
         ratios.charges_period_start as tier_date
-    from ratios
+    from ratios_with_whole as ratios
     inner join {{ ref('stg_catalog__charges') }} as charges
         on ratios.charge_code = charges.charge_code
         and ratios.charges_period_start >= charges.valid_from

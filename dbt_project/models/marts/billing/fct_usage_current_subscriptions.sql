@@ -76,24 +76,44 @@ line_taxes as (
     group by taxed_lines.external_subscription_id
 ),
 
-projections as (
+projected_lines as (
     select
         taxed_lines.external_subscription_id,
-        sum({{ round_to_exponent(as_decimal("greatest(case
-            when projected.has_filters and taxed_lines.filter_code = '' then 0
-            when projected.is_recurring or projected.days_passed >= projected.period_days then taxed_lines.precise_amount
-            when projected.days_passed <= 0 then 0
-            when projected.model_projected_amount is not null then projected.model_projected_amount
-            else " ~ divide_exact('taxed_lines.precise_amount * projected.period_days', 'projected.days_passed') ~ "
-        end, 0)"), 'currencies.exponent') }}) as projected_amount
+        taxed_lines.currency,
+        taxed_lines.filter_code,
+        taxed_lines.precise_amount,
+        projected.has_filters,
+        projected.is_recurring,
+        projected.days_passed,
+        projected.period_days,
+        projected.model_projected_amount,
+        -- prorate_exact's whole part as a column (int_usage_projected says why).
+        case when projected.days_passed > 0
+            then {{ prorate_whole('taxed_lines.precise_amount', 'projected.days_passed') }}
+        end as amount_whole
     from taxed_lines
     inner join {{ ref('int_usage_projected') }} as projected
         on taxed_lines.subscription_billing_id = projected.subscription_billing_id
         and taxed_lines.charge_code = projected.charge_code
         and taxed_lines.filter_code = projected.filter_code
         and taxed_lines.pricing_group is not distinct from projected.pricing_group
-    inner join currencies on taxed_lines.currency = currencies.currency
-    group by taxed_lines.external_subscription_id
+),
+
+projections as (
+    select
+        projected_lines.external_subscription_id,
+        sum({{ round_to_exponent(as_decimal("greatest(case
+            when projected_lines.has_filters and projected_lines.filter_code = '' then 0
+            when projected_lines.is_recurring or projected_lines.days_passed >= projected_lines.period_days
+                then projected_lines.precise_amount
+            when projected_lines.days_passed <= 0 then 0
+            when projected_lines.model_projected_amount is not null then projected_lines.model_projected_amount
+            else " ~ prorate_exact('projected_lines.precise_amount', 'projected_lines.period_days',
+                'projected_lines.days_passed', whole='projected_lines.amount_whole') ~ "
+        end, 0)"), 'currencies.exponent') }}) as projected_amount
+    from projected_lines
+    inner join currencies on projected_lines.currency = currencies.currency
+    group by projected_lines.external_subscription_id
 ),
 
 amounts as (
