@@ -39,6 +39,8 @@ USAGE_DBT_ARGS = [
     "tag:period_scoped tag:finalization test_type:unit",
     "--indirect-selection",
     "cautious",
+    "--log-level-file",  # as a close's (docs/performance.md): debug writes every query's SQL
+    "info",
 ]
 INVOCATION_PREFIX = "usage_refresh"
 
