@@ -75,7 +75,13 @@ def _process_alive(spool_name: str) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed worker nobody has reaped yet (a zombie: in a container, PID 1 may never reap it)
+    # still answers kill(pid, 0), but writes nothing more.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _fsync_directory(folder: Path) -> None:
