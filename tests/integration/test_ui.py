@@ -153,7 +153,11 @@ def test_ui_serves_assets_partitions_and_checks(scenario, tmp_path: Path):
         assert invoices["partitionKeys"][0] == "2026-09"
         assert invoices["hasAssetChecks"]
         _read_the_month_from_the_ui(port)
-        _backfill_two_months_from_the_ui(port, [node["assetKey"]["path"] for node in nodes])
+        # The monthly assets: current usage is not a month's (docs/current-usage.md), it is
+        # refreshed by its own job, not by a partition backfill.
+        _backfill_two_months_from_the_ui(
+            port, [node["assetKey"]["path"] for node in nodes if node["isPartitioned"]]
+        )
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
