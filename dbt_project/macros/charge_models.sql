@@ -41,20 +41,34 @@
     select
         price_key,
         sum(
-            case when charge_model = 'graduated' then {{ multiply_exact(graduated_tier_units(), 'per_unit_amount') }}
-            else {{ divide_exact(multiply_exact(
-                "case
-                    when to_value is not null and units >= to_value
-                        then to_value - case when from_value = 0 then 1 else from_value end + 1
-                    when from_value = 0 then units
-                    else units - from_value + 1
-                end", 'tier_rate'), 100
-            ) }}
+            case when charge_model = 'graduated' then tier_graduated_amount
+            else {{ divide_exact('tier_percentage_product', 100) }}
             end + flat_amount
         ) as model_amount
-    from {{ name }}_tiers
-    where charge_model in ('graduated', 'graduated_percentage')
-        and (tier_rank = 1 or previous_to_value < units)
+    from (
+        select
+            *,
+            case when charge_model = 'graduated' then {{ multiply_exact('tier_graduated_units', 'per_unit_amount') }}
+            end as tier_graduated_amount,
+            case when charge_model <> 'graduated' then {{ multiply_exact('tier_percentage_units', 'tier_rate') }}
+            end as tier_percentage_product
+        from (
+            select
+                *,
+                case when charge_model = 'graduated' then {{ graduated_tier_units() }} end as tier_graduated_units,
+                case when charge_model <> 'graduated' then
+                    case
+                        when to_value is not null and units >= to_value
+                            then to_value - case when from_value = 0 then 1 else from_value end + 1
+                        when from_value = 0 then units
+                        else units - from_value + 1
+                    end
+                end as tier_percentage_units
+            from {{ name }}_tiers
+            where charge_model in ('graduated', 'graduated_percentage')
+                and (tier_rank = 1 or previous_to_value < units)
+        ) as tier_units
+    ) as tier_amounts
     group by price_key
 ),
 
@@ -81,14 +95,23 @@
         {{ as_decimal("case " ~ source ~ ".charge_model
             when 'standard' then " ~ multiply_exact(source ~ '.units', source ~ '.amount') ~ "
             when 'package' then case when " ~ source ~ ".units - coalesce(" ~ source ~ ".free_units, 0) <= 0 then 0
-                else " ~ multiply_exact('ceil(' ~ divide_exact(source ~ '.units - coalesce(' ~ source ~ '.free_units, 0)', source ~ '.package_size')
-                ~ ')', source ~ '.amount') ~ " end
+                else " ~ multiply_exact(source ~ '.packages', source ~ '.amount') ~ " end
             when 'volume' then volume.model_amount
             else graduated.model_amount
         end") }} as model_amount,
         {{ as_decimal("case when " ~ source ~ ".charge_model = 'package'
             then greatest(" ~ source ~ ".units - coalesce(" ~ source ~ ".free_units, 0), 0) end") }} as paid_units
-    from {{ source }}
+    from (
+        {#- The packages started, as a column: nested inline, the division's SQL is copied into
+            the product's (money.sql). -#}
+        select
+            *,
+            case when charge_model = 'package' then
+                case when units - coalesce(free_units, 0) <= 0 then null
+                    else ceil({{ divide_exact('units - coalesce(free_units, 0)', 'package_size') }}) end
+            end as packages
+        from {{ source }}
+    ) as {{ source }}
     left join {{ name }}_graduated as graduated on {{ source }}.price_key = graduated.price_key
     left join {{ name }}_volume as volume on {{ source }}.price_key = volume.price_key
 )
@@ -146,12 +169,20 @@
     end as is_paying_event
 {%- endmacro %}
 
-{#- The amount of a paying event in the walk, clamped to the per-transaction limits. -#}
+{#- The amount of a paying event in the walk, clamped to the per-transaction limits, in three
+    steps, each a column the next one reads (nested exact macros get column operands, money.sql):
+    paying_product, then paying_price, then the amount. -#}
+{% macro percentage_paying_product() -%}
+    case when is_paying_event then {{ multiply_exact('paying_value', 'rate') }} end
+{%- endmacro %}
+
+{% macro percentage_paying_price() -%}
+    case when is_paying_event then {{ divide_exact('paying_product', 100) }} + coalesce(fixed_amount, 0) end
+{%- endmacro %}
+
 {% macro percentage_paying_event_amount() -%}
     case when is_paying_event then
-        {{ clamp_per_transaction(
-            divide_exact(multiply_exact('paying_value', 'rate'), 100) ~ ' + coalesce(fixed_amount, 0)',
-            'per_transaction_min_amount', 'per_transaction_max_amount') }}
+        {{ clamp_per_transaction('paying_price', 'per_transaction_min_amount', 'per_transaction_max_amount') }}
     else 0 end
 {%- endmacro %}
 
@@ -172,14 +203,14 @@
 {%- endmacro %}
 
 {#- The amount for `units` over `events` (the formula without per-transaction limits, else the
-    walk's sum). -#}
-{% macro percentage_amount(units, events, free_value, free_events, per_transaction_amount) -%}
+    walk's sum); `product` is a column holding percentage_amount_product(units, free_value). -#}
+{% macro percentage_amount(units, events, free_value, free_events, per_transaction_amount, product) -%}
     case
         when per_transaction_min_amount is not null or per_transaction_max_amount is not null
             then coalesce({{ per_transaction_amount }}, 0)
         else
             case when {{ free_value }} > {{ units }} then 0
-                else {{ divide_exact(multiply_exact(units ~ ' - ' ~ free_value, 'rate'), 100) }} end
+                else {{ divide_exact(product, 100) }} end
             + case
                 when {{ units }} = 0 or fixed_amount is null or {{ free_events }} >= {{ events }} then 0
                 else {{ multiply_exact(events ~ ' - ' ~ free_events, 'fixed_amount') }}
@@ -212,4 +243,13 @@
         where {{ condition }}
     ) as ranked
     where set_rank = 1
+{%- endmacro %}
+
+{#- (units - free_value) * rate of percentage_amount, where the formula uses it (else NULL). -#}
+{% macro percentage_amount_product(units, free_value) -%}
+    case
+        when per_transaction_min_amount is not null or per_transaction_max_amount is not null then null
+        when {{ free_value }} > {{ units }} then null
+        else {{ multiply_exact(units ~ ' - ' ~ free_value, 'rate') }}
+    end
 {%- endmacro %}

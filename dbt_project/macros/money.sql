@@ -178,12 +178,13 @@
     integer; |b| about period_days at most), quantity * days / period_days = a * days +
     b * days / period_days: the first term is an integer that fits when the share does, the
     second is small; only it is rounded. `days` and `period_days` are integer day counts; pass
-    `whole` when a column already holds prorate_whole (the SQL text is then much shorter). -#}
-{% macro prorate_exact(quantity, days, period_days, whole=none) -%}
+    `whole` when a column already holds prorate_whole and `rest` when one holds prorate_rest (the
+    SQL text is then much shorter). -#}
+{% macro prorate_exact(quantity, days, period_days, whole=none, rest=none) -%}
     {%- set whole = whole or prorate_whole(quantity, period_days) -%}
+    {%- set rest = rest or prorate_rest(quantity, period_days, whole) -%}
     {%- set days = "(" ~ days ~ ")" -%}
     {%- set period_days = "(" ~ period_days ~ ")" -%}
-    {%- set rest = "(cast(" ~ quantity ~ " as decimal(38, 9)) - " ~ multiply_exact(whole, period_days) ~ ")" -%}
     cast(
         {{ multiply_exact(whole, days) }} + {{ divide_exact(rest ~ ' * ' ~ days, period_days) }}
         as decimal(38, 9)
@@ -194,4 +195,9 @@
     rounds up to an integer at the 9th decimal, which b absorbs). -#}
 {% macro prorate_whole(quantity, period_days) -%}
     cast(trunc({{ divide_exact(quantity, period_days) }}) as decimal(38, 9))
+{%- endmacro %}
+
+{#- The b of prorate_exact: quantity - period_days * a, `whole` being a (a column, preferably). -#}
+{% macro prorate_rest(quantity, period_days, whole) -%}
+    (cast({{ quantity }} as decimal(38, 9)) - {{ multiply_exact(whole, "(" ~ period_days ~ ")") }})
 {%- endmacro %}

@@ -325,25 +325,31 @@ aggregated as (
         -- v * days / period_days is the integer sum of a * days plus the small sum of b * days
         -- over period_days, rounded once, so a value near the 29-digit limit times a day count
         -- never has to fit the decimal (docs/bad-input.md). Only prorated charges read it.
-        {{ sum_within_limit(
-            multiply_exact('prorated_whole', 'prorated_days'),
-            "'the prorated sum of' || " ~ usage_sum_subject) }} as day_weighted_whole,
-        sum(
-            (value_number - {{ multiply_exact('prorated_whole', 'charges_period_days') }}) * prorated_days
-        ) as day_weighted_rest,
+        {{ sum_within_limit('prorated_whole_days', "'the prorated sum of' || " ~ usage_sum_subject) }}
+            as day_weighted_whole,
+        sum(prorated_rest_days) as day_weighted_rest,
         max(charges_period_days) as charges_period_days,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at
     from (
+        {#- The products as columns before they are summed (nested exact macros get column
+            operands, macros/money.sql). -#}
         select
             *,
-            case
-                when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
-                else {{ days_between('event_local_date', 'charges_to_date') }} + 1
-            end as prorated_days,
-            case when is_prorated then {{ prorate_whole('value_number', 'charges_period_days') }} end
-                as prorated_whole
-        from events
+            {{ multiply_exact('prorated_whole', 'prorated_days') }} as prorated_whole_days,
+            (value_number - {{ multiply_exact('prorated_whole', 'charges_period_days') }}) * prorated_days
+                as prorated_rest_days
+        from (
+            select
+                *,
+                case
+                    when is_carried_over then {{ days_between('charges_from_date', 'charges_to_date') }} + 1
+                    else {{ days_between('event_local_date', 'charges_to_date') }} + 1
+                end as prorated_days,
+                case when is_prorated then {{ prorate_whole('value_number', 'charges_period_days') }} end
+                    as prorated_whole
+            from events
+        ) as with_whole
     ) as events
     group by subscription_billing_id, charge_code, filter_code, pricing_group
 ),
@@ -364,67 +370,95 @@ buckets as (
     left join empty_groups on billing_filters.pricing_group_keys = empty_groups.pricing_group_keys
 ),
 
+{#- Each operand of an exact macro is a column of unit_operands (nested exact macros get
+    column operands, macros/money.sql). -#}
 units as (
     select
-        billing_charges.subscription_billing_id,
-        billing_charges.billing_month,
-        billing_charges.charges_period_start,
-        billing_charges.charge_code,
-        billing_charges.metric_code,
-        billing_charges.aggregation,
-        billing_charges.is_prorated,
-        billing_charges.rounding_function,
-        billing_charges.rounding_precision,
-        buckets.filter_code,
-        buckets.pricing_group,
-        coalesce(aggregated.events_count, 0) as events_count,
-        {{ as_decimal("case billing_charges.aggregation
-            when 'count' then coalesce(aggregated.events_count, 0)
-            when 'sum' then coalesce(aggregated.summed_value, 0)
-            when 'max' then coalesce(aggregated.max_value, 0)
-            when 'latest' then greatest(coalesce(latest_values.latest_value, 0), 0)
-            when 'unique_count' then coalesce(unique_counts.unique_units, 0)
-            when 'weighted_sum' then " ~ divide_exact(
-                "coalesce(weighted_sums.level_seconds, 0) + coalesce(weighted_sums.initial_level, 0) * "
-                ~ seconds_between('billing_charges.charges_from_at',
-                    'coalesce(aggregated.first_window_event_at, billing_charges.charges_to_at)'),
-                'billing_charges.charges_period_days * 86400') ~ "
+        subscription_billing_id,
+        billing_month,
+        charges_period_start,
+        charge_code,
+        metric_code,
+        aggregation,
+        is_prorated,
+        rounding_function,
+        rounding_precision,
+        filter_code,
+        pricing_group,
+        events_count,
+        {{ as_decimal("case aggregation
+            when 'count' then events_count
+            when 'sum' then coalesce(summed_value, 0)
+            when 'max' then coalesce(max_value, 0)
+            when 'latest' then greatest(coalesce(latest_value, 0), 0)
+            when 'unique_count' then coalesce(unique_units, 0)
+            when 'weighted_sum' then " ~ divide_exact('weighted_level_seconds', 'charges_period_days * 86400') ~ "
         end") }} as aggregated_units,
-        case when billing_charges.is_prorated then {{ as_decimal("case billing_charges.aggregation
-            when 'sum' then " ~ round_units(
-                'coalesce(aggregated.day_weighted_whole, 0) + ' ~ divide_exact(
-                    'coalesce(aggregated.day_weighted_rest, 0)', 'billing_charges.charges_period_days'),
-                "'ceil'", 5) ~ "
-            when 'unique_count' then " ~ round_units('coalesce(unique_counts.prorated_unique_units, 0)', "'ceil'", 5) ~ "
+        case when is_prorated then {{ as_decimal("case aggregation
+            when 'sum' then " ~ round_units('day_weighted_units', "'ceil'", 5) ~ "
+            when 'unique_count' then " ~ round_units('coalesce(prorated_unique_units, 0)', "'ceil'", 5) ~ "
         end") }} end as prorated_aggregated_units,
-        {{ as_decimal('aggregated.dynamic_amount') }} as dynamic_amount,
-        aggregated.first_event_at,
-        aggregated.last_event_at
-    from buckets
-    inner join billing_charges
-        on buckets.subscription_billing_id = billing_charges.subscription_billing_id
-        and buckets.charge_code = billing_charges.charge_code
-    left join aggregated
-        on buckets.subscription_billing_id = aggregated.subscription_billing_id
-        and buckets.charge_code = aggregated.charge_code
-        and buckets.filter_code = aggregated.filter_code
-        and buckets.pricing_group is not distinct from aggregated.pricing_group
-    left join latest_values
-        on buckets.subscription_billing_id = latest_values.subscription_billing_id
-        and buckets.charge_code = latest_values.charge_code
-        and buckets.filter_code = latest_values.filter_code
-        and buckets.pricing_group is not distinct from latest_values.pricing_group
-    left join unique_counts
-        on buckets.subscription_billing_id = unique_counts.subscription_billing_id
-        and buckets.charge_code = unique_counts.charge_code
-        and buckets.filter_code = unique_counts.filter_code
-        and buckets.pricing_group is not distinct from unique_counts.pricing_group
-    left join weighted_sums
-        on buckets.subscription_billing_id = weighted_sums.subscription_billing_id
-        and buckets.charge_code = weighted_sums.charge_code
-        and buckets.filter_code = weighted_sums.filter_code
-        and buckets.pricing_group is not distinct from weighted_sums.pricing_group
-)
+        {{ as_decimal('dynamic_amount') }} as dynamic_amount,
+        first_event_at,
+        last_event_at
+    from (
+        select
+            billing_charges.subscription_billing_id,
+            billing_charges.billing_month,
+            billing_charges.charges_period_start,
+            billing_charges.charge_code,
+            billing_charges.metric_code,
+            billing_charges.aggregation,
+            billing_charges.is_prorated,
+            billing_charges.rounding_function,
+            billing_charges.rounding_precision,
+            billing_charges.charges_period_days,
+            buckets.filter_code,
+            buckets.pricing_group,
+            coalesce(aggregated.events_count, 0) as events_count,
+            aggregated.summed_value,
+            aggregated.max_value,
+            latest_values.latest_value,
+            unique_counts.unique_units,
+            unique_counts.prorated_unique_units,
+            case when billing_charges.aggregation = 'weighted_sum' then
+                coalesce(weighted_sums.level_seconds, 0) + coalesce(weighted_sums.initial_level, 0)
+                * {{ seconds_between('billing_charges.charges_from_at',
+                    'coalesce(aggregated.first_window_event_at, billing_charges.charges_to_at)') }}
+            end as weighted_level_seconds,
+            case when billing_charges.is_prorated and billing_charges.aggregation = 'sum' then
+                coalesce(aggregated.day_weighted_whole, 0)
+                + {{ divide_exact('coalesce(aggregated.day_weighted_rest, 0)', 'billing_charges.charges_period_days') }}
+            end as day_weighted_units,
+            aggregated.dynamic_amount,
+            aggregated.first_event_at,
+            aggregated.last_event_at
+        from buckets
+        inner join billing_charges
+            on buckets.subscription_billing_id = billing_charges.subscription_billing_id
+            and buckets.charge_code = billing_charges.charge_code
+        left join aggregated
+            on buckets.subscription_billing_id = aggregated.subscription_billing_id
+            and buckets.charge_code = aggregated.charge_code
+            and buckets.filter_code = aggregated.filter_code
+            and buckets.pricing_group is not distinct from aggregated.pricing_group
+        left join latest_values
+            on buckets.subscription_billing_id = latest_values.subscription_billing_id
+            and buckets.charge_code = latest_values.charge_code
+            and buckets.filter_code = latest_values.filter_code
+            and buckets.pricing_group is not distinct from latest_values.pricing_group
+        left join unique_counts
+            on buckets.subscription_billing_id = unique_counts.subscription_billing_id
+            and buckets.charge_code = unique_counts.charge_code
+            and buckets.filter_code = unique_counts.filter_code
+            and buckets.pricing_group is not distinct from unique_counts.pricing_group
+        left join weighted_sums
+            on buckets.subscription_billing_id = weighted_sums.subscription_billing_id
+            and buckets.charge_code = weighted_sums.charge_code
+            and buckets.filter_code = weighted_sums.filter_code
+            and buckets.pricing_group is not distinct from weighted_sums.pricing_group
+    ) as unit_operands
+),
 
 select
     subscription_billing_id,
@@ -578,8 +612,11 @@ percentage_events as (
 ),
 
 percentage_flags as (
-    select *, {{ percentage_event_flags() }}
-    from percentage_events
+    select *, {{ percentage_paying_price() }} as paying_price
+    from (
+        select *, {{ percentage_paying_product() }} as paying_product
+        from (select *, {{ percentage_event_flags() }} from percentage_events) as flagged
+    ) as with_product
 ),
 
 percentage_sums as (
@@ -606,13 +643,29 @@ percentage_free_units as (
 
 percentage_amounts as (
     select
-        buckets.price_key,
+        price_key,
         {{ percentage_amount(
-            'buckets.units', 'buckets.events_count', 'coalesce(free.free_value, 0)',
-            'coalesce(free.free_events, 0)', 'free.per_transaction_amount') }} as model_amount
-    from buckets
-    left join percentage_free_units as free on buckets.price_key = free.price_key
-    where buckets.charge_model = 'percentage'
+            'units', 'events_count', 'free_value', 'free_events', 'per_transaction_amount', 'percentage_product') }}
+            as model_amount
+    from (
+        select *, {{ percentage_amount_product('units', 'free_value') }} as percentage_product
+        from (
+            select
+                buckets.price_key,
+                buckets.units,
+                buckets.events_count,
+                buckets.rate,
+                buckets.fixed_amount,
+                buckets.per_transaction_min_amount,
+                buckets.per_transaction_max_amount,
+                coalesce(free.free_value, 0) as free_value,
+                coalesce(free.free_events, 0) as free_events,
+                free.per_transaction_amount
+            from buckets
+            left join percentage_free_units as free on buckets.price_key = free.price_key
+            where buckets.charge_model = 'percentage'
+        ) as percentage_buckets
+    ) as with_product
 ),
 
 {#- Prorated graduated (§1.9): cumulative full units place each event's units in the tiers; its
@@ -672,22 +725,33 @@ prorated_graduated_amounts as (
     left join (
         select
             price_key,
-            {{ sum_within_limit(
-                prorate_exact('tier_full_amount', 'prorated_days', 'charges_period_days', 'tier_amount_whole'),
+            {{ sum_within_limit('tier_amount',
                 "'the prorated graduated amount of metric ' || any_value(metric_code) || ' for subscription '"
                 ~ " || any_value(external_subscription_id) || ' (charge ' || any_value(charge_code) || ')'") }}
                 as unit_amount
         from (
-            select *, {{ prorate_whole('tier_full_amount', 'charges_period_days') }} as tier_amount_whole
+            select
+                *,
+                {{ prorate_exact('tier_full_amount', 'prorated_days', 'charges_period_days',
+                    'tier_amount_whole', 'tier_amount_rest') }} as tier_amount
             from (
-                select
-                    *,
-                    {{ multiply_exact(
-                        'least(greatest(cumulative_units, tier_floor), coalesce(tier_ceiling, greatest(cumulative_units, tier_floor)))'
-                        ~ ' - least(greatest(units_before, tier_floor), coalesce(tier_ceiling, greatest(units_before, tier_floor)))',
-                        'per_unit_amount') }} as tier_full_amount
-                from prorated_tiers
-            ) as tier_amounts
+                select *, {{ prorate_rest('tier_full_amount', 'charges_period_days', 'tier_amount_whole') }}
+                    as tier_amount_rest
+                from (
+                    select *, {{ prorate_whole('tier_full_amount', 'charges_period_days') }} as tier_amount_whole
+                    from (
+                        select *, {{ multiply_exact('tier_units', 'per_unit_amount') }} as tier_full_amount
+                        from (
+                            select
+                                *,
+                                least(greatest(cumulative_units, tier_floor), coalesce(tier_ceiling, greatest(cumulative_units, tier_floor)))
+                                - least(greatest(units_before, tier_floor), coalesce(tier_ceiling, greatest(units_before, tier_floor)))
+                                    as tier_units
+                            from prorated_tiers
+                        ) as tier_units
+                    ) as tier_amounts
+                ) as tier_wholes
+            ) as tier_rests
         ) as tier_shares
         group by price_key
     ) as units on buckets.price_key = units.price_key
@@ -985,15 +1049,27 @@ priced_fee_events as (
         coalesce(charge_filters.{{ property }}, charges.{{ property }}) as {{ property }},
         {%- endfor %}
         -- Exact for any units that fit 29 integer digits (prorate_exact, docs/bad-input.md).
-        case when fee_events.is_prorated then {{ round_units(
-            prorate_exact('fee_events.added_units',
-                days_between('fee_events.event_local_date', 'fee_events.charges_period_end') ~ ' + 1',
-                'fee_events.charges_period_days', 'fee_events.added_units_whole'),
-            "'ceil'", 5) }}
+        case when fee_events.is_prorated then {{ round_units('fee_events.exact_prorated_added_units', "'ceil'", 5) }}
         end as prorated_added_units
     from (
-        select *, {{ prorate_whole('added_units', 'charges_period_days') }} as added_units_whole
-        from fee_events
+        {#- Each step a column of the step before (nested exact macros get column operands,
+            money.sql). -#}
+        select
+            *,
+            case when is_prorated then {{ prorate_exact('added_units', 'prorated_days', 'charges_period_days',
+                'added_units_whole', 'added_units_rest') }} end as exact_prorated_added_units
+        from (
+            select
+                *,
+                case when is_prorated then {{ prorate_rest('added_units', 'charges_period_days', 'added_units_whole') }}
+                end as added_units_rest,
+                case when is_prorated then {{ days_between('event_local_date', 'charges_period_end') }} + 1
+                end as prorated_days
+            from (
+                select *, {{ prorate_whole('added_units', 'charges_period_days') }} as added_units_whole
+                from fee_events
+            ) as with_whole
+        ) as with_rest
     ) as fee_events
     inner join charges
         on fee_events.charge_code = charges.charge_code
@@ -1055,8 +1131,11 @@ percentage_sequence as (
 ),
 
 percentage_flags as (
-    select *, {{ percentage_event_flags() }}
-    from percentage_sequence
+    select *, {{ percentage_paying_price() }} as paying_price
+    from (
+        select *, {{ percentage_paying_product() }} as paying_product
+        from (select *, {{ percentage_event_flags() }} from percentage_sequence) as flagged
+    ) as with_product
 ),
 
 percentage_prefixes as (
@@ -1086,14 +1165,18 @@ percentage_amounts as (
         select
             *,
             {{ percentage_amount(
-                'running_total', 'event_position', 'free_value', 'free_events', 'per_transaction_amount') }}
+                'running_total', 'event_position', 'free_value', 'free_events', 'per_transaction_amount',
+                'percentage_product') }}
                 as model_amount
         from (
-            select
-                *,
-                {{ percentage_free_units('running_total_size', 'last_running_total', 'running_totals_below_free_amount') }}
-            from percentage_prefixes
-        ) as with_free_units
+            select *, {{ percentage_amount_product('running_total', 'free_value') }} as percentage_product
+            from (
+                select
+                    *,
+                    {{ percentage_free_units('running_total_size', 'last_running_total', 'running_totals_below_free_amount') }}
+                from percentage_prefixes
+            ) as with_free_units
+        ) as with_product
     ) as with_model
 ),
 
