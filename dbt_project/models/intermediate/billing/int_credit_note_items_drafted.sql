@@ -87,13 +87,23 @@ currencies as (
     select currency, exponent from {{ ref('stg_reference__currencies') }}
 ),
 
+{#- Each exact step in a column the next one reads (nested exact macros get column operands,
+    macros/money.sql). -#}
 manual_spread as (
     select
-        manual_lines.*,
-        {{ round_to_exponent(divide_exact(multiply_exact('manual_lines.amount', 'manual_lines.line_amount'), 'manual_lines.credited_lines_amount'),
-            'currencies.exponent') }} as spread_amount
-    from manual_lines
-    inner join currencies on manual_lines.currency = currencies.currency
+        *,
+        {{ round_to_exponent('spread_share', 'currency_exponent') }} as spread_amount
+    from (
+        select *, {{ divide_exact('spread_product', 'credited_lines_amount') }} as spread_share
+        from (
+            select
+                manual_lines.*,
+                currencies.exponent as currency_exponent,
+                {{ multiply_exact('manual_lines.amount', 'manual_lines.line_amount') }} as spread_product
+            from manual_lines
+            inner join currencies on manual_lines.currency = currencies.currency
+        ) as spread_products
+    ) as spread_shares
 ),
 
 manual_items as (
@@ -190,18 +200,28 @@ select
     items.created_at,
     items.billing_month,
     items.currency,
-    currencies.exponent as currency_exponent,
+    items.currency_exponent,
     items.tax_codes,
     {{ as_money('items.item_amount') }} as item_amount,
-    {{ as_decimal(
-        "case when items.line_amount = 0 then 0 else "
-        ~ divide_exact(multiply_exact('items.item_amount', 'items.precise_coupons_amount'), 'items.line_amount') ~ " end"
-    ) }} as precise_coupons_adjustment_amount,
-    {{ as_decimal(percent_of(
-        "items.item_amount - case when items.line_amount = 0 then 0 else "
-        ~ divide_exact(multiply_exact('items.item_amount', 'items.precise_coupons_amount'), 'items.line_amount')
-        ~ " end",
-        'items.taxes_rate'
-    )) }} as precise_taxes_amount
-from items
-inner join currencies on items.currency = currencies.currency
+    -- Each exact step a column of the subqueries below (nested exact macros get column operands,
+    -- macros/money.sql).
+    {{ as_decimal('items.precise_coupons_adjustment') }} as precise_coupons_adjustment_amount,
+    {{ as_decimal(percent_of('items.taxable_amount', 'items.taxes_rate')) }} as precise_taxes_amount
+from (
+    select *, item_amount - precise_coupons_adjustment as taxable_amount
+    from (
+        select
+            *,
+            case when line_amount = 0 then 0 else {{ divide_exact('coupons_product', 'line_amount') }} end
+                as precise_coupons_adjustment
+        from (
+            select
+                items.*,
+                currencies.exponent as currency_exponent,
+                case when items.line_amount = 0 then null
+                    else {{ multiply_exact('items.item_amount', 'items.precise_coupons_amount') }} end as coupons_product
+            from items
+            inner join currencies on items.currency = currencies.currency
+        ) as with_products
+    ) as with_adjustments
+) as items

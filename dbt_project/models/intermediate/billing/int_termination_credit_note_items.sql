@@ -45,7 +45,7 @@ credited_periods as (
     from terminations
 ),
 
-items as (
+item_operands as (
     select
         credited_periods.subscription_billing_id,
         credited_periods.external_customer_id,
@@ -61,14 +61,10 @@ items as (
         fee_lines.currency,
         fee_lines.amount as fee_amount,
         currencies.exponent,
-        least(
-            fee_lines.amount,
-            {{ round_to_exponent(divide_exact(
-                'plans.amount * (' ~ days_between('credited_periods.terminated_on', 'credited_periods.credited_period_end')
-                ~ " + case when credited_periods.ended_by = 'upgrade' then 1 else 0 end)",
-                days_between('credited_periods.credited_period_start', 'credited_periods.credited_period_end') ~ ' + 1'
-            ), 'currencies.exponent') }}
-        ) as item_amount
+        plans.amount * ({{ days_between('credited_periods.terminated_on', 'credited_periods.credited_period_end') }}
+            + case when credited_periods.ended_by = 'upgrade' then 1 else 0 end) as credited_numerator,
+        {{ days_between('credited_periods.credited_period_start', 'credited_periods.credited_period_end') }} + 1
+            as credited_days
     from credited_periods
     inner join fee_lines
         on credited_periods.external_subscription_id = fee_lines.external_subscription_id
@@ -80,6 +76,31 @@ items as (
         and credited_periods.credited_period_start >= plans.valid_from
         and credited_periods.credited_period_start < plans.valid_to
     inner join currencies on fee_lines.currency = currencies.currency
+),
+
+{#- The share of the plan amount as a column before it is rounded (nested exact macros get
+    column operands, macros/money.sql). -#}
+items as (
+    select
+        subscription_billing_id,
+        external_customer_id,
+        external_subscription_id,
+        ended_by,
+        terminated_on,
+        terminated_at,
+        billing_month,
+        credited_period_start,
+        credited_period_end,
+        invoice_id,
+        invoice_line_id,
+        currency,
+        fee_amount,
+        exponent,
+        least(fee_amount, {{ round_to_exponent('credited_share', 'exponent') }}) as item_amount
+    from (
+        select *, {{ divide_exact('credited_numerator', 'credited_days') }} as credited_share
+        from item_operands
+    ) as item_shares
 ),
 
 notes as (
