@@ -181,7 +181,7 @@ credits_{{ rank }} as (
             ~ " when frequency = 'recurring' and use_number > frequency_duration then 0"
             ~ " when coupon_type = 'percentage' and frequency = 'once' and use_number > 1 then 0"
             ~ " when coupon_type = 'percentage' then "
-            ~ round_to_exponent('least(' ~ percent_of('base_amount', 'percentage_rate') ~ ', base_amount)', 'currency_exponent')
+            ~ round_to_exponent('percentage_credit_amount', 'currency_exponent')
             ~ " when frequency = 'once' then"
             ~ " least(amount - used_before_amount, cumulative_base_amount)"
             ~ " - least(amount - used_before_amount, cumulative_base_amount - rounded_base_amount)"
@@ -197,24 +197,44 @@ credits_{{ rank }} as (
                 and cumulative_base_amount - rounded_base_amount >= amount - used_before_amount
             )
             as is_applied
-    from states_{{ rank }}
+    from (
+        {#- The percentage credit before rounding as a column, where the case above reads it
+            (nested exact macros get column operands, macros/money.sql). -#}
+        select
+            *,
+            case
+                when not is_reached then null
+                when frequency = 'recurring' and use_number > frequency_duration then null
+                when coupon_type = 'percentage' and frequency = 'once' and use_number > 1 then null
+                when coupon_type = 'percentage' then least({{ percent_of('base_amount', 'percentage_rate') }}, base_amount)
+            end as percentage_credit_amount
+        from states_{{ rank }}
+    ) as states
 ),
 
 shares_{{ rank }} as (
     select
-        targets_{{ rank }}.invoice_line_id,
-        targets_{{ rank }}.invoice_id,
-        credits_{{ rank }}.applied_coupon_id,
-        credits_{{ rank }}.coupon_code,
+        invoice_line_id,
+        invoice_id,
+        applied_coupon_id,
+        coupon_code,
         {{ rank }} as coupon_rank,
-        credits_{{ rank }}.credit_amount,
-        {{ divide_exact(
-            multiply_exact('credits_' ~ rank ~ '.credit_amount', 'targets_' ~ rank ~ '.remaining_amount'),
-            'credits_' ~ rank ~ '.base_amount'
-        ) }} as precise_coupon_amount
-    from targets_{{ rank }}
-    inner join credits_{{ rank }} on targets_{{ rank }}.invoice_id = credits_{{ rank }}.invoice_id
-    where credits_{{ rank }}.is_applied
+        credit_amount,
+        {{ divide_exact('credit_product', 'base_amount') }} as precise_coupon_amount
+    from (
+        select
+            targets_{{ rank }}.invoice_line_id,
+            targets_{{ rank }}.invoice_id,
+            credits_{{ rank }}.applied_coupon_id,
+            credits_{{ rank }}.coupon_code,
+            credits_{{ rank }}.credit_amount,
+            credits_{{ rank }}.base_amount,
+            {{ multiply_exact('credits_' ~ rank ~ '.credit_amount', 'targets_' ~ rank ~ '.remaining_amount') }}
+                as credit_product
+        from targets_{{ rank }}
+        inner join credits_{{ rank }} on targets_{{ rank }}.invoice_id = credits_{{ rank }}.invoice_id
+        where credits_{{ rank }}.is_applied
+    ) as share_products
 ),
 
 lines_{{ rank }} as (

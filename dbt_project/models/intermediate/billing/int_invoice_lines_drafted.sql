@@ -325,13 +325,21 @@ commitment_periods as (
     where plans.minimum_commitment > 0
 ),
 
+{#- The commitment prorated to the days the phase had, unrounded, as a column (nested exact
+    macros get column operands, macros/money.sql). -#}
 closing_commitment_periods as (
-    select
-        commitment_periods.*,
-        {{ local_midnight_to_utc('commitment_period_start', 'timezone') }} as commitment_from_at,
-        {{ local_midnight_to_utc(add_days('commitment_period_end', 1), 'timezone') }} as commitment_to_at
-    from commitment_periods
-    where billing_trigger = 'termination' or commitment_day = commitment_period_end
+    select *, {{ divide_exact('commitment_prorated_numerator', 'commitment_period_days') }} as commitment_prorated_amount
+    from (
+        select
+            commitment_periods.*,
+            {{ local_midnight_to_utc('commitment_period_start', 'timezone') }} as commitment_from_at,
+            {{ local_midnight_to_utc(add_days('commitment_period_end', 1), 'timezone') }} as commitment_to_at,
+            minimum_commitment * ({{ days_between('greatest(commitment_period_start, started_on)', 'commitment_day') }} + 1)
+                as commitment_prorated_numerator,
+            {{ days_between('commitment_period_start', 'commitment_period_end') }} + 1 as commitment_period_days
+        from commitment_periods
+        where billing_trigger = 'termination' or commitment_day = commitment_period_end
+    ) as commitment_operands
 ),
 
 {#- The rounded lines of subscription and pay-in-advance invoices issued so far: this close's
@@ -376,11 +384,8 @@ commitments as (
         closing.plan_tax_codes,
         cast(1 as decimal(38, 9)) as units,
         cast(0 as bigint) as events_count,
-        {{ as_decimal(round_to_exponent(divide_exact(
-            'closing.minimum_commitment * (' ~ days_between(
-                'greatest(closing.commitment_period_start, closing.started_on)', 'closing.commitment_day') ~ ' + 1)',
-            days_between('closing.commitment_period_start', 'closing.commitment_period_end') ~ ' + 1'
-        ), 'currencies.exponent') ~ ' - coalesce(sum(period_fees.amount), 0)') }} as precise_amount,
+        {{ as_decimal(round_to_exponent('closing.commitment_prorated_amount', 'currencies.exponent')
+            ~ ' - coalesce(sum(period_fees.amount), 0)') }} as precise_amount,
         greatest(closing.commitment_from_at, closing.started_at) as from_datetime,
         case when closing.billing_trigger = 'termination' then closing.terminated_at
             else closing.commitment_to_at end as to_datetime_exclusive,
@@ -402,7 +407,8 @@ commitments as (
         closing.currency, closing.plan_tax_codes, closing.minimum_commitment, closing.commitment_period_start,
         closing.commitment_period_end, closing.started_on, closing.commitment_day, currencies.exponent,
         closing.commitment_from_at, closing.commitment_to_at, closing.started_at, closing.billing_trigger,
-        closing.terminated_at, closing.invoice_period_start, closing.invoice_period_end
+        closing.terminated_at, closing.invoice_period_start, closing.invoice_period_end,
+        closing.commitment_prorated_amount
 ),
 
 {#- Progressive billing (§14): the lifetime usage of a phase is what its subscription invoices

@@ -45,21 +45,29 @@ progressive_credits as (
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
+{#- Here and in lines_<rank>, the operands of a nested exact macro are columns of a subquery
+    (nested exact macros get column operands, macros/money.sql). -#}
 lines_0 as (
     select
-        lines.invoice_line_id,
-        lines.invoice_id,
-        lines.line_type,
-        lines.metric_code,
-        {{ multiply_exact(
-            'lines.amount - lines.precise_coupons_amount - coalesce(progressive_credits.precise_credit_amount, 0)'
-            ~ ' + lines.precise_taxes_amount',
-            divide_exact('invoices.amount_due', 'invoices.sub_total_including_taxes_amount')
-        ) }} as owed_amount
-    from {{ ref('int_invoice_lines_taxed') }} as lines
-    inner join invoices on lines.invoice_id = invoices.invoice_id
-    left join progressive_credits on lines.invoice_line_id = progressive_credits.invoice_line_id
-    where lines.billing_month >= {{ billing_period_start() }} and lines.billing_month < {{ billing_period_end() }}
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        metric_code,
+        {{ multiply_exact('line_owed_amount', 'due_ratio') }} as owed_amount
+    from (
+        select
+            lines.invoice_line_id,
+            lines.invoice_id,
+            lines.line_type,
+            lines.metric_code,
+            lines.amount - lines.precise_coupons_amount - coalesce(progressive_credits.precise_credit_amount, 0)
+                + lines.precise_taxes_amount as line_owed_amount,
+            {{ divide_exact('invoices.amount_due', 'invoices.sub_total_including_taxes_amount') }} as due_ratio
+        from {{ ref('int_invoice_lines_taxed') }} as lines
+        inner join invoices on lines.invoice_id = invoices.invoice_id
+        left join progressive_credits on lines.invoice_line_id = progressive_credits.invoice_line_id
+        where lines.billing_month >= {{ billing_period_start() }} and lines.billing_month < {{ billing_period_end() }}
+    ) as line_operands
 ),
 
 invoices_0 as (
@@ -230,19 +238,26 @@ payments_{{ rank }} as (
 
 lines_{{ rank }} as (
     select
-        lines_{{ before }}.invoice_line_id,
-        lines_{{ before }}.invoice_id,
-        lines_{{ before }}.line_type,
-        lines_{{ before }}.metric_code,
-        {{ as_decimal(
-            'lines_' ~ before ~ '.owed_amount - coalesce('
-            ~ divide_exact(multiply_exact('payments_' ~ rank ~ '.amount', 'lines_' ~ before ~ '.owed_amount'), 'payments_' ~ rank ~ '.eligible_amount')
-            ~ ', 0)'
-        ) }} as owed_amount
-    from lines_{{ before }}
-    left join eligible_{{ rank }} on lines_{{ before }}.invoice_line_id = eligible_{{ rank }}.invoice_line_id
-    left join payments_{{ rank }}
-        on eligible_{{ rank }}.invoice_id = payments_{{ rank }}.invoice_id
+        invoice_line_id,
+        invoice_id,
+        line_type,
+        metric_code,
+        {{ as_decimal('owed_amount - coalesce(' ~ divide_exact('paid_product', 'eligible_amount') ~ ', 0)') }}
+            as owed_amount
+    from (
+        select
+            lines_{{ before }}.invoice_line_id,
+            lines_{{ before }}.invoice_id,
+            lines_{{ before }}.line_type,
+            lines_{{ before }}.metric_code,
+            lines_{{ before }}.owed_amount,
+            payments_{{ rank }}.eligible_amount,
+            {{ multiply_exact('payments_' ~ rank ~ '.amount', 'lines_' ~ before ~ '.owed_amount') }} as paid_product
+        from lines_{{ before }}
+        left join eligible_{{ rank }} on lines_{{ before }}.invoice_line_id = eligible_{{ rank }}.invoice_line_id
+        left join payments_{{ rank }}
+            on eligible_{{ rank }}.invoice_id = payments_{{ rank }}.invoice_id
+    ) as line_payments
 ),
 
 invoices_{{ rank }} as (
