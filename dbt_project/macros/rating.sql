@@ -219,15 +219,19 @@ unique_counts as (
         filter_code,
         pricing_group,
         sum(stretch_units) as unique_units,
-        sum(case when stretch_units = 1 then {{ divide_exact(
-            'greatest(0, ' ~ days_between(
-                "case when previous_active_to_date is not null
-                    and previous_active_to_date >= active_from_date
-                    then " ~ add_days('previous_active_to_date', 1) ~ " else active_from_date end",
-                'active_to_date'
-            ) ~ ' + 1)',
-            'charges_period_days'
-        ) }} else 0 end) as prorated_unique_units
+        sum(case when stretch_units = 1 then {{ divide_exact('active_days', 'charges_period_days') }} else 0 end)
+            as prorated_unique_units
+    from (
+    {#- The active days as a column, the operand of divide_exact (nested exact macros get column
+        operands, macros/money.sql). -#}
+    select
+        *,
+        case when stretch_units = 1 then greatest(0, {{ days_between(
+            "case when previous_active_to_date is not null
+                and previous_active_to_date >= active_from_date
+                then " ~ add_days('previous_active_to_date', 1) ~ " else active_from_date end",
+            'active_to_date'
+        ) }} + 1) end as active_days
     from (
         select
             subscription_billing_id,
@@ -249,6 +253,7 @@ unique_counts as (
             subscription_billing_id, charge_code, filter_code, pricing_group, -1, null, null, charges_period_days, null
         from relevant_operations
         where operation_type = 'remove'
+    ) as stretches
     ) as stretches
     group by subscription_billing_id, charge_code, filter_code, pricing_group
 ),
