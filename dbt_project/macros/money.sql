@@ -1,3 +1,4 @@
+{#- Rule: nested exact macros get column operands, computed in an earlier step (docs/performance.md). -#}
 {#- Exact numbers (STYLE §6): quantities and unrounded money are decimal(38, 9); rounded money is
     decimal(38, 4), wide enough for every ISO 4217 minor unit (JPY 0, USD 2, KWD 3, CLF 4). -#}
 {% macro as_decimal(expression) -%}
@@ -39,7 +40,9 @@
     negative) with no product beyond D. -#}
 {% macro duckdb__divide_exact(numerator, denominator) -%}
     {%- set n = duckdb_scaled_integer(numerator) -%}
-    {%- set d = duckdb_scaled_integer(denominator) -%}
+    {#- An integer literal denominator (say 100) is scaled here: the same hugeint, written once. -#}
+    {%- set d = "cast('" ~ ((denominator | abs) * 1000000000) ~ "' as hugeint)" if denominator is integer
+        else duckdb_scaled_integer(denominator) -%}
     {%- set r = "(" ~ n ~ " % nullif(" ~ d ~ ", 0))" -%}
     {%- set d_high = "(" ~ d ~ " // 1000000000)" -%}
     {%- set k = "(" ~ r ~ " // " ~ d_high ~ ")" -%}
