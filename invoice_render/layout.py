@@ -17,6 +17,7 @@ Limitations:
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -53,6 +54,8 @@ _register_lock = threading.Lock()
 _registered = False
 _regular_cmap: frozenset[int] = frozenset()
 _cjk_cmap: frozenset[int] = frozenset()
+# Characters DejaVu draws as they are: in its cmap and not control characters (see _font_runs).
+_plain_chars: frozenset[str] = frozenset()
 
 
 def cjk_font_path() -> Path:
@@ -64,7 +67,7 @@ def cjk_font_path() -> Path:
 
 def register_fonts() -> None:
     """Register the shipped fonts with reportlab once per process (idempotent, thread-safe)."""
-    global _registered, _regular_cmap, _cjk_cmap
+    global _registered, _regular_cmap, _cjk_cmap, _plain_chars
     with _register_lock:
         if _registered:
             return
@@ -89,6 +92,9 @@ def register_fonts() -> None:
         # decides which characters need the CJK fallback for both.
         _regular_cmap = frozenset(regular.face.charToGlyph)
         _cjk_cmap = frozenset(cjk.face.charToGlyph)
+        _plain_chars = frozenset(
+            chr(code) for code in _regular_cmap if unicodedata.category(chr(code)) != "Cc"
+        )
         _registered = True
 
 
@@ -117,12 +123,55 @@ def safe_markup(text: str | None) -> str:
 
 def para(text: str | None, style: ParagraphStyle) -> Paragraph:
     """A Paragraph of literal (escaped) text."""
-    return Paragraph(safe_markup(text), style)
+    return _Paragraph(safe_markup(text), style)
 
 
 def para_lines(lines: Iterable[str | None], style: ParagraphStyle) -> Paragraph:
     """One Paragraph showing each non-empty text on its own line, every one escaped."""
-    return Paragraph("<br/>".join(safe_markup(line) for line in lines if line), style)
+    return _Paragraph("<br/>".join(safe_markup(line) for line in lines if line), style)
+
+
+class _Paragraph(Paragraph):
+    """A Paragraph that parses its markup once per process and lays itself out once per width.
+
+    Same fragments, same line breaks, so the same bytes as a Paragraph; only repeated work goes:
+    reportlab parses every Paragraph's markup with an HTML parser although labels, dates and
+    amounts recur in every document, and a table wraps each cell two or three times at one width
+    (to size the row, then again to draw it).
+    """
+
+    _wrapped_at: float | None = None
+
+    def _setup(self, text, style, bulletText, frags, cleaner):  # reportlab's signature
+        if frags is not None or bulletText is not None:  # split halves arrive parsed
+            super()._setup(text, style, bulletText, frags, cleaner)
+            return
+        parsed_text, parsed_style, parsed_frags, parsed_bullet = _parsed(text, style)
+        self.text = parsed_text
+        # Fresh fragments: layout may set attributes on them; the cached ones stay pristine.
+        self.frags = [frag.clone() for frag in parsed_frags]
+        self.style = parsed_style
+        self.bulletText = parsed_bullet
+        self.debug = 0
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        # The layout depends on the width only (the height is not read), so a second call at the
+        # same width returns what the first computed, lines included (self.blPara; a failed
+        # split deletes it, and then the layout is computed again).
+        if availWidth == self._wrapped_at and "blPara" in self.__dict__:
+            return self.width, self.height
+        self._wrapped_at = None
+        width, height = super().wrap(availWidth, availHeight)
+        if height != 0x7FFFFFFF:  # "cannot fit here" sets no layout to reuse
+            self._wrapped_at = availWidth
+        return width, height
+
+
+@lru_cache(maxsize=8192)
+def _parsed(markup: str, style: ParagraphStyle) -> tuple[str, ParagraphStyle, tuple, object]:
+    """What reportlab's Paragraph makes of `markup` in `style` (styles are process-wide)."""
+    paragraph = Paragraph(markup, style)
+    return paragraph.text, paragraph.style, tuple(paragraph.frags), paragraph.bulletText
 
 
 def text_width(text: str, font_name: str, font_size: float) -> float:
@@ -186,15 +235,24 @@ def _printable_chars(text: str) -> Iterator[str]:
             yield char
 
 
-def _font_runs(text: str | None) -> list[tuple[str | None, str]]:
+def _font_runs(text: str | None) -> tuple[tuple[str | None, str], ...]:
     """Split text into (font, run) pairs; font None means the style's own (DejaVu) font."""
     register_fonts()
     if not text:
-        return []
-    return [
+        return ()
+    return _cached_font_runs(text)
+
+
+@lru_cache(maxsize=8192)
+def _cached_font_runs(text: str) -> tuple[tuple[str | None, str], ...]:
+    # Cached: labels, dates and amounts recur in every document. Text DejaVu draws whole (most
+    # text) is one run as it is; the rest goes character by character.
+    if _plain_chars.issuperset(text):
+        return ((None, text),)
+    return tuple(
         (FONT_CJK if is_cjk else None, "".join(run))
         for is_cjk, run in groupby(_printable_chars(text), key=_needs_cjk_font)
-    ]
+    )
 
 
 def _needs_cjk_font(char: str) -> bool:
@@ -212,6 +270,13 @@ def _style(name: str, **kwargs: object) -> ParagraphStyle:
     }
     base.update(kwargs)
     return ParagraphStyle(name, **base)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def shared_styles() -> "Styles":
+    """The process-wide Styles: nothing changes a style once made, and parsed markup is cached
+    per style object (`_parsed`)."""
+    return Styles()
 
 
 class Styles:
