@@ -17,6 +17,7 @@ Limitations:
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -26,7 +27,7 @@ from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph
 
@@ -53,6 +54,8 @@ _register_lock = threading.Lock()
 _registered = False
 _regular_cmap: frozenset[int] = frozenset()
 _cjk_cmap: frozenset[int] = frozenset()
+# Characters DejaVu draws as they are: in its cmap and not control characters (see _font_runs).
+_plain_chars: frozenset[str] = frozenset()
 
 
 def cjk_font_path() -> Path:
@@ -64,14 +67,15 @@ def cjk_font_path() -> Path:
 
 def register_fonts() -> None:
     """Register the shipped fonts with reportlab once per process (idempotent, thread-safe)."""
-    global _registered, _regular_cmap, _cjk_cmap
+    global _registered, _regular_cmap, _cjk_cmap, _plain_chars
     with _register_lock:
         if _registered:
             return
         regular = TTFont(FONT_REGULAR, str(FONT_DIR / "DejaVuSans.ttf"))
         bold = TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-        pdfmetrics.registerFont(regular)
-        pdfmetrics.registerFont(bold)
+        for font in (regular, bold):
+            _reuse_subsets(font)
+            pdfmetrics.registerFont(font)
         pdfmetrics.registerFontFamily(
             FONT_REGULAR,
             normal=FONT_REGULAR,
@@ -80,6 +84,7 @@ def register_fonts() -> None:
             boldItalic=FONT_BOLD,
         )
         cjk = TTFont(FONT_CJK, str(cjk_font_path()), subfontIndex=0)
+        _reuse_subsets(cjk)
         pdfmetrics.registerFont(cjk)
         # One weight: bold CJK in a Paragraph must map to the same face, not to Helvetica.
         pdfmetrics.registerFontFamily(
@@ -89,7 +94,53 @@ def register_fonts() -> None:
         # decides which characters need the CJK fallback for both.
         _regular_cmap = frozenset(regular.face.charToGlyph)
         _cjk_cmap = frozenset(cjk.face.charToGlyph)
+        _plain_chars = frozenset(
+            chr(code) for code in _regular_cmap if unicodedata.category(chr(code)) != "Cc"
+        )
         _registered = True
+
+
+class _CachedFlate(pdfdoc.PDFStreamFilterZCompress):
+    """reportlab's FlateDecode filter, remembering the compressed form of recent font files."""
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one instance for the process, never collected
+    def encode(self, text: bytes) -> bytes:
+        return super().encode(text)
+
+
+_CACHED_FLATE = _CachedFlate()
+
+
+def _reuse_subsets(font: TTFont) -> None:
+    """Build and compress each embedded subset of `font` once per process, not once per PDF.
+
+    A PDF embeds the subsets of a font it uses (256 characters each, in first-use order), and
+    documents of one language share a few dozen distinct subsets: building one (reportlab's
+    makeSubset) and compressing it were about 15% of a PDF's CPU time. The cache returns the
+    same bytes reportlab would compute: makeSubset depends on the face and the subset only, and
+    the compression is the same zlib call (reportlab's filter, cached).
+    """
+    face = font.face
+    make_subset = face.makeSubset
+    add_subset_objects = face.addSubsetObjects
+
+    @lru_cache(maxsize=256)
+    def cached_subset(subset: tuple[int, ...]) -> bytes:
+        return make_subset(list(subset))
+
+    def reused_subset(subset: list[int]) -> bytes:
+        return cached_subset(tuple(subset))
+
+    def add_cached_subset_objects(doc, fontname, subset):
+        reference = add_subset_objects(doc, fontname, subset)
+        # reportlab names the font file object so; a name it no longer uses only loses the cache.
+        font_file = doc.idToObject.get(f"fontFile:{face.filename}({fontname})")
+        if font_file is not None and font_file.filters == [pdfdoc.PDFZCompress]:
+            font_file.filters = [_CACHED_FLATE]
+        return reference
+
+    face.makeSubset = reused_subset
+    face.addSubsetObjects = add_cached_subset_objects
 
 
 # Longest text a Paragraph shows; a longer one is cut and ends with "…" (the warehouse keeps it
@@ -117,12 +168,55 @@ def safe_markup(text: str | None) -> str:
 
 def para(text: str | None, style: ParagraphStyle) -> Paragraph:
     """A Paragraph of literal (escaped) text."""
-    return Paragraph(safe_markup(text), style)
+    return _Paragraph(safe_markup(text), style)
 
 
 def para_lines(lines: Iterable[str | None], style: ParagraphStyle) -> Paragraph:
     """One Paragraph showing each non-empty text on its own line, every one escaped."""
-    return Paragraph("<br/>".join(safe_markup(line) for line in lines if line), style)
+    return _Paragraph("<br/>".join(safe_markup(line) for line in lines if line), style)
+
+
+class _Paragraph(Paragraph):
+    """A Paragraph that parses its markup once per process and lays itself out once per width.
+
+    Same fragments, same line breaks, so the same bytes as a Paragraph; only repeated work goes:
+    reportlab parses every Paragraph's markup with an HTML parser although labels, dates and
+    amounts recur in every document, and a table wraps each cell two or three times at one width
+    (to size the row, then again to draw it).
+    """
+
+    _wrapped_at: float | None = None
+
+    def _setup(self, text, style, bulletText, frags, cleaner):  # reportlab's signature
+        if frags is not None or bulletText is not None:  # split halves arrive parsed
+            super()._setup(text, style, bulletText, frags, cleaner)
+            return
+        parsed_text, parsed_style, parsed_frags, parsed_bullet = _parsed(text, style)
+        self.text = parsed_text
+        # Fresh fragments: layout may set attributes on them; the cached ones stay pristine.
+        self.frags = [frag.clone() for frag in parsed_frags]
+        self.style = parsed_style
+        self.bulletText = parsed_bullet
+        self.debug = 0
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        # The layout depends on the width only (the height is not read), so a second call at the
+        # same width returns what the first computed, lines included (self.blPara; a failed
+        # split deletes it, and then the layout is computed again).
+        if availWidth == self._wrapped_at and "blPara" in self.__dict__:
+            return self.width, self.height
+        self._wrapped_at = None
+        width, height = super().wrap(availWidth, availHeight)
+        if height != 0x7FFFFFFF:  # "cannot fit here" sets no layout to reuse
+            self._wrapped_at = availWidth
+        return width, height
+
+
+@lru_cache(maxsize=8192)
+def _parsed(markup: str, style: ParagraphStyle) -> tuple[str, ParagraphStyle, tuple, object]:
+    """What reportlab's Paragraph makes of `markup` in `style` (styles are process-wide)."""
+    paragraph = Paragraph(markup, style)
+    return paragraph.text, paragraph.style, tuple(paragraph.frags), paragraph.bulletText
 
 
 def text_width(text: str, font_name: str, font_size: float) -> float:
@@ -186,15 +280,24 @@ def _printable_chars(text: str) -> Iterator[str]:
             yield char
 
 
-def _font_runs(text: str | None) -> list[tuple[str | None, str]]:
+def _font_runs(text: str | None) -> tuple[tuple[str | None, str], ...]:
     """Split text into (font, run) pairs; font None means the style's own (DejaVu) font."""
     register_fonts()
     if not text:
-        return []
-    return [
+        return ()
+    return _cached_font_runs(text)
+
+
+@lru_cache(maxsize=8192)
+def _cached_font_runs(text: str) -> tuple[tuple[str | None, str], ...]:
+    # Cached: labels, dates and amounts recur in every document. Text DejaVu draws whole (most
+    # text) is one run as it is; the rest goes character by character.
+    if _plain_chars.issuperset(text):
+        return ((None, text),)
+    return tuple(
         (FONT_CJK if is_cjk else None, "".join(run))
         for is_cjk, run in groupby(_printable_chars(text), key=_needs_cjk_font)
-    ]
+    )
 
 
 def _needs_cjk_font(char: str) -> bool:
@@ -212,6 +315,13 @@ def _style(name: str, **kwargs: object) -> ParagraphStyle:
     }
     base.update(kwargs)
     return ParagraphStyle(name, **base)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def shared_styles() -> "Styles":
+    """The process-wide Styles: nothing changes a style once made, and parsed markup is cached
+    per style object (`_parsed`)."""
+    return Styles()
 
 
 class Styles:

@@ -134,9 +134,15 @@ def format_unit_amount(amount: Decimal, currency: str, exponent: int, locale: st
 def format_quantity(quantity: Decimal, locale: str) -> str:
     """Format units with grouping and every significant decimal ("1,234.5")."""
     _check_decimal(quantity, "quantity")
+    return _format_quantity_text(str(quantity), locale)
+
+
+@lru_cache(maxsize=8192)
+def _format_quantity_text(quantity_text: str, locale: str) -> str:
+    """`format_quantity` by the quantity's exact text: quantities recur across documents."""
     with _wide_context():
         return format_decimal(
-            _without_trailing_zeros(quantity),
+            _without_trailing_zeros(Decimal(quantity_text)),
             locale=_parse_locale(locale),
             decimal_quantization=False,
         )
@@ -175,6 +181,16 @@ def _format_currency(
 ) -> str:
     if not isinstance(currency, str) or not _CURRENCY_CODE.fullmatch(currency):
         raise ValueError(f"currency must be an upper-case ISO 4217 code, got {currency!r}")
+    # Keyed by the amount's exact text (str keeps every digit and the exponent): amounts recur
+    # across documents, and Babel takes a tenth of a millisecond for each.
+    return _format_currency_text(str(amount), currency, exponent, locale, exact)
+
+
+@lru_cache(maxsize=8192)
+def _format_currency_text(
+    amount_text: str, currency: str, exponent: int, locale: str, exact: bool
+) -> str:
+    amount = Decimal(amount_text)
     # "-0.00" is a formatting artefact of upstream sign handling; print it as plain zero.
     value = amount.copy_abs() if amount.is_zero() else amount
     if exact:

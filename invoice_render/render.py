@@ -45,6 +45,7 @@ from invoice_render.layout import (
     page_size_for,
     para,
     para_lines,
+    shared_styles,
     text_width,
 )
 from invoice_render.models import (
@@ -168,7 +169,7 @@ def _render_bytes(
     story: Callable[[_Document, Styles, float, "_Formats"], list[Flowable]],
 ) -> bytes:
     """Lay out `story` on the shared page template and return the PDF bytes."""
-    styles = Styles()
+    styles = shared_styles()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,

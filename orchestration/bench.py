@@ -928,10 +928,9 @@ def _run_in_workdir(options: BenchOptions) -> BenchResult:
     catalog_dir = REPO_ROOT / "seeds" / "catalog"
     # A Dagster instance of the bench's own, so bench runs never mix with real ones.
     dagster_home = root / "dagster_home"
-    dagster_home.mkdir(exist_ok=True)
-    from orchestration.cli import DAGSTER_YAML
+    from orchestration.dagster_instance import write_instance_config
 
-    (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    write_instance_config(dagster_home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ["MH_DUCKDB_MEMORY_LIMIT"] = options.memory_limit  # dbt's DuckDB (profiles.yml)
     try:

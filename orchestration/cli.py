@@ -10,22 +10,13 @@ from pathlib import Path
 from orchestration import dbt_docs
 from orchestration.settings import REPO_ROOT, Locations, command_environment, export_locations
 
-DAGSTER_YAML = """\
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1   # one DuckDB writer at a time (docs/contributing.md)
-"""
-
 
 def _dagster_home(locations: Locations) -> Path:
     """The Dagster instance beside the warehouse, so runs show up in `meterhouse ui`."""
+    from orchestration.dagster_instance import write_instance_config
+
     home = Path(os.environ.get("DAGSTER_HOME") or locations.warehouse.parent / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    write_instance_config(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -39,6 +39,13 @@ def crash_point(name: str) -> None:
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
+def dbt_file_log_level() -> str:
+    """dbt's own file log (`dbt.log` of the invocation folder) only for a run that tails it; the
+    CLI keeps dbt's lines in its own log (logs/), and the second copy costs a second of CPU in a
+    small close (docs/performance.md)."""
+    return "info" if os.environ.get("MH_CRASH_AT", "").startswith("dbt_built:") else "none"
+
+
 def watch_dbt_log(log: Path) -> None:
     """For `MH_CRASH_AT=dbt_built:<model>`: kill the run as soon as dbt logs that model built.
 

@@ -1,6 +1,8 @@
 """The dbt project, with dbt_project.yml at the repository root (STYLE §1)."""
 
+import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -34,3 +36,51 @@ def _walk(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+
+
+# dbt re-parses the whole project (5 s) when its profile changes, and the warehouse path is part of
+# the profile: the one partial parse of target/ serves a single warehouse. Each warehouse keeps its
+# own here; dbt still checks every file and setting and re-parses what changed, so a stale or
+# missing entry costs time, never correctness.
+PARTIAL_PARSE_CACHE = "partial_parse"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+KEPT_PARTIAL_PARSES = 20
+
+
+def _partial_parse_entry() -> Path:
+    """The cache entry of the profile as the environment renders it (profiles.yml reads these)."""
+    rendered = ("MH_WAREHOUSE", "MH_DUCKDB_MEMORY_LIMIT")
+    profile = "|".join(os.environ.get(name, "") for name in rendered)
+    key = hashlib.sha256(profile.encode()).hexdigest()[:16]
+    return dbt_project.project_dir / "target" / PARTIAL_PARSE_CACHE / f"{key}.msgpack"
+
+
+def restore_partial_parse(invocation_target: Path) -> None:
+    """Give a new dbt invocation folder the partial parse of the current warehouse, if any."""
+    entry = _partial_parse_entry()
+    if entry.exists():
+        invocation_target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry, invocation_target / PARTIAL_PARSE_FILE)
+
+
+def save_partial_parse(invocation_target: Path) -> None:
+    """Keep the partial parse a finished dbt invocation wrote, for the next on its warehouse."""
+    written = invocation_target / PARTIAL_PARSE_FILE
+    if not written.exists():
+        return
+    entry = _partial_parse_entry()
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+    shutil.copyfile(written, temporary)
+    os.replace(temporary, entry)  # atomic: a reader sees the old file or the new one, whole
+    entries = sorted(entry.parent.glob("*.msgpack"), key=_modified, reverse=True)
+    for old in entries[KEPT_PARTIAL_PARSES:]:
+        old.unlink(missing_ok=True)
+
+
+def _modified(path: Path) -> float:
+    """A file's modification time; 0 when another process removed it meanwhile."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

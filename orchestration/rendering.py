@@ -3,11 +3,14 @@
 reportlab is pure Python and holds the GIL, so one process renders a few dozen invoices a second;
 and `render_invoice_pdf` fsyncs each file before renaming it into place, which one after another
 costs as much again on a slow disk. Rendering is a pure function of the invoice (`invariant=1`),
-so any process gives the same bytes. Here worker processes (two per core) render chunks into
+so any process gives the same bytes. Here worker processes (one per core) render chunks into
 temporary files beside their targets; the parent fsyncs those from a thread pool while later
 chunks render (concurrent fsyncs share the journal commits), then renames each into place and
-fsyncs the folders. A reader still never sees a half-written PDF, and a PDF is on disk before it
-has its final name, as with `render_invoice_pdf`.
+fsyncs the folders. Workers only compute and write to the page cache, so a second worker per
+core bought no overlap: it cost its start-up (~0.5 CPU-s: imports, font parsing) and a cold
+cache of parsed text (invoice_render.layout), 15% more CPU per PDF (docs/performance.md).
+A reader still never sees a half-written PDF, and a PDF is on disk before it has its final
+name, as with `render_invoice_pdf`.
 
 This module imports no Dagster or DuckDB code, so spawned workers start quickly.
 """
@@ -30,16 +33,18 @@ from orchestration.files import write_atomically
 
 # Below this many documents a pool costs more (worker start-up, ~1 s) than it saves.
 POOL_THRESHOLD = 64
-CHUNK_SIZE = 50
+# Small chunks even out the end of a batch: one worker still on a 50-PDF chunk while the others
+# idle cost up to a second; a chunk's own overhead (pickling, a future) is far below a PDF.
+CHUNK_SIZE = 16
 FSYNC_THREADS = 32
 
 
 def render_workers() -> int:
-    """Worker processes: MH_RENDER_WORKERS, else two per CPU (I/O overlaps layout)."""
+    """Worker processes: MH_RENDER_WORKERS, else one per CPU (rendering is CPU-bound)."""
     configured = os.environ.get("MH_RENDER_WORKERS")
     if configured:
         return max(1, int(configured))
-    return 2 * (os.cpu_count() or 1)
+    return os.cpu_count() or 1
 
 
 def _temp_name(target: Path, batch: str) -> Path:

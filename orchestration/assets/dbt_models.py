@@ -13,9 +13,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from orchestration.faults import watch_dbt_log
+from orchestration.faults import dbt_file_log_level, watch_dbt_log
 from orchestration.partitions import monthly_partitions, window_of
-from orchestration.project import dbt_project
+from orchestration.project import dbt_project, save_partial_parse
 
 
 class BillingDbtTranslator(DagsterDbtTranslator):
@@ -97,9 +97,7 @@ def billing_dbt_models(
     else:
         os.environ.pop("MH_FINALIZE_MONTH", None)
     try:
-        # dbt.log at info, not debug: debug adds every query's SQL (tens of MB per close, all
-        # written and then pruned); the per-model result lines faults.py tails are info.
-        invocation = dbt.cli(["build", "--log-level-file", "info"], context=context)
+        invocation = dbt.cli(["build", "--log-level-file", dbt_file_log_level()], context=context)
         watch_dbt_log(invocation.target_path / "dbt.log")  # crash tests only (faults.py)
         # Held back until dbt has exited: dbt's process holds the warehouse while it builds, and
         # the row counts and money totals below read it.
@@ -107,6 +105,7 @@ def billing_dbt_models(
     finally:
         for name in ("MH_BILLING_PERIOD_START", "MH_BILLING_PERIOD_END", "MH_FINALIZE_MONTH"):
             os.environ.pop(name, None)
+    save_partial_parse(invocation.target_path)
     prune_invocation_folders(invocation.target_path.parent)
     with warehouse.get_connection() as conn:
         if not config.finalize:

@@ -21,7 +21,7 @@ from orchestration.assets.outputs import publish_marts
 from orchestration.landing.catalog import load_catalog
 from orchestration.landing.loader import ensure_raw_tables, load_folder
 from orchestration.landing.readers import LANDING_KINDS
-from orchestration.project import dbt_project
+from orchestration.project import dbt_project, save_partial_parse
 from orchestration.settings import current_locations
 
 USAGE_TABLES = ("fct_usage_current", "fct_usage_current_subscriptions", "fct_usage_daily")
@@ -39,8 +39,8 @@ USAGE_DBT_ARGS = [
     "tag:period_scoped tag:finalization test_type:unit",
     "--indirect-selection",
     "cautious",
-    "--log-level-file",  # as a close's (docs/performance.md): debug writes every query's SQL
-    "info",
+    "--log-level-file",  # the run's log (logs/) has dbt's lines; docs/performance.md
+    "none",
 ]
 INVOCATION_PREFIX = "usage_refresh"
 
@@ -109,6 +109,7 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
         invocation.wait()
     finally:
         os.environ.pop("MH_USAGE_AS_OF", None)
+    save_partial_parse(invocation.target_path)
     prune_invocation_folders(target, prefix=INVOCATION_PREFIX)
     with warehouse.get_connection() as conn:
         figures = usage_figures(conn)

@@ -12,7 +12,7 @@ from orchestration.assets.dbt_models import (
 )
 from orchestration.assets.usage import USAGE_ASSET_KEYS
 from orchestration.cli import main
-from orchestration.definitions import defs
+from orchestration.definitions import defs, finalize_job, monthly_close_job
 from orchestration.partitions import (
     FIRST_CLOSE_MONTH,
     first_close_month,
@@ -88,6 +88,18 @@ def test_the_first_month_comes_from_the_data(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setenv("MH_FIRST_CLOSE_MONTH", "2024-06")
     assert first_close_month(empty).month == "2024-06"
+
+
+def test_frozen_tables_are_tested_when_finalized_not_on_every_close():
+    graph = defs.resolve_asset_graph()
+
+    def checked_models(job) -> set[str]:
+        return {key.asset_key.path[-1] for key in job.selection.resolve_checks(graph)}
+
+    close, finalize = checked_models(monthly_close_job), checked_models(finalize_job)
+    assert "finalized_invoices" in finalize and "fct_invoices" in finalize
+    assert not {name for name in close if name.startswith("finalized_")}
+    assert {"fct_invoices", "fct_invoice_lines", "currencies"} <= close
 
 
 def test_jobs_and_schedule_exist():
