@@ -6,8 +6,8 @@ after. Closing the last connection of a database in WAL mode checkpoints it and 
 each event costs tens of milliseconds of disk waits: a close or finalization stores 400 to 700
 events (one per dbt model and test, with their checks and materializations), 10 to 25 s of a
 small run. Keeping one connection per database open, synced at checkpoints rather than at every
-commit, makes it about 5 ms. Everything else (files,
-schema, migrations, what the UI reads) is Dagster's own storage, unchanged.
+commit, makes it about 5 ms. Everything else (files, schema, migrations, what the UI reads) is
+Dagster's own storage, unchanged.
 """
 
 import os
