@@ -11,7 +11,6 @@ Dagster's own storage, unchanged.
 """
 
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,12 +33,9 @@ concurrency:
 
 def instance_yaml(home: Path) -> str:
     """The `dagster.yaml` of a Meterhouse instance in `home`."""
-    return f"""\
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1   # one DuckDB writer at a time (docs/contributing.md)
+    return (
+        _PREVIOUS_YAML
+        + f"""\
 # Dagster's SQLite event log, with its connections kept open (orchestration/dagster_instance.py).
 event_log_storage:
   module: orchestration.dagster_instance
@@ -47,6 +43,7 @@ event_log_storage:
   config:
     base_dir: {home.resolve() / "history" / "runs"}
 """
+    )
 
 
 def write_instance_config(home: Path) -> None:
@@ -72,7 +69,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()
-        self._engines_lock = threading.Lock()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -80,24 +76,21 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, **config_value)
 
     def _engine(self, shard: str) -> db.Engine:
-        with self._engines_lock:
-            engine = self._engines.pop(shard, None)
-            if engine is None:
-                engine = db.create_engine(
-                    self.conn_string_for_shard(shard),
-                    # One connection, used by one thread at a time: _connect holds _db_lock.
-                    poolclass=db.pool.StaticPool,
-                    connect_args={
-                        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
-                        "check_same_thread": False,
-                    },
-                )
-                db.event.listen(engine, "connect", _sync_at_checkpoints)
-            self._engines[shard] = engine
-            while len(self._engines) > self.KEPT_ENGINES:
-                _, oldest = self._engines.popitem(last=False)
-                oldest.dispose()
-            return engine
+        """The open engine of a database, the most recently used kept; call under _db_lock."""
+        engine = self._engines.pop(shard, None)
+        if engine is None:
+            engine = db.create_engine(
+                self.conn_string_for_shard(shard),
+                # One connection, used by one thread at a time: _connect holds _db_lock.
+                poolclass=db.pool.StaticPool,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            )
+            db.event.listen(engine, "connect", _sync_at_checkpoints)
+        self._engines[shard] = engine
+        while len(self._engines) > self.KEPT_ENGINES:
+            _, oldest = self._engines.popitem(last=False)
+            oldest.dispose()
+        return engine
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.Connection]:
@@ -119,7 +112,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             os.utime(path)
 
     def _dispose_engines(self) -> None:
-        with self._engines_lock:
+        with self._db_lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
