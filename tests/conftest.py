@@ -31,6 +31,49 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("DAGSTER_HOME", None)
 
 
+# The suite runs on pytest-xdist workers (`-n auto --dist loadgroup`, pyproject.toml). A module's
+# tests stay on one worker, so its module-scoped warehouse is built once; the modules sharing one
+# of these session warehouses go together too (the hand-made `scenario` is cheap enough to build
+# once per worker). Groups are handed out slowest first, so no long one starts last; a module
+# missing from the list only runs later, in collection order.
+SHARED_WAREHOUSES = ("cli_reference", "closed_workspace")
+SLOWEST_FIRST = (
+    "cli_reference",
+    "tests/integration/test_late_data.py",
+    "tests/orchestration/test_exact_arithmetic.py",
+    "tests/integration/test_demo.py",
+    "tests/integration/test_subscription_timelines.py",
+    "tests/integration/test_money_after_fees.py",
+    "tests/integration/test_ui.py",
+    "closed_workspace",
+    "tests/integration/test_month_review.py",
+    "tests/integration/test_rating_rules.py",
+    "tests/integration/test_monthly_close.py",
+    "tests/integration/test_hostile_input.py",
+    "tests/orchestration/test_bench.py",
+    "tests/integration/test_current_usage.py",
+)
+MAX_WORKERS = 4  # each worker builds its own scenario; more rarely pays on a laptop
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    group_of_module: dict[str, str] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        shared = next((name for name in SHARED_WAREHOUSES if name in item.fixturenames), None)
+        if shared or module not in group_of_module:
+            group_of_module[module] = shared or group_of_module.get(module, module)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group_of_module[item.nodeid.split("::")[0]]))
+    rank = {group: index for index, group in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group_of_module[item.nodeid.split("::")[0]], len(rank)))
+
+
 def write_ndjson(path: Path, rows: list[dict | str]) -> None:
     """One JSON document per line (a str row is written as it is, for broken lines)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -154,9 +154,11 @@ def test_finalize_refuses_open_and_unclosed_months(scenario, capsys):
     assert "not a closable month" in capsys.readouterr().err
 
 
-def test_dbt_unit_tests_pass_against_the_shared_warehouse(scenario):
+def test_dbt_unit_tests_pass_against_the_shared_warehouse(scenario, tmp_path):
+    # Its own target path: target/manifest.json is read by the closes of parallel test workers.
+    target = ["--target-path", str(tmp_path / "target")]
     result = subprocess.run(
-        [DBT_EXECUTABLE, "test", "--select", "test_type:unit"],
+        [DBT_EXECUTABLE, "test", "--select", "test_type:unit", *target],
         cwd=REPO_ROOT,
         env={**os.environ, "MH_WAREHOUSE": str(scenario["warehouse"])},
         capture_output=True,
