@@ -8,7 +8,6 @@ import os
 import random
 import subprocess
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -20,9 +19,24 @@ NINE = Decimal("1e-9")
 LIMIT = Decimal("1e29")
 
 
-def _compiled(tmp_path: Path, expression: str) -> str:
-    """`select <expression> as result from t`, as dbt compiles it for DuckDB."""
+EXPRESSIONS = {
+    "multiply": "{{ multiply_exact('a', 'b') }}",
+    "divide": "{{ divide_exact('a', 'b') }}",
+    "sum": "{{ sum_within_limit('a', \"'the sum of metric ' || any_value(m)\") }}",
+    "prorate_whole": "{{ prorate_whole('a', 'c') }}",
+    "prorate_exact": "{{ prorate_exact('a', 'b', 'c', 'w') }}",
+    "round_literal": "{{ round_units('a', \"'ceil'\", 5) }}",
+    "round_general": "{{ round_units('a', 'f', 'p') }}",
+}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Each of EXPRESSIONS as dbt compiles it for DuckDB, all from one `dbt compile` (each
+    invocation parses the project)."""
+    tmp_path = tmp_path_factory.mktemp("compiled")
     env = {**os.environ, "MH_WAREHOUSE": str(tmp_path / "unused.duckdb")}
+    columns = ", ".join(f"{expression} as mh_{name}" for name, expression in EXPRESSIONS.items())
     done = subprocess.run(
         [
             DBT_EXECUTABLE,
@@ -31,7 +45,7 @@ def _compiled(tmp_path: Path, expression: str) -> str:
             "--target-path",
             str(tmp_path / "target"),
             "--inline",
-            f"select {expression} as result from t",
+            f"select {columns} from t",
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -39,7 +53,13 @@ def _compiled(tmp_path: Path, expression: str) -> str:
         text=True,
         check=True,
     )
-    return done.stdout[done.stdout.index("select") :]
+    text = done.stdout[done.stdout.index("select ") + len("select ") :]
+    expressions = {}
+    for name in EXPRESSIONS:
+        end = text.index(f" as mh_{name}")
+        expressions[name] = text[:end].strip()
+        text = text[end + len(f" as mh_{name}") :].removeprefix(",")
+    return expressions
 
 
 def _exact(value: Decimal) -> Decimal:
@@ -67,27 +87,36 @@ def pairs() -> list[tuple[Decimal, Decimal]]:
     return edges + [(_random_number(rng), _random_number(rng)) for _ in range(1500)]
 
 
-def _run_each(sql: str, pairs: list[tuple[Decimal, Decimal]]) -> list[object]:
-    """The compiled expression on each pair alone: the value, or 'error' if DuckDB refuses."""
+def _run_each(expression: str, pairs: list[tuple[Decimal, Decimal]]) -> list[object]:
+    """The compiled expression on each pair: the value, or 'error' if DuckDB refuses that pair.
+
+    One query for all pairs, so the long expression is planned once: TRY turns a pair's error
+    into NULL, and each NULL is run again alone to tell an error from a NULL result.
+    """
     conn = duckdb.connect()
-    conn.execute("create table t (a decimal(38, 9), b decimal(38, 9))")
-    results = []
-    for a, b in pairs:
-        conn.execute("delete from t")
-        conn.execute("insert into t values (?, ?)", [a, b])
-        try:
-            results.append(conn.execute(sql).fetchone()[0])
-        except duckdb.Error:
-            results.append("error")
+    conn.execute("create table t (n integer, a decimal(38, 9), b decimal(38, 9))")
+    conn.executemany(
+        "insert into t values (?, ?, ?)", [[n, a, b] for n, (a, b) in enumerate(pairs)]
+    )
+    results = [
+        row[0] for row in conn.execute(f"select try({expression}) from t order by n").fetchall()
+    ]
+    for n, result in enumerate(results):
+        if result is None:
+            try:
+                results[n] = conn.execute(
+                    f"select {expression} from t where n = ?", [n]
+                ).fetchone()[0]
+            except duckdb.Error:
+                results[n] = "error"
     return results
 
 
-def test_multiply_exact_is_the_exact_product_rounded_half_away_from_zero(tmp_path, pairs):
-    sql = _compiled(tmp_path, "{{ multiply_exact('a', 'b') }}")
+def test_multiply_exact_is_the_exact_product_rounded_half_away_from_zero(compiled, pairs):
     checked = 0
     with localcontext() as exact:
         exact.prec = 80
-        for (a, b), got in zip(pairs, _run_each(sql, pairs), strict=True):
+        for (a, b), got in zip(pairs, _run_each(compiled["multiply"], pairs), strict=True):
             expected = _exact(a * b)
             if abs(expected) >= LIMIT:
                 assert got == "error", (a, b)  # beyond the decimal: refused, never wrapped
@@ -97,12 +126,11 @@ def test_multiply_exact_is_the_exact_product_rounded_half_away_from_zero(tmp_pat
     assert checked > 500
 
 
-def test_divide_exact_is_the_exact_quotient_rounded_half_away_from_zero(tmp_path, pairs):
-    sql = _compiled(tmp_path, "{{ divide_exact('a', 'b') }}")
+def test_divide_exact_is_the_exact_quotient_rounded_half_away_from_zero(compiled, pairs):
     checked = 0
     with localcontext() as exact:
         exact.prec = 80
-        for (a, b), got in zip(pairs, _run_each(sql, pairs), strict=True):
+        for (a, b), got in zip(pairs, _run_each(compiled["divide"], pairs), strict=True):
             if b == 0:
                 assert got is None
                 continue
@@ -115,10 +143,8 @@ def test_divide_exact_is_the_exact_quotient_rounded_half_away_from_zero(tmp_path
     assert checked > 1000
 
 
-def test_a_sum_beyond_29_digits_stops_with_an_error_naming_what_it_sums(tmp_path):
-    sql = _compiled(
-        tmp_path, "{{ sum_within_limit('a', \"'the sum of metric ' || any_value(m)\") }}"
-    )
+def test_a_sum_beyond_29_digits_stops_with_an_error_naming_what_it_sums(compiled):
+    sql = f"select {compiled['sum']} as result from t"
     conn = duckdb.connect()
 
     def total(*values: str) -> Decimal:
@@ -145,17 +171,11 @@ def test_a_sum_beyond_29_digits_stops_with_an_error_naming_what_it_sums(tmp_path
         )
 
 
-def test_prorate_exact_is_the_exact_share_rounded_once_beyond_the_products_limit(tmp_path, pairs):
+def test_prorate_exact_is_the_exact_share_rounded_once_beyond_the_products_limit(compiled, pairs):
     # quantity x days / period_days, where quantity x days alone may pass 29 integer digits
     # (a prorated sum's value times its active days; a prorated graduated tier's amount). The
     # models pass prorate_whole as a column, as here (inline, the SQL text grows too long).
-    whole, share = (
-        sql[len("select ") : sql.rindex(" as result")]
-        for sql in (
-            _compiled(tmp_path, "{{ prorate_whole('a', 'c') }}"),
-            _compiled(tmp_path, "{{ prorate_exact('a', 'b', 'c', 'w') }}"),
-        )
-    )
+    whole, share = compiled["prorate_whole"], compiled["prorate_exact"]
     sql = f"select {share} as result from (select *, {whole} as w from t) as with_whole"
     rng = random.Random(21)
     cases = [(a, rng.randint(1, 366)) for a, _ in pairs[:400]]
@@ -181,16 +201,14 @@ def test_prorate_exact_is_the_exact_share_rounded_once_beyond_the_products_limit
 
 
 def test_round_units_with_a_constant_precision_and_function_keeps_one_branch_of_the_same_value(
-    tmp_path, pairs
+    compiled, pairs
 ):
     """`round_units(x, "'ceil'", 5)` (the prorated units) compiles to one branch instead of 48,
     which kept nested calls from growing to megabytes of SQL (docs/performance.md), and equals
     the general form that reads the function and the precision from columns."""
-    literal = "{{ round_units('a', \"'ceil'\", 5) }}"
-    general = "{{ round_units('a', 'f', 'p') }}"
-    sql = _compiled(tmp_path, f"{literal} as literal, {general}")
-    literal_sql, general_sql = sql.split(" as literal,")
+    literal_sql, general_sql = compiled["round_literal"], compiled["round_general"]
     assert len(literal_sql) * 10 < len(general_sql)
+    sql = f"select {literal_sql} as literal, {general_sql} from t"
     conn = duckdb.connect()
     conn.execute("create table t (a decimal(38, 9), f varchar, p integer)")
     conn.executemany(
