@@ -31,22 +31,37 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("DAGSTER_HOME", None)
 
 
-# The suite runs on pytest-xdist workers (`-n auto --dist loadgroup`, pyproject.toml). A module's
-# tests stay on one worker, so its module-scoped warehouse is built once; the modules sharing one
-# of these session warehouses go together too (the hand-made `scenario` is cheap enough to build
-# once per worker). Groups are handed out slowest first, so no long one starts last; a module
-# missing from the list only runs later, in collection order.
-SHARED_WAREHOUSES = ("cli_reference", "closed_workspace")
+# The suite runs on pytest-xdist workers (`-n auto --dist loadfile`, pyproject.toml), scheduled
+# by `ModuleGroupScheduling`: a module's tests stay on one worker, so its module-scoped warehouse
+# is built once, and the modules sharing one of the session warehouses below go together too (the
+# hand-made `scenario` is cheap enough to build once per worker). Groups are handed out slowest
+# first, so no long one starts last; a module missing from SLOWEST_FIRST runs after those listed.
+SHARED_WAREHOUSES = {
+    "cli_reference": (
+        "tests/integration/test_concurrent_runs.py",
+        "tests/integration/test_crash_recovery.py",
+        "tests/integration/test_finalized_invoice_documents.py",
+        "tests/integration/test_webhooks.py",
+    ),
+    "closed_workspace": (
+        "tests/api/test_crash.py",
+        "tests/api/test_lago_client.py",
+        "tests/api/test_portal_browser.py",
+    ),
+}
+GROUP_OF_MODULE = {
+    module: group for group, modules in SHARED_WAREHOUSES.items() for module in modules
+}
 SLOWEST_FIRST = (
     "cli_reference",
     "tests/integration/test_late_data.py",
-    "tests/orchestration/test_exact_arithmetic.py",
     "tests/integration/test_demo.py",
     "tests/integration/test_subscription_timelines.py",
     "tests/integration/test_money_after_fees.py",
     "tests/integration/test_ui.py",
     "closed_workspace",
     "tests/integration/test_month_review.py",
+    "tests/orchestration/test_exact_arithmetic.py",
     "tests/integration/test_rating_rules.py",
     "tests/integration/test_monthly_close.py",
     "tests/integration/test_hostile_input.py",
@@ -56,22 +71,37 @@ SLOWEST_FIRST = (
 MAX_WORKERS = 4  # each worker builds its own scenario; more rarely pays on a laptop
 
 
+def _group(nodeid: str) -> str:
+    module = nodeid.split("::")[0]
+    return GROUP_OF_MODULE.get(module, module)
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's per-file scheduling, with the files of one shared warehouse as one unit."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleGroupScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    return ModuleGroupScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    group_of_module: dict[str, str] = {}
+    """Slowest groups first; and a module that uses a shared warehouse must be in its group, or
+    each worker would build that warehouse again."""
     for item in items:
-        module = item.nodeid.split("::")[0]
-        shared = next((name for name in SHARED_WAREHOUSES if name in item.fixturenames), None)
-        if shared or module not in group_of_module:
-            group_of_module[module] = shared or group_of_module.get(module, module)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of_module[item.nodeid.split("::")[0]]))
+        for name in SHARED_WAREHOUSES:
+            module = item.nodeid.split("::")[0]
+            if name in item.fixturenames and GROUP_OF_MODULE.get(module) != name:
+                raise pytest.UsageError(f"{module} uses {name}: list it in SHARED_WAREHOUSES")
     rank = {group: index for index, group in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(group_of_module[item.nodeid.split("::")[0]], len(rank)))
+    items.sort(key=lambda item: rank.get(_group(item.nodeid), len(rank)))
 
 
 def write_ndjson(path: Path, rows: list[dict | str]) -> None:
