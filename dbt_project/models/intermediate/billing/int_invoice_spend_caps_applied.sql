@@ -25,37 +25,6 @@ window_keys as (
         and line_type = 'charge' and invoice_id is not null
 ),
 
-{#- Usage lines of those windows, from this close and earlier ones, net of progressive credits. -#}
-usage_lines as (
-    select
-        lines.invoice_line_id,
-        lines.invoice_id,
-        lines.invoice_type,
-        lines.subscription_billing_id,
-        lines.external_customer_id,
-        lines.external_subscription_id,
-        lines.plan_code,
-        lines.currency,
-        lines.tax_codes,
-        lines.currency_exponent,
-        lines.amount,
-        coalesce(credits.precise_credit_amount, 0) as precise_credit_amount,
-        lines.billing_month,
-        lines.issuing_date,
-        lines.invoice_period_start,
-        lines.invoice_period_end,
-        lines.from_datetime,
-        lines.to_datetime_exclusive
-    from {{ ref('int_invoice_lines_drafted') }} as lines
-    inner join window_keys
-        on lines.external_subscription_id = window_keys.external_subscription_id
-        and lines.plan_code = window_keys.plan_code
-        and lines.from_datetime = window_keys.from_datetime
-    left join {{ ref('int_progressive_billing_credits') }} as credits
-        on lines.invoice_line_id = credits.invoice_line_id
-    where lines.line_type = 'charge' and lines.invoice_id is not null
-),
-
 {#- The cap of each window: the phase's own, else the plan version's of the window's first day. -#}
 window_caps as (
     select
@@ -76,6 +45,38 @@ window_caps as (
     where coalesce(phase_caps.subscription_spend_cap_amount, plans.spend_cap_amount) is not null
 ),
 
+{#- Usage lines of the capped windows, from this close and earlier ones, net of progressive credits. -#}
+usage_lines as (
+    select
+        lines.invoice_line_id,
+        lines.invoice_id,
+        lines.invoice_type,
+        lines.subscription_billing_id,
+        lines.external_customer_id,
+        lines.external_subscription_id,
+        lines.plan_code,
+        lines.currency,
+        lines.tax_codes,
+        lines.currency_exponent,
+        lines.amount,
+        window_caps.spend_cap_amount,
+        coalesce(credits.precise_credit_amount, 0) as precise_credit_amount,
+        lines.billing_month,
+        lines.issuing_date,
+        lines.invoice_period_start,
+        lines.invoice_period_end,
+        lines.from_datetime,
+        lines.to_datetime_exclusive
+    from {{ ref('int_invoice_lines_drafted') }} as lines
+    inner join window_caps
+        on lines.external_subscription_id = window_caps.external_subscription_id
+        and lines.plan_code = window_caps.plan_code
+        and lines.from_datetime = window_caps.from_datetime
+    left join {{ ref('int_progressive_billing_credits') }} as credits
+        on lines.invoice_line_id = credits.invoice_line_id
+    where lines.line_type = 'charge' and lines.invoice_id is not null
+),
+
 invoice_usage as (
     select
         usage_lines.external_subscription_id,
@@ -85,16 +86,12 @@ invoice_usage as (
         usage_lines.issuing_date,
         usage_lines.currency_exponent,
         -- The cap at the currency's precision (§10), like every amount billed.
-        {{ round_to_exponent('max(window_caps.spend_cap_amount)', 'usage_lines.currency_exponent') }}
+        {{ round_to_exponent('max(usage_lines.spend_cap_amount)', 'usage_lines.currency_exponent') }}
             as spend_cap_amount,
         sum(usage_lines.amount)
             - {{ round_to_exponent('sum(usage_lines.precise_credit_amount)', 'usage_lines.currency_exponent') }}
             as usage_amount
     from usage_lines
-    inner join window_caps
-        on usage_lines.external_subscription_id = window_caps.external_subscription_id
-        and usage_lines.plan_code = window_caps.plan_code
-        and usage_lines.from_datetime = window_caps.from_datetime
     group by
         usage_lines.external_subscription_id, usage_lines.plan_code, usage_lines.from_datetime,
         usage_lines.invoice_id, usage_lines.issuing_date, usage_lines.currency_exponent
