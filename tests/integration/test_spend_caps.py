@@ -13,6 +13,7 @@ it has used 7.00 (4 hits, 3 GB), by the month's end 8.00 (one more hit).
 """
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from conftest import query, write_catalog_csv, write_ndjson
 from pypdf import PdfReader
 
+from orchestration.accounting import check_ledger
 from orchestration.cli import main
 
 pytestmark = pytest.mark.integration
@@ -235,3 +237,7 @@ def test_a_spend_cap_crossed_mid_period(tmp_path: Path, monkeypatch) -> None:
     storage, cap = text.index("Storage"), text.index("Spend cap: usage above the cap not billed")
     assert storage < cap < text.index("Subtotal excl. tax")
     assert "-$1.87" in text and "-$1.13" in text and "Total due\n$15.69" in text
+    # The books: the 3.00 not billed is debited to its own income account, and they balance.
+    ledger = tmp_path / "output" / "accounting" / "ledger.beancount"
+    assert check_ledger(ledger) == []
+    assert re.search(r"Income:Spend-Caps:P-Cap +3\.00 USD", ledger.read_text())
