@@ -418,6 +418,9 @@ def _lines_table(
             description = (
                 labels["subscription_fee"]
                 if grouped and line.line_type == "subscription"
+                # A spend cap line (docs/rules.md §12b) reads in the document's language.
+                else labels["spend_cap"]
+                if line.line_type == "spend_cap"
                 else line.description
             )
             body.append(

@@ -149,7 +149,9 @@ def finalized_invoices_for_month(
             ) as plan_name
         from billing.fct_invoice_lines as lines
         where lines.billing_month = ?
+        -- A spend cap line follows the usage it caps (docs/rules.md §12b).
         order by lines.invoice_id, lines.external_subscription_id nulls last,
+            case when lines.line_type = 'spend_cap' then 1 else 0 end,
             lines.line_type desc, lines.description, lines.invoice_line_id
         """,
         [billing_month],
@@ -297,6 +299,8 @@ LEDGER_REVENUE_OF_LINE_TYPE = {
     "adjustment": ("restatement", "plan_code"),
     # Wallet credits bought on a `credit` invoice: a prepaid liability until consumed.
     "credit": ("prepaid_credit", "wallet_code"),
+    # Usage above a spend cap, not billed (docs/rules.md §12b): negative, per plan.
+    "spend_cap": ("spend_cap", "plan_code"),
 }
 
 # The fct_invoice_credits column naming the account of each credit type; the type is the

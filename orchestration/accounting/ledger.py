@@ -99,6 +99,8 @@ REVENUE_ACCOUNT_ROOTS: Mapping[str, str] = {
     # Late data billed after its month was finalized (docs/conventions.md), per plan: revenue of the
     # period that booking it now keeps apart from the period's own.
     "restatement": "Income:Restatements",
+    # Usage above a spend cap taken off the invoice (docs/rules.md §12b; negative amounts).
+    "spend_cap": "Income:Spend-Caps",
     # Wallet credits bought on a `credit` invoice: a liability until consumed, not revenue.
     "prepaid_credit": PREPAID_CREDITS_ROOT,
 }

@@ -113,10 +113,27 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
     prune_invocation_folders(target, prefix=INVOCATION_PREFIX)
     with warehouse.get_connection() as conn:
         figures = usage_figures(conn)
+        figures["spend_caps_reached_webhooks"] = _queue_spend_cap_webhooks(context, conn)
         counts = publish_marts(conn, locations.output_dir / "marts")
     figures["events_loaded"] = loaded["events"].rows_loaded if "events" in loaded else 0
     figures["rows"] = {name: counts.get(name, 0) for name in USAGE_TABLES}
     return figures
+
+
+def _queue_spend_cap_webhooks(context, conn) -> int:
+    """Queue `subscription.spend_cap_reached` for the caps this refresh found reached
+    (docs/rules.md §12b); a webhook configuration that does not load only skips the queueing,
+    which the next refresh catches up (the event ids are per subscription and period)."""
+    from orchestration.webhooks.config import WebhookConfigError, load_settings
+    from orchestration.webhooks.delivery import utc_now
+    from orchestration.webhooks.spend_caps import enqueue_spend_caps_reached
+
+    try:
+        settings = load_settings()
+    except WebhookConfigError as error:
+        context.log.warning(f"spend cap webhooks not queued: webhook configuration: {error}")
+        return 0
+    return enqueue_spend_caps_reached(conn, settings, utc_now())
 
 
 def usage_figures(conn) -> dict:
@@ -149,6 +166,9 @@ def _metadata(key: dg.AssetKey, figures: dict) -> dict:
         metadata["subscriptions"] = dg.MetadataValue.int(figures["subscriptions"])
         metadata["events"] = dg.MetadataValue.int(figures["events"])
         metadata["events_loaded"] = dg.MetadataValue.int(figures["events_loaded"])
+        metadata["spend_cap_webhooks_queued"] = dg.MetadataValue.int(
+            figures.get("spend_caps_reached_webhooks", 0)
+        )
         metadata["refresh_seconds"] = dg.MetadataValue.float(figures["seconds"])
         metadata["as_of"] = dg.MetadataValue.text(figures["as_of"] or "")
         for currency, amount in figures["amount_to_date"].items():

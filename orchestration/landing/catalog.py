@@ -71,6 +71,7 @@ CATALOG_FILES: dict[str, tuple[str, ...]] = {
         "minimum_commitment",
         "tax_codes",
         "valid_from",
+        "spend_cap_amount",
     ),
     "charges": (
         "charge_code",
@@ -488,6 +489,13 @@ RULES: list[Rule] = [
         "minimum_commitment must be a decimal",
         f"select line_number from raw.catalog_plans where not {_is_decimal('minimum_commitment')}",
         "minimum_commitment",
+    ),
+    (
+        "plans",
+        "spend_cap_amount must be empty (no cap) or a non-negative decimal (docs/rules.md §12b)",
+        "select line_number, spend_cap_amount from raw.catalog_plans "
+        f"where {_non_negative('spend_cap_amount')}",
+        "spend_cap_amount",
     ),
     *_each_column(
         "plans",

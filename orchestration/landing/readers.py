@@ -189,6 +189,7 @@ SUBSCRIPTIONS = LandingKind(
         "started_at",
         "terminated_at",
         "updated_at",
+        "spend_cap_amount",
     ),
     json_fields=(),
     typing_sql=",\n".join(
@@ -202,6 +203,11 @@ SUBSCRIPTIONS = LandingKind(
             f"nullif(trim({f}), '') as {f}_text,\n{_ts(f)} as {f}"
             for f in ("subscription_at", "started_at", "terminated_at", "updated_at")
         ]
+        # Meterhouse spend cap (docs/rules.md §12b), typed like `_decimal` below.
+        + [
+            "nullif(trim(spend_cap_amount), '') as spend_cap_amount_text,\n"
+            "try_cast(nullif(trim(spend_cap_amount), '') as decimal(38, 9)) as spend_cap_amount"
+        ]
     ),
     key=("external_subscription_id", "started_at", "updated_at"),
     payload=(
@@ -211,6 +217,8 @@ SUBSCRIPTIONS = LandingKind(
         "subscription_at",
         "terminated_at",
     ),
+    # The spend cap came later: hashed only when given (see LandingKind.optional_payload).
+    optional_payload=("spend_cap_amount",),
     table_columns=(
         ("external_subscription_id", "varchar not null"),
         ("external_customer_id", "varchar not null"),
@@ -220,6 +228,7 @@ SUBSCRIPTIONS = LandingKind(
         ("started_at", "timestamp not null"),
         ("terminated_at", "timestamp"),
         ("updated_at", "timestamp"),
+        ("spend_cap_amount", "decimal(38, 9)"),
     ),
 )
 

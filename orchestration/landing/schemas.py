@@ -203,6 +203,8 @@ def subscription_schema() -> pa.DataFrameSchema:
             "terminated_at": pa.Column(pl.Datetime("us"), nullable=True),
             "updated_at_text": pa.Column(pl.Utf8, nullable=True),
             "updated_at": pa.Column(pl.Datetime("us"), nullable=True),
+            "spend_cap_amount_text": pa.Column(pl.Utf8, nullable=True),
+            "spend_cap_amount": pa.Column(pl.Decimal(38, 9), nullable=True),
         },
         checks=[
             _row_check("malformed", pl.col("is_parseable")),
@@ -226,6 +228,12 @@ def subscription_schema() -> pa.DataFrameSchema:
                 "bad_value",
                 pl.col("terminated_at").is_null()
                 | (pl.col("terminated_at") >= pl.col("started_at")),
+            ),
+            # A spend cap (docs/rules.md §12b), when given, is a decimal of at least 0.
+            _row_check(
+                "bad_value",
+                _parsed_when_given("spend_cap_amount_text", "spend_cap_amount")
+                & (pl.col("spend_cap_amount").is_null() | (pl.col("spend_cap_amount") >= 0)),
             ),
         ],
         strict=False,

@@ -29,6 +29,8 @@ EVENT_TYPES = (
     "events.errors",
     "subscription.started",
     "subscription.terminated",
+    # A Meterhouse extension, not a Lago event: a spend cap reached (docs/rules.md §12b).
+    "subscription.spend_cap_reached",
 )
 RESERVED_EVENT_TYPES = (
     "alert.triggered",

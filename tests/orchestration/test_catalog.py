@@ -146,6 +146,20 @@ CASES = [
         "metric_filters.csv line 4: key must not contain `=`, `;` or `|`, and a value must not "
         "be `*`",
     ),
+    # plans.csv: a spend cap (docs/rules.md §12b) is empty or a non-negative decimal.
+    (
+        "plans.csv",
+        "valid_from\npro,Pro,monthly,USD,100,true,0,false,,vat,\n",
+        "valid_from,spend_cap_amount\npro,Pro,monthly,USD,100,true,0,false,,vat,,-5\n",
+        "plans.csv line 2, column spend_cap_amount: spend_cap_amount must be empty (no cap) or a "
+        "non-negative decimal (docs/rules.md §12b), found '-5'",
+    ),
+    (
+        "plans.csv",
+        "valid_from\npro,Pro,monthly,USD,100,true,0,false,,vat,\n",
+        "valid_from,spend_cap_amount\npro,Pro,monthly,USD,100,true,0,false,,vat,,ten\n",
+        "plans.csv line 2, column spend_cap_amount: spend_cap_amount must be empty",
+    ),
     # charges.csv
     (
         "charges.csv",

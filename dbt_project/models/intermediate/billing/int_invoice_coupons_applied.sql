@@ -114,7 +114,8 @@ targets_{{ rank }} as (
     where case coupon_{{ rank }}.limitation_rank
         when 1 then lines_{{ before }}.line_type in ('charge', 'spending_minimum')
             and '|' || coupon_{{ rank }}.metric_codes || '|' like '%|' || lines_{{ before }}.metric_code || '|%'
-        when 2 then lines_{{ before }}.line_type in ('subscription', 'charge')
+        -- A plan's spend cap line (docs/rules.md §12b) lowers its charges.
+        when 2 then lines_{{ before }}.line_type in ('subscription', 'charge', 'spend_cap')
             and '|' || coupon_{{ rank }}.plan_codes || '|' like '%|' || lines_{{ before }}.plan_code || '|%'
         else true
     end

@@ -1,6 +1,8 @@
 {#- The invoice lines of the close window as billed: the drafted fees, and the adjustment lines
     that bill what late data added to finalized invoices (docs/conventions.md, int_invoice_restatements).
-    An adjustment is a fee of the invoice it lands on: that invoice's coupons and taxes apply. -#}
+    An adjustment is a fee of the invoice it lands on: that invoice's coupons and taxes apply.
+    Spend cap lines (docs/rules.md §12b, int_invoice_spend_caps_applied) join them here, before
+    coupons and taxes. -#}
 with
 
 drafted as (
@@ -53,3 +55,6 @@ adjustments as (
 select * from drafted
 union all
 select * from adjustments
+union all
+select * from {{ ref('int_invoice_spend_caps_applied') }}
+where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}

@@ -34,7 +34,9 @@ finalized_months as (
 finalized_lines as (
     select *
     from {{ frozen_lines }}
-    where invoice_id in (select invoice_id from finalized_invoices) and line_type <> 'adjustment'
+    -- Spend cap lines (docs/rules.md §12b) are not drafted lines: late data is restated uncapped.
+    where invoice_id in (select invoice_id from finalized_invoices)
+        and line_type not in ('adjustment', 'spend_cap')
 ),
 
 settlements as (

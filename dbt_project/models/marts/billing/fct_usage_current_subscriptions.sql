@@ -2,8 +2,8 @@
 {#-
     Current usage per active subscription (docs/current-usage.md, docs/rules.md §20.3, §20.5): the
     sum of its rounded charge amounts, taxes on them rounded once for the subscription, the total,
-    and the projection to the period's end. Spend caps are not implemented: `spend_cap_reached` is
-    reserved for them and always false.
+    and the projection to the period's end; and its spend cap (docs/rules.md §12b): the cap, the
+    amount once the cap's reduction is taken off, and whether the invoiceable usage reached it.
 -#}
 with
 
@@ -21,7 +21,7 @@ billing_charges as (
 ),
 
 plans as (
-    select plan_code, tax_codes, valid_from, valid_to from {{ ref('stg_catalog__plans') }}
+    select plan_code, tax_codes, spend_cap_amount, valid_from, valid_to from {{ ref('stg_catalog__plans') }}
 ),
 
 customers as (
@@ -117,9 +117,34 @@ projections as (
 ),
 
 amounts as (
-    select external_subscription_id, sum(amount) as amount, sum(events_count) as events_count
+    select
+        external_subscription_id,
+        sum(amount) as amount,
+        sum(events_count) as events_count,
+        -- What a spend cap limits: the usage that is invoiced (§12b).
+        sum(case when is_invoiceable then amount else 0 end) as invoiceable_amount
     from lines
     group by external_subscription_id
+),
+
+{#- The cap of the period (§12b): the phase's own, else the plan version's of the window's first
+    day, at the currency's precision; as the close reads it (int_invoice_spend_caps_applied). -#}
+spend_caps as (
+    select
+        periods.external_subscription_id,
+        {{ round_to_exponent(
+            'coalesce(phase_caps.subscription_spend_cap_amount, plans.spend_cap_amount)', 'currencies.exponent'
+        ) }} as spend_cap_amount
+    from periods
+    inner join currencies on periods.currency = currencies.currency
+    inner join {{ ref('int_subscription_spend_caps') }} as phase_caps
+        on periods.external_subscription_id = phase_caps.external_subscription_id
+        and periods.requested_at = phase_caps.requested_at
+    inner join plans as plans
+        on periods.plan_code = plans.plan_code
+        and {{ utc_to_local_date('periods.charges_from_at', 'periods.timezone') }} >= plans.valid_from
+        and {{ utc_to_local_date('periods.charges_from_at', 'periods.timezone') }} < plans.valid_to
+    where coalesce(phase_caps.subscription_spend_cap_amount, plans.spend_cap_amount) is not null
 )
 
 select
@@ -137,7 +162,11 @@ select
     {{ as_money('coalesce(amounts.amount, 0) + ' ~ round_to_exponent('coalesce(line_taxes.precise_taxes_amount, 0)', 'currencies.exponent')) }}
         as total_amount,
     {{ as_money('coalesce(projections.projected_amount, 0)') }} as projected_amount,
-    false as spend_cap_reached,
+    spend_caps.spend_cap_amount,
+    {{ as_money(
+        'coalesce(amounts.amount, 0) - greatest(coalesce(amounts.invoiceable_amount, 0) - coalesce(spend_caps.spend_cap_amount, amounts.invoiceable_amount, 0), 0)'
+    ) }} as capped_amount,
+    coalesce(coalesce(amounts.invoiceable_amount, 0) >= spend_caps.spend_cap_amount, false) as spend_cap_reached,
     instant.as_of_at,
     instant.computed_at
 from periods
@@ -146,3 +175,4 @@ cross join {{ ref('int_usage_instant') }} as instant
 left join amounts on periods.external_subscription_id = amounts.external_subscription_id
 left join line_taxes on periods.external_subscription_id = line_taxes.external_subscription_id
 left join projections on periods.external_subscription_id = projections.external_subscription_id
+left join spend_caps on periods.external_subscription_id = spend_caps.external_subscription_id

@@ -13,6 +13,8 @@ typed as (
         tax_codes,
         {{ as_decimal('amount') }} as amount,
         {{ as_decimal('coalesce(minimum_commitment, \'0\')') }} as minimum_commitment,
+        -- Meterhouse spend cap (docs/rules.md §12b): NULL = no cap.
+        {{ as_decimal('spend_cap_amount') }} as spend_cap_amount,
         coalesce(cast(trial_days as integer), 0) as trial_days,
         coalesce(lower(pay_in_advance) = 'true', false) as is_pay_in_advance,
         coalesce(lower(bill_charges_monthly) = 'true', false) as bills_charges_monthly,

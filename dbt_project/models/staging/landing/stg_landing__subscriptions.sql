@@ -15,6 +15,8 @@ renamed as (
         source_file,
         -- numerics
         line_number,
+        -- Meterhouse spend cap (docs/rules.md §12b); NULL = the plan's, if any.
+        spend_cap_amount,
         -- timestamps
         coalesce(subscription_at, started_at) as subscription_at,
         started_at,
