@@ -241,9 +241,10 @@ def _preview(args: argparse.Namespace, since: datetime) -> list[tuple]:
 
     figures = preview.preview_invoices(args.customer, args.as_of, wait=args.wait)
     first, last = figures["months"]
+    months = first if first == last else f"{first} to {last}"
     print(  # noqa: T201
         f"Previewed {figures['invoices']} invoice(s) as of {figures['as_of']} UTC (a scratch "
-        f"copy closed {first} to {last} in {figures['close_seconds']} s; nothing was billed)."
+        f"copy closed {months} in {figures['close_seconds']} s; nothing was billed)."
     )
     if args.customer:
         print(preview.preview_report(args.customer))  # noqa: T201

@@ -54,9 +54,7 @@ PREVIEW_DBT_ARGS = [
 ]
 INVOCATION_PREFIX = "invoice_preview"
 
-# Months of the longest period of a plan interval: the end of a current period is before the
-# instant's local date plus this (docs/preview.md, "Which months the copy closes").
-INTERVAL_MONTHS = {"weekly": 1, "monthly": 1, "quarterly": 3, "semiannual": 6, "yearly": 12}
+INTERVAL_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "yearly": 12}
 
 
 def scratch_warehouse(warehouse: Path) -> Path:
@@ -100,6 +98,11 @@ def preview_invoices(customer: str | None, as_of: str | None, *, wait: bool = Fa
             with runs._connect(warehouse) as conn:
                 _load_landing(conn)
                 instant = _instant(conn, as_of)
+                if customer and not _has_subscriptions(conn, instant, customer):
+                    raise RunError(
+                        f"customer {customer} has no subscription started by {instant} UTC: "
+                        "there is no invoice to preview"
+                    )
                 last = _last_month(conn, instant, customer)
             first = min(runs.first_month_to_close(last), last)
             scratch.parent.mkdir(parents=True)
@@ -151,27 +154,52 @@ def _instant(conn: duckdb.DuckDBPyConnection, as_of: str | None) -> datetime:
     return latest or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
+def _has_subscriptions(conn: duckdb.DuckDBPyConnection, instant: datetime, customer: str) -> bool:
+    return (
+        conn.execute(
+            "select count(*) from raw.subscriptions where external_customer_id = ? "
+            "and started_at <= ?",
+            [customer, instant],
+        ).fetchone()[0]
+        > 0
+    )
+
+
 def _last_month(conn: duckdb.DuckDBPyConnection, instant: datetime, customer: str | None) -> str:
     """The last month the copy closes: one that holds the end of every current period, from the
-    plans of the subscriptions started by the instant (the customer's, or all)."""
+    plans and billing times of the subscriptions started by the instant (the customer's, or all).
+    A bound, not the periods themselves: those are the close's to compute."""
     condition, params = ("", [])
     if customer:
         condition, params = ("and subscriptions.external_customer_id = ?", [customer])
-    intervals = [
-        row[0]
-        for row in conn.execute(
-            "select distinct plans.interval from raw.subscriptions as subscriptions "
-            "inner join raw.catalog_plans as plans on plans.plan_code = subscriptions.plan_code "
-            f"where subscriptions.started_at <= ? {condition}",
-            [instant, *params],
-        ).fetchall()
-    ]
-    months = max((INTERVAL_MONTHS.get(interval, 12) for interval in intervals), default=1)
-    # A local date is at most a day after the UTC one; a period ends before its start plus its
-    # interval, and starts on or before the instant's local date.
+    rows = conn.execute(
+        "select distinct coalesce(subscriptions.billing_time, 'calendar'), plans.interval "
+        "from raw.subscriptions as subscriptions "
+        "inner join raw.catalog_plans as plans on plans.plan_code = subscriptions.plan_code "
+        f"where subscriptions.started_at <= ? {condition}",
+        [instant, *params],
+    ).fetchall()
+    # A local date is at most a day after the UTC one.
     day = (instant + timedelta(days=1)).date()
-    index = day.year * 12 + day.month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    last = max(
+        (_period_end_month(day, timing, interval) for timing, interval in rows),
+        default=day.year * 12 + day.month - 1,
+    )
+    return f"{last // 12:04d}-{last % 12 + 1:02d}"
+
+
+def _period_end_month(day: date, timing: str, interval: str) -> int:
+    """The latest month (year * 12 + month - 1) in which a period holding `day` can end: a week
+    ends within 6 days; a calendar period at the end of its month, quarter, half or year (from
+    January); an anniversary period before `day` plus its interval."""
+    if interval == "weekly":
+        day += timedelta(days=6)
+        return day.year * 12 + day.month - 1
+    index = day.year * 12 + day.month - 1
+    months = INTERVAL_MONTHS.get(interval, 12)
+    if timing == "calendar":
+        return index - index % months + months - 1
+    return index + months
 
 
 def _month_after(month: str) -> str:

@@ -5,8 +5,9 @@ The workspace is a copy of the session's scenario (tests/conftest.py: October 20
 finalized, so the real warehouse has numbers, finalized invoices and a ledger to leave alone), plus
 November inputs for `cust_us` (starter_usd, 49.00 in advance, usage in arrears, 7.25 % tax): the
 LAUNCH10 coupon (10 % off two invoices) applied on Nov 2, a wallet of 30 credits at 1.00 granted on
-Nov 3, and November usage up to Nov 20. The invoice of November's period, issued Dec 1, holds
-December's fee and November's usage, less the coupon, plus the tax, less the wallet.
+Nov 3, November usage up to Nov 20 and one event on Dec 3, after the preview instant. The invoice
+of November's period, issued Dec 1, holds December's fee and November's usage, less the coupon,
+plus the tax, less the wallet.
 """
 
 import shutil
@@ -19,7 +20,9 @@ from orchestration.cli import main
 
 pytestmark = pytest.mark.integration
 
-LAST_EVENT = "2026-11-20T10:00:00"
+# The preview instant: November's last event. A December event is loaded too, so without
+# --as-of the preview would be December's.
+AS_OF = "2026-11-20T10:00:00"
 
 
 def add_november(landing: Path) -> None:
@@ -84,7 +87,8 @@ def add_november(landing: Path) -> None:
         }
         for i in range(3)
     ]
-    write_ndjson(landing / "events" / "nov_events.ndjson", calls + tokens)
+    december = {**calls[0], "transaction_id": "dec_call", "timestamp": "2026-12-03T10:00:00Z"}
+    write_ndjson(landing / "events" / "nov_events.ndjson", [*calls, *tokens, december])
 
 
 # What a preview must leave as it is in the real warehouse: invoices (drafts and finalized),
@@ -139,10 +143,11 @@ def test_preview_equals_the_draft_the_close_then_produces(scenario, tmp_path, ca
     ]
     before = billed(warehouse)
 
-    assert main(["preview", "--customer", "cust_us", *args]) == 0
+    # The instant with an offset, converted to UTC.
+    preview_args = ["--customer", "cust_us", "--as-of", "2026-11-20T11:00:00+01:00"]
+    assert main(["preview", *preview_args, *args]) == 0
     printed = capsys.readouterr().out
-    # The default instant is the latest event loaded.
-    assert f"as of {LAST_EVENT.replace('T', ' ')} UTC" in printed
+    assert f"as of {AS_OF.replace('T', ' ')} UTC" in printed
     assert "coupon LAUNCH10" in printed and "prepaid credits (wallet us_prepaid)" in printed
 
     # Nothing billed: the real warehouse's invoices, balances, numbers and closes are as they were.
@@ -160,7 +165,7 @@ def test_preview_equals_the_draft_the_close_then_produces(scenario, tmp_path, ca
         "preview",
         None,
         "2026-12-01",
-        LAST_EVENT,
+        AS_OF,
     )
     # The coupon, the wallet and what is left to pay all show.
     assert coupons > 0 and prepaid == 30 and total > 0
