@@ -405,7 +405,10 @@ def preview_report(customer: str) -> str:
         )
     ]
     if not invoices:
-        return f"No invoice to preview for customer {customer} (no active subscription)."
+        return (
+            f"No invoice to preview for customer {customer}: no subscription active at the "
+            "instant, or its next invoice is finalized already."
+        )
     return "\n".join(_invoice_report(customer, invoice) for invoice in invoices)
 
 
