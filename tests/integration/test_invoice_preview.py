@@ -170,6 +170,9 @@ def test_preview_equals_the_draft_the_close_then_produces(scenario, tmp_path, ca
     # The coupon, the wallet and what is left to pay all show.
     assert coupons > 0 and prepaid == 30 and total > 0
     assert (root / "output" / "marts" / "fct_invoice_previews.parquet").exists()
+    # A customer with nothing to preview is refused before any copy.
+    assert main(["preview", "--customer", "cust_nobody", *args]) == 2
+    assert "cust_nobody has no subscription" in capsys.readouterr().err
 
     # The real close of November: its draft is the preview, line by line and credit by credit.
     assert main(["close", "--month", "2026-11", *args]) == 0
