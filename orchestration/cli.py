@@ -100,6 +100,8 @@ def _main(argv: list[str] | None) -> int:
     )
     usage.add_argument("--customer", help="print this customer's period to date")
 
+    preview = _add_preview(commands)
+
     ui = commands.add_parser("ui", help="start the Dagster UI on localhost")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1")
@@ -107,9 +109,9 @@ def _main(argv: list[str] | None) -> int:
     docs = commands.add_parser("docs", help="build and serve the dbt docs of the billing tables")
     dbt_docs.add_arguments(docs)
 
-    for command in (demo, close, finalize, usage, ui, docs):
+    for command in (demo, close, finalize, usage, preview, ui, docs):
         _add_locations(command)
-    for command in (demo, close, finalize, usage):
+    for command in (demo, close, finalize, usage, preview):
         command.add_argument(
             "--wait",
             action="store_true",
@@ -193,6 +195,8 @@ def _run(args: argparse.Namespace, review_commands: dict) -> int:
             if args.customer:
                 print(runs.customer_usage_report(args.customer))  # noqa: T201
             rejected = runs.rejected_since(since)
+        elif args.command == "preview":
+            rejected = _preview(args, since)
         elif args.command == "demo":
             runs.demo(
                 locations,
@@ -215,6 +219,36 @@ def _run(args: argparse.Namespace, review_commands: dict) -> int:
         )
         return 3
     return 0
+
+
+def _add_preview(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    preview = commands.add_parser(
+        "preview",
+        help="preview the invoices of the current periods, as if they ended now (nothing billed)",
+    )
+    preview.add_argument("--customer", help="print (and refresh) only this customer's preview")
+    preview.add_argument(
+        "--as-of",
+        type=_instant,
+        help="preview instant, ISO 8601 (UTC unless an offset is given); default: latest event",
+    )
+    return preview
+
+
+def _preview(args: argparse.Namespace, since: datetime) -> list[tuple]:
+    """`meterhouse preview`: orchestration/preview.py, docs/preview.md."""
+    from orchestration import preview, runs
+
+    figures = preview.preview_invoices(args.customer, args.as_of, wait=args.wait)
+    first, last = figures["months"]
+    months = first if first == last else f"{first} to {last}"
+    print(  # noqa: T201
+        f"Previewed {figures['invoices']} invoice(s) as of {figures['as_of']} UTC (a scratch "
+        f"copy closed {months} in {figures['close_seconds']} s; nothing was billed)."
+    )
+    if args.customer:
+        print(preview.preview_report(args.customer))  # noqa: T201
+    return runs.rejected_since(since)
 
 
 def _add_output_options(command: argparse.ArgumentParser) -> None:

@@ -296,6 +296,28 @@ def close_month(month: str, *, wait: bool = False) -> list[str]:
 
 def _close_months_up_to(month: str) -> list[str]:
     """One run loads what is new and closes every month that needs it, up to `month`."""
+    months = _months(first_month_to_close(month), month)
+    _execute("monthly_close", _month_tags(months, "close"))
+    # Events this run loaded may be late for a month closed before it: close again from there
+    # (the landing step is left out: it has loaded everything already).
+    late = _earliest_month_with_late_events()
+    if late and late < months[0]:
+        from orchestration.definitions import monthly_close_job_assets_after_landing
+
+        months = _months(late, month)
+        print(f"Late events for {late}: closing again from {late}.")  # noqa: T201
+        _execute(
+            "monthly_close",
+            _month_tags(months, "close"),
+            asset_selection=monthly_close_job_assets_after_landing(),
+        )
+    return months
+
+
+def first_month_to_close(month: str) -> str:
+    """The first month a close of `month` closes: the earliest month with billable activity never
+    closed, or the earliest closed month with late events, else `month` itself. The invoice
+    preview (orchestration/preview.py) closes from the same month in its scratch copy."""
     from orchestration.landing.loader import landing_first_start
 
     closed = {
@@ -320,22 +342,7 @@ def _close_months_up_to(month: str) -> list[str]:
     late = _earliest_month_with_late_events()
     if late and late < start:
         start = late
-    months = _months(start, month)
-    _execute("monthly_close", _month_tags(months, "close"))
-    # Events this run loaded may be late for a month closed before it: close again from there
-    # (the landing step is left out: it has loaded everything already).
-    late = _earliest_month_with_late_events()
-    if late and late < months[0]:
-        from orchestration.definitions import monthly_close_job_assets_after_landing
-
-        months = _months(late, month)
-        print(f"Late events for {late}: closing again from {late}.")  # noqa: T201
-        _execute(
-            "monthly_close",
-            _month_tags(months, "close"),
-            asset_selection=monthly_close_job_assets_after_landing(),
-        )
-    return months
+    return start
 
 
 def _earliest_month_with_late_events() -> str | None:
