@@ -59,6 +59,8 @@ SLOWEST_FIRST = (
     "tests/integration/test_subscription_timelines.py",
     "tests/integration/test_money_after_fees.py",
     "tests/integration/test_ui.py",
+    "tests/integration/test_spend_caps.py",
+    "tests/integration/test_invoice_preview.py",
     "closed_workspace",
     "tests/integration/test_month_review.py",
     "tests/orchestration/test_exact_arithmetic.py",
