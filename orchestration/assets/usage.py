@@ -34,7 +34,7 @@ USAGE_ASSET_KEYS = [dg.AssetKey(["billing", name]) for name in USAGE_TABLES]
 USAGE_DBT_ARGS = [
     "build",
     "--select",
-    "+tag:usage",
+    "+tag:usage +tag:alerts",  # alerts are evaluated on the fresh usage (docs/rules.md §21)
     "--exclude",
     "tag:period_scoped tag:finalization test_type:unit",
     "--indirect-selection",
@@ -100,6 +100,7 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
     else:
         os.environ.pop("MH_USAGE_AS_OF", None)
     target = Path(dbt_project.project_dir) / "target"
+    evaluated_from = datetime.now(UTC).replace(tzinfo=None)
     try:
         invocation = dbt.cli(
             USAGE_DBT_ARGS,
@@ -113,6 +114,7 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
     prune_invocation_folders(target, prefix=INVOCATION_PREFIX)
     with warehouse.get_connection() as conn:
         figures = usage_figures(conn)
+        figures.update(alert_figures(conn, evaluated_from))
         counts = publish_marts(conn, locations.output_dir / "marts")
     figures["events_loaded"] = loaded["events"].rows_loaded if "events" in loaded else 0
     figures["rows"] = {name: counts.get(name, 0) for name in USAGE_TABLES}
@@ -141,6 +143,28 @@ def usage_figures(conn) -> dict:
     }
 
 
+def alert_figures(conn, evaluated_from: datetime) -> dict:
+    """Usage alerts of this refresh (docs/rules.md §21): the thresholds crossed are queued as
+    alert.triggered webhooks (docs/webhooks.md); returns alerts evaluated and fired."""
+    from orchestration.webhooks.alerts import enqueue_alerts
+    from orchestration.webhooks.config import load_settings
+
+    evaluated, fired = conn.execute(
+        "select count(*), count(triggered.triggered_alert_id) "
+        "from intermediate.int_alert_evaluations as evaluations "
+        "left join billing.fct_alerts_triggered as triggered "
+        "on evaluations.evaluation_id = triggered.triggered_alert_id "
+        "where evaluations.evaluated_at >= ?",
+        [evaluated_from],
+    ).fetchone()
+    queued = enqueue_alerts(conn, load_settings(), datetime.now(UTC).replace(tzinfo=None))
+    return {
+        "alerts_evaluated": evaluated,
+        "alerts_fired": fired,
+        "alert_webhooks_queued": queued["deliveries"],
+    }
+
+
 def _metadata(key: dg.AssetKey, figures: dict) -> dict:
     table = key.path[-1]
     metadata: dict = {"dagster/row_count": figures["rows"].get(table, 0)}
@@ -150,6 +174,8 @@ def _metadata(key: dg.AssetKey, figures: dict) -> dict:
         metadata["events"] = dg.MetadataValue.int(figures["events"])
         metadata["events_loaded"] = dg.MetadataValue.int(figures["events_loaded"])
         metadata["refresh_seconds"] = dg.MetadataValue.float(figures["seconds"])
+        metadata["alerts_evaluated"] = dg.MetadataValue.int(figures.get("alerts_evaluated", 0))
+        metadata["alerts_fired"] = dg.MetadataValue.int(figures.get("alerts_fired", 0))
         metadata["as_of"] = dg.MetadataValue.text(figures["as_of"] or "")
         for currency, amount in figures["amount_to_date"].items():
             metadata[f"amount_to_date_{currency}"] = dg.MetadataValue.text(amount)
