@@ -146,7 +146,7 @@ unusable_account_inputs as (
     from {{ ref('int_manual_credit_notes_validated') }}
     where rejection_reason is not null
     union all
-    {#- Usage alerts: every row of a rejected version, with the version's reason. -#}
+    {# Usage alerts: every row of a rejected version, with the version's reason. #}
     select
         'alerts', source_file, line_number,
         {{ json_object_text([
