@@ -55,6 +55,7 @@ WALL_CLOCK_COLUMNS = frozenset(
         "ledger.finalized_credit_notes.finalized_at",
         "billing.fct_invoices.finalized_at",
         "billing.rejected_inputs.loaded_at",
+        "billing.fct_alerts_triggered.triggered_alert_id",
         "billing.fct_alerts_triggered.triggered_at",
     }
 )
