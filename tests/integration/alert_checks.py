@@ -54,6 +54,10 @@ def write_alert_landing(landing: Path) -> None:
         _row("storage_amount", "sub_usage_adv", amount, "1000", metric="storage_added"),
         # storage_added is on no charge of sub_usage_two's plan: skipped, never evaluated.
         _row("not_on_plan", "sub_usage_two", units, "1", metric="storage_added"),
+        # A code keeps the type of its first version that passed: the second one is rejected,
+        # the first stays in force (it never fires).
+        _row("retyped", "sub_usage_adv", "current_usage_amount", "999999", updated_at="2026-02-01"),
+        _row("retyped", "sub_usage_adv", amount, "5", metric="api_hits"),
         # Rejected, whole alert each time:
         *(_row("too_many", "sub_usage_adv", "current_usage_amount", str(v)) for v in range(1, 22)),
         _row("two_recurring", "sub_usage_adv", amount, "5", metric="api_hits", recurring="true"),
@@ -109,7 +113,7 @@ def check_first_refresh(warehouse: Path) -> None:
     evaluated = query(
         warehouse, "select distinct alert_code from intermediate.int_alert_evaluations order by 1"
     )
-    assert evaluated == [("spend",), ("storage_amount",), ("storage_units",)]
+    assert evaluated == [("retyped",), ("spend",), ("storage_amount",), ("storage_units",)]
 
 
 def check_second_refresh(warehouse: Path) -> None:
@@ -129,6 +133,7 @@ def check_second_refresh(warehouse: Path) -> None:
         "from intermediate.int_alert_evaluations group by alert_code order by alert_code",
     )
     assert previous == [
+        ("retyped", [Decimal(0), Decimal(1000)]),
         ("spend", [Decimal(0), Decimal(410)]),
         ("storage_amount", [Decimal(0), Decimal(1000)]),
         ("storage_units", [Decimal(0), Decimal(5)]),
@@ -159,6 +164,8 @@ def _check_rejections(warehouse: Path) -> None:
         "same_value": "value_already_exist: two thresholds of the alert have the same value and "
         "recurring flag",
         "no_metric": "missing_field: billable_metric_current_usage_units needs a metric_code",
+        "retyped": "value_already_exist: alert_code retyped is already used on this "
+        "subscription by an alert of type current_usage_amount",
         "spend_again": "alert_already_exists: alert spend already watches current_usage_amount "
         "on this subscription",
         "not_a_number": "bad_value: a threshold_value is missing or not a number",

@@ -117,6 +117,8 @@ step_ranges as (
     from approximated
 ),
 
+{#- At most the last 1 000 steps of one evaluation are listed (docs/deviations.md): a tiny step
+    and a large jump would otherwise make millions of rows. -#}
 steps as (
     select
         evaluation_id,
@@ -124,7 +126,7 @@ steps as (
         threshold_code,
         step,
         base_value,
-        {{ integer_steps('first_step', 'last_step') }} as step_number
+        {{ integer_steps('greatest(first_step, last_step - 999)', 'last_step') }} as step_number
     from step_ranges
     where first_step <= last_step
 ),

@@ -78,22 +78,6 @@ typed_versions as (
         and versions.updated_at = repeated_values.updated_at
 ),
 
-{#- Lago never changes an alert's type: its code stays bound to the type (and metric) it was
-    first created with on that target (`code` unique per subscription). -#}
-first_versions as (
-    select target_kind, target_id, alert_code, alert_type as first_alert_type, metric_code as first_metric_code
-    from (
-        select
-            *,
-            row_number() over (
-                partition by target_kind, target_id, alert_code order by updated_at
-            ) as version_rank
-        from typed_versions
-        where has_known_type
-    ) as ranked
-    where version_rank = 1
-),
-
 subscriptions as (
     select distinct external_subscription_id
     from {{ ref('int_subscriptions_validated') }}
@@ -111,7 +95,6 @@ metrics as (
 judged_versions as (
     select
         typed_versions.*,
-        first_versions.first_alert_type,
         case
             when not typed_versions.has_known_type then 'bad_value'
             when typed_versions.both_targets = 1 then 'bad_value'
@@ -129,9 +112,6 @@ judged_versions as (
             when typed_versions.recurring_count > 1 then 'bad_value'
             when typed_versions.non_positive_recurring > 0 then 'bad_value'
             when typed_versions.repeated_pairs > 0 then 'value_already_exist'
-            when typed_versions.alert_type <> first_versions.first_alert_type
-                or coalesce(typed_versions.metric_code, '') <> coalesce(first_versions.first_metric_code, '')
-                then 'value_already_exist'
             when typed_versions.alert_type not in ({{ "'" ~ (supported_types) | join("', '") ~ "'" }}) then 'unsupported_alert_type'
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.target_id not in (select external_subscription_id from subscriptions)
@@ -172,11 +152,6 @@ judged_versions as (
                 then 'the recurring threshold must be greater than 0'
             when typed_versions.repeated_pairs > 0
                 then 'two thresholds of the alert have the same value and recurring flag'
-            when typed_versions.alert_type <> first_versions.first_alert_type
-                or coalesce(typed_versions.metric_code, '') <> coalesce(first_versions.first_metric_code, '')
-                then 'alert_code ' || typed_versions.alert_code || ' is already used on this '
-                    || typed_versions.target_kind || ' by an alert of type ' || first_versions.first_alert_type
-                    || coalesce(' on metric ' || first_versions.first_metric_code, '')
             when typed_versions.alert_type not in ({{ "'" ~ (supported_types) | join("', '") ~ "'" }})
                 then typed_versions.alert_type || ' alerts are not supported yet (docs/deviations.md)'
             when typed_versions.target_kind = 'subscription'
@@ -190,10 +165,52 @@ judged_versions as (
                 then 'the metric_code is not a billable metric of the catalog'
         end as version_rejection_detail
     from typed_versions
+),
+
+{#- Lago never changes an alert's type: a code stays bound to the type (and metric) of the first
+    version of it that passed (`code` unique per subscription). -#}
+first_versions as (
+    select target_kind, target_id, alert_code, alert_type as first_alert_type, metric_code as first_metric_code
+    from (
+        select
+            *,
+            row_number() over (
+                partition by target_kind, target_id, alert_code order by updated_at
+            ) as version_rank
+        from judged_versions
+        where version_rejection_reason is null
+    ) as ranked
+    where version_rank = 1
+),
+
+bound_versions as (
+    select
+        judged_versions.target_kind,
+        judged_versions.target_id,
+        judged_versions.alert_code,
+        judged_versions.updated_at,
+        judged_versions.alert_type,
+        judged_versions.alert_name,
+        judged_versions.metric_code,
+        case
+            when judged_versions.version_rejection_reason is not null then judged_versions.version_rejection_reason
+            when judged_versions.alert_type <> first_versions.first_alert_type
+                or coalesce(judged_versions.metric_code, '') <> coalesce(first_versions.first_metric_code, '')
+                then 'value_already_exist'
+        end as version_rejection_reason,
+        case
+            when judged_versions.version_rejection_reason is not null then judged_versions.version_rejection_detail
+            when judged_versions.alert_type <> first_versions.first_alert_type
+                or coalesce(judged_versions.metric_code, '') <> coalesce(first_versions.first_metric_code, '')
+                then 'alert_code ' || judged_versions.alert_code || ' is already used on this '
+                    || judged_versions.target_kind || ' by an alert of type ' || first_versions.first_alert_type
+                    || coalesce(' on metric ' || first_versions.first_metric_code, '')
+        end as version_rejection_detail
+    from judged_versions
     left join first_versions
-        on typed_versions.target_kind = first_versions.target_kind
-        and typed_versions.target_id = first_versions.target_id
-        and typed_versions.alert_code = first_versions.alert_code
+        on judged_versions.target_kind = first_versions.target_kind
+        and judged_versions.target_id = first_versions.target_id
+        and judged_versions.alert_code = first_versions.alert_code
 ),
 
 {#- The latest version that passes is in force; the first version dates the alert. -#}
@@ -205,7 +222,7 @@ latest_valid as (
             order by case when version_rejection_reason is null then 0 else 1 end, updated_at desc
         ) as validity_rank,
         min(updated_at) over (partition by target_kind, target_id, alert_code) as first_updated_at
-    from judged_versions
+    from bound_versions
 ),
 
 {#- One alert per subscription and type (and metric), or per wallet and type: the oldest wins. -#}
