@@ -176,6 +176,9 @@ def _metadata(key: dg.AssetKey, figures: dict) -> dict:
         metadata["refresh_seconds"] = dg.MetadataValue.float(figures["seconds"])
         metadata["alerts_evaluated"] = dg.MetadataValue.int(figures.get("alerts_evaluated", 0))
         metadata["alerts_fired"] = dg.MetadataValue.int(figures.get("alerts_fired", 0))
+        metadata["alert_webhooks_queued"] = dg.MetadataValue.int(
+            figures.get("alert_webhooks_queued", 0)
+        )
         metadata["as_of"] = dg.MetadataValue.text(figures["as_of"] or "")
         for currency, amount in figures["amount_to_date"].items():
             metadata[f"amount_to_date_{currency}"] = dg.MetadataValue.text(amount)

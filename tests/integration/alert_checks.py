@@ -10,6 +10,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 from conftest import query, write_ndjson
 
 ENDPOINT = {
@@ -91,6 +92,19 @@ def triggered(warehouse: Path) -> list[tuple]:
     )
 
 
+def refresh_figures(warehouse: Path) -> dict:
+    """The alert figures of the latest refresh, as Dagster recorded them (in the instance the
+    CLI keeps beside the warehouse)."""
+    key = dg.AssetKey(["billing", "fct_usage_current_subscriptions"])
+    with dg.DagsterInstance.from_config(str(warehouse.parent / "dagster_home")) as instance:
+        (record,) = instance.fetch_materializations(key, limit=1).records
+    metadata = record.asset_materialization.metadata
+    return {
+        name: metadata[name].value
+        for name in ("alerts_evaluated", "alerts_fired", "alert_webhooks_queued")
+    }
+
+
 def check_first_refresh(warehouse: Path) -> None:
     """Mar 8: every alert starts at 0; spend crosses 100 and 400 (its recurring 1000 only fires
     above 400 + 1000), storage_units its recurring 3, storage_amount its 1000."""
@@ -114,6 +128,11 @@ def check_first_refresh(warehouse: Path) -> None:
         warehouse, "select distinct alert_code from intermediate.int_alert_evaluations order by 1"
     )
     assert evaluated == [("retyped",), ("spend",), ("storage_amount",), ("storage_units",)]
+    assert refresh_figures(warehouse) == {
+        "alerts_evaluated": 4,
+        "alerts_fired": 3,
+        "alert_webhooks_queued": 3,
+    }
 
 
 def check_second_refresh(warehouse: Path) -> None:
@@ -138,6 +157,11 @@ def check_second_refresh(warehouse: Path) -> None:
         ("storage_amount", [Decimal(0), Decimal(1000)]),
         ("storage_units", [Decimal(0), Decimal(5)]),
     ]
+    assert refresh_figures(warehouse) == {
+        "alerts_evaluated": 4,
+        "alerts_fired": 1,
+        "alert_webhooks_queued": 1,
+    }
     _check_rejections(warehouse)
     _check_outbox(warehouse, rows)
 
