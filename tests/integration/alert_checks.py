@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from conftest import query, write_ndjson
 
 ENDPOINT = {
@@ -164,6 +165,16 @@ def check_second_refresh(warehouse: Path) -> None:
     }
     _check_rejections(warehouse)
     _check_outbox(warehouse, rows)
+    # Published with the other marts, as Parquet and in the snapshot.
+    marts = warehouse.parent / "output" / "marts"
+    assert query(
+        warehouse, f"select count(*) from read_parquet('{marts / 'fct_alerts_triggered.parquet'}')"
+    ) == [(4,)]
+    snapshot = duckdb.connect(str(marts / "billing_snapshot.duckdb"), read_only=True)
+    with snapshot:
+        assert snapshot.execute("select count(*) from billing.fct_alerts_triggered").fetchone() == (
+            4,
+        )
 
 
 def _crossed(*thresholds: tuple[str, str, bool]) -> str:
