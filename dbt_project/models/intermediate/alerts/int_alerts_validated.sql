@@ -84,10 +84,6 @@ subscriptions as (
     where rejection_reason is null
 ),
 
-wallets as (
-    select distinct wallet_code from {{ ref('int_wallets_validated') }} where rejection_reason is null
-),
-
 metrics as (
     select distinct metric_code from {{ ref('stg_catalog__billable_metrics') }}
 ),
@@ -116,9 +112,6 @@ judged_versions as (
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.target_id not in (select external_subscription_id from subscriptions)
                 then 'unknown_subscription'
-            when typed_versions.target_kind = 'wallet'
-                and typed_versions.target_id not in (select wallet_code from wallets)
-                then 'unknown_wallet'
             when typed_versions.metric_code is not null
                 and typed_versions.metric_code not in (select metric_code from metrics)
                 then 'unknown_metric'
@@ -157,9 +150,6 @@ judged_versions as (
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.target_id not in (select external_subscription_id from subscriptions)
                 then 'no billable subscription has this external_subscription_id'
-            when typed_versions.target_kind = 'wallet'
-                and typed_versions.target_id not in (select wallet_code from wallets)
-                then 'no usable wallet has this wallet_code'
             when typed_versions.metric_code is not null
                 and typed_versions.metric_code not in (select metric_code from metrics)
                 then 'the metric_code is not a billable metric of the catalog'
