@@ -34,7 +34,7 @@ USAGE_ASSET_KEYS = [dg.AssetKey(["billing", name]) for name in USAGE_TABLES]
 USAGE_DBT_ARGS = [
     "build",
     "--select",
-    "+tag:usage",
+    "+tag:usage +tag:alerts",  # alerts are evaluated on the fresh usage (docs/rules.md §21)
     "--exclude",
     "tag:period_scoped tag:finalization test_type:unit",
     "--indirect-selection",
@@ -100,6 +100,7 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
     else:
         os.environ.pop("MH_USAGE_AS_OF", None)
     target = Path(dbt_project.project_dir) / "target"
+    evaluated_from = datetime.now(UTC).replace(tzinfo=None)
     try:
         invocation = dbt.cli(
             USAGE_DBT_ARGS,
@@ -113,27 +114,23 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
     prune_invocation_folders(target, prefix=INVOCATION_PREFIX)
     with warehouse.get_connection() as conn:
         figures = usage_figures(conn)
-        figures["spend_caps_reached_webhooks"] = _queue_spend_cap_webhooks(context, conn)
+        figures.update(alert_figures(conn, evaluated_from))
+        figures["spend_caps_reached_webhooks"] = _queue_spend_cap_webhooks(conn)
         counts = publish_marts(conn, locations.output_dir / "marts")
     figures["events_loaded"] = loaded["events"].rows_loaded if "events" in loaded else 0
     figures["rows"] = {name: counts.get(name, 0) for name in USAGE_TABLES}
     return figures
 
 
-def _queue_spend_cap_webhooks(context, conn) -> int:
+def _queue_spend_cap_webhooks(conn) -> int:
     """Queue `subscription.spend_cap_reached` for the caps this refresh found reached
-    (docs/rules.md §12b); a webhook configuration that does not load only skips the queueing,
-    which the next refresh catches up (the event ids are per subscription and period)."""
-    from orchestration.webhooks.config import WebhookConfigError, load_settings
+    (docs/rules.md §12b); an invalid webhook configuration fails the refresh, as it fails a
+    close, rather than leave events unsent without a word."""
+    from orchestration.webhooks.config import load_settings
     from orchestration.webhooks.delivery import utc_now
     from orchestration.webhooks.spend_caps import enqueue_spend_caps_reached
 
-    try:
-        settings = load_settings()
-    except WebhookConfigError as error:
-        context.log.warning(f"spend cap webhooks not queued: webhook configuration: {error}")
-        return 0
-    return enqueue_spend_caps_reached(conn, settings, utc_now())
+    return enqueue_spend_caps_reached(conn, load_settings(), utc_now())
 
 
 def usage_figures(conn) -> dict:
@@ -158,6 +155,28 @@ def usage_figures(conn) -> dict:
     }
 
 
+def alert_figures(conn, evaluated_from: datetime) -> dict:
+    """Usage alerts of this refresh (docs/rules.md §21): the thresholds crossed are queued as
+    alert.triggered webhooks (docs/webhooks.md); returns alerts evaluated and fired."""
+    from orchestration.webhooks.alerts import enqueue_alerts
+    from orchestration.webhooks.config import load_settings
+
+    evaluated, fired = conn.execute(
+        "select count(*), count(triggered.triggered_alert_id) "
+        "from intermediate.int_alert_evaluations as evaluations "
+        "left join billing.fct_alerts_triggered as triggered "
+        "on evaluations.evaluation_id = triggered.triggered_alert_id "
+        "where evaluations.evaluated_at >= ?",
+        [evaluated_from],
+    ).fetchone()
+    queued = enqueue_alerts(conn, load_settings(), datetime.now(UTC).replace(tzinfo=None))
+    return {
+        "alerts_evaluated": evaluated,
+        "alerts_fired": fired,
+        "alert_webhooks_queued": queued["deliveries"],
+    }
+
+
 def _metadata(key: dg.AssetKey, figures: dict) -> dict:
     table = key.path[-1]
     metadata: dict = {"dagster/row_count": figures["rows"].get(table, 0)}
@@ -170,6 +189,11 @@ def _metadata(key: dg.AssetKey, figures: dict) -> dict:
             figures.get("spend_caps_reached_webhooks", 0)
         )
         metadata["refresh_seconds"] = dg.MetadataValue.float(figures["seconds"])
+        metadata["alerts_evaluated"] = dg.MetadataValue.int(figures.get("alerts_evaluated", 0))
+        metadata["alerts_fired"] = dg.MetadataValue.int(figures.get("alerts_fired", 0))
+        metadata["alert_webhooks_queued"] = dg.MetadataValue.int(
+            figures.get("alert_webhooks_queued", 0)
+        )
         metadata["as_of"] = dg.MetadataValue.text(figures["as_of"] or "")
         for currency, amount in figures["amount_to_date"].items():
             metadata[f"amount_to_date_{currency}"] = dg.MetadataValue.text(amount)

@@ -73,6 +73,7 @@ SCHEMAS = {
     "wallets": lambda _latest: schemas.wallet_schema(),
     "wallet_transactions": lambda _latest: schemas.wallet_transaction_schema(),
     "credit_notes": lambda _latest: schemas.credit_note_schema(),
+    "alerts": lambda _latest: schemas.alert_schema(),
 }
 
 # Events may be stamped up to this long after they were loaded (clock skew at the sender).

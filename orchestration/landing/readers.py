@@ -394,6 +394,68 @@ CREDIT_NOTES = LandingKind(
     ),
 )
 
+# Usage alerts (docs/inputs.md `alerts/`, docs/rules.md §21): one row per threshold. Values stay
+# beside their text, so a threshold that is not a number rejects its whole alert in dbt (Lago
+# creates an alert with all its thresholds or not at all) rather than loading the others alone.
+ALERTS = LandingKind(
+    name="alerts",
+    fields=(
+        "alert_code",
+        "external_subscription_id",
+        "wallet_code",
+        "alert_type",
+        "metric_code",
+        "name",
+        "threshold_code",
+        "threshold_value",
+        "recurring",
+        "updated_at",
+    ),
+    json_fields=(),
+    typing_sql=",\n".join(
+        [
+            _text("alert_code"),
+            _text("external_subscription_id"),
+            _text("wallet_code"),
+            "lower(nullif(trim(alert_type), '')) as alert_type",
+            _text("metric_code"),
+            _text("name"),
+            _text("threshold_code"),
+            _decimal("threshold_value"),
+            "nullif(trim(recurring), '') as recurring_text",
+            "case when lower(trim(recurring)) in ('true', 't', '1', 'yes') then true "
+            "when nullif(trim(recurring), '') is null "
+            "or lower(trim(recurring)) in ('false', 'f', '0', 'no') then false end as recurring",
+            _timestamp("updated_at"),
+        ]
+    ),
+    # A version of an alert is all its rows of one updated_at; a row sent again is a duplicate.
+    key=(
+        "external_subscription_id",
+        "wallet_code",
+        "alert_code",
+        "updated_at",
+        "threshold_code",
+        "threshold_value_text",
+        "recurring_text",
+    ),
+    payload=("alert_type", "metric_code", "name"),
+    table_columns=(
+        ("alert_code", "varchar not null"),
+        ("external_subscription_id", "varchar"),
+        ("wallet_code", "varchar"),
+        ("alert_type", "varchar"),
+        ("metric_code", "varchar"),
+        ("name", "varchar"),
+        ("threshold_code", "varchar"),
+        ("threshold_value_text", "varchar"),
+        ("threshold_value", "decimal(38, 9)"),
+        ("recurring_text", "varchar"),
+        ("recurring", "boolean"),
+        ("updated_at", "timestamp not null"),
+    ),
+)
+
 LANDING_KINDS = {
     kind.name: kind
     for kind in (
@@ -404,6 +466,7 @@ LANDING_KINDS = {
         WALLETS,
         WALLET_TRANSACTIONS,
         CREDIT_NOTES,
+        ALERTS,
     )
 }
 

@@ -414,3 +414,26 @@ def credit_note_schema() -> pa.DataFrameSchema:
         ],
         strict=False,
     )
+
+
+def alert_schema() -> pa.DataFrameSchema:
+    """A threshold of a usage alert (docs/inputs.md `alerts/`): only what ties the row to an
+    alert version is judged here. Types, values and Lago's limits are judged per alert in dbt
+    (int_alerts_validated), so one bad threshold rejects its whole alert, as Lago does."""
+    return pa.DataFrameSchema(
+        columns={
+            "is_parseable": pa.Column(pl.Boolean),
+            "alert_code": pa.Column(pl.Utf8, nullable=True),
+            "external_subscription_id": pa.Column(pl.Utf8, nullable=True),
+            "wallet_code": pa.Column(pl.Utf8, nullable=True),
+            "updated_at_text": pa.Column(pl.Utf8, nullable=True),
+            "updated_at": pa.Column(_TIMESTAMP, nullable=True),
+        },
+        checks=[
+            _row_check("malformed", pl.col("is_parseable")),
+            _present("alert_code", "updated_at_text"),
+            _one_present("external_subscription_id", "wallet_code"),
+            _row_check("bad_timestamp", _required_timestamp("updated_at")),
+        ],
+        strict=False,
+    )

@@ -23,6 +23,7 @@ OUTBOX_MARTS = (
     "fct_wallet_transactions",
     "dim_customers",
     "rejected_inputs",
+    "fct_alerts_triggered",
 )
 
 

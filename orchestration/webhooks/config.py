@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 MAX_ENDPOINTS = 10  # Lago's WebhookEndpoint::LIMIT
 
 # Every type Meterhouse sends (docs/webhooks.md), and those reserved for what comes later
-# (alerts and progressive billing): an endpoint may subscribe to them already.
+# (wallet alerts and progressive billing): an endpoint may subscribe to them already.
 EVENT_TYPES = (
     "invoice.drafted",
     "invoice.created",
@@ -29,11 +29,11 @@ EVENT_TYPES = (
     "events.errors",
     "subscription.started",
     "subscription.terminated",
+    "alert.triggered",
     # A Meterhouse extension, not a Lago event: a spend cap reached (docs/rules.md §12b).
     "subscription.spend_cap_reached",
 )
 RESERVED_EVENT_TYPES = (
-    "alert.triggered",
     "subscription.usage_threshold_reached",
     "wallet.depleted_ongoing_balance",
 )
@@ -195,6 +195,6 @@ def _event_types(value: object, where: str) -> tuple[str, ...] | None:
     if unknown:
         raise WebhookConfigError(
             f"{where}: unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}, "
-            f'{", ".join(RESERVED_EVENT_TYPES)} (with alerts), or ["*"] for all'
+            f'{", ".join(RESERVED_EVENT_TYPES)} (reserved), or ["*"] for all'
         )
     return tuple(types)

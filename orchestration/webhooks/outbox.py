@@ -233,6 +233,9 @@ def _enqueue(
     )
     bodies = _payloads(conn, settings, Catalog.read(catalog_dir))
     bodies += _event_errors(conn, settings)
+    from orchestration.webhooks.alerts import alert_events  # it builds on this module
+
+    bodies += alert_events(conn, settings)
     _insert_events(conn, bodies, now)
     counts = dict(
         conn.execute(

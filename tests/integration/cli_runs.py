@@ -34,6 +34,7 @@ LANDING_TABLES = (
     "wallet_transactions",
     "applied_coupons",
     "credit_notes",
+    "alerts",
 )
 # When a run happened, not what it billed: these columns take the wall clock (or the id) of the
 # run that wrote the row, so a re-run writes other values. No PDF or ledger entry shows any of
@@ -54,6 +55,8 @@ WALL_CLOCK_COLUMNS = frozenset(
         "ledger.finalized_credit_notes.finalized_at",
         "billing.fct_invoices.finalized_at",
         "billing.rejected_inputs.loaded_at",
+        "billing.fct_alerts_triggered.triggered_alert_id",
+        "billing.fct_alerts_triggered.triggered_at",
     }
 )
 

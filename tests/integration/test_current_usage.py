@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import alert_checks  # beside this module: the usage alerts of this workspace
 import pytest
 import test_rating_rules as rating  # beside this module: its catalog and landing
 from conftest import query, write_catalog_csv, write_ndjson
@@ -118,6 +119,7 @@ def _workspace(root: Path) -> list[str]:
             for index, (sub, code, timestamp, properties) in enumerate(events)
         ],
     )
+    alert_checks.write_alert_landing(landing)
     locations = {
         "catalog": catalog,
         "landing": landing,
@@ -149,7 +151,8 @@ def _summary(warehouse: Path, subscription: str) -> tuple:
     )[0]
 
 
-def test_usage_refreshes_follow_the_period_to_date(tmp_path: Path, capsys) -> None:
+def test_usage_refreshes_follow_the_period_to_date(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MH_WEBHOOKS", alert_checks.WEBHOOKS_ENV)
     args = _workspace(tmp_path)
     warehouse = tmp_path / "warehouse.duckdb"
 
@@ -183,6 +186,7 @@ def test_usage_refreshes_follow_the_period_to_date(tmp_path: Path, capsys) -> No
     # Units 3 -> round(3 / (3/27), 2) = 27 at 0.35 = 9.45 for each standard charge; the
     # graduated charge has 0 projected units, so 0.
     assert projected == Decimal("18.90") and capped is False
+    alert_checks.check_first_refresh(warehouse)
 
     # Refresh 2, as of Mar 20: +2 brings the units to 7, the amount stays 10.00.
     assert main(["usage", "--as-of", "2026-03-20T12:00:00Z", *args]) == 0
@@ -202,6 +206,7 @@ def test_usage_refreshes_follow_the_period_to_date(tmp_path: Path, capsys) -> No
         warehouse,
         "select count(*) from information_schema.tables where table_name = 'closed_months'",
     ) == [(0,)]
+    alert_checks.check_second_refresh(warehouse)
     _check_api_and_portal(tmp_path)
 
 

@@ -210,6 +210,18 @@ GOOD_ROWS = {
         "reason": "Service outage",
         "created_at": "2026-11-03T09:00:00Z",
     },
+    "alerts": {
+        "alert_code": "spend",
+        "external_subscription_id": "s1",
+        "wallet_code": "",
+        "alert_type": " Current_Usage_Amount",
+        "metric_code": "",
+        "name": "Spend",
+        "threshold_code": "warn",
+        "threshold_value": "1500.5",
+        "recurring": "TRUE",
+        "updated_at": "2026-10-01T00:00:00Z",
+    },
 }
 
 # What each good row becomes in its raw table (before the lineage columns).
@@ -234,6 +246,21 @@ GOOD_RAW = {
         Decimal("12.5"),
         "Service outage",
         datetime(2026, 11, 3, 9),
+    ),
+    # Value and flag beside their text: an alert is judged whole in dbt (docs/inputs.md).
+    "alerts": (
+        "spend",
+        "s1",
+        None,
+        "current_usage_amount",
+        None,
+        "Spend",
+        "warn",
+        "1500.5",
+        Decimal("1500.5"),
+        "TRUE",
+        True,
+        datetime(2026, 10, 1),
     ),
 }
 
@@ -321,6 +348,12 @@ BAD_ROWS = [
     ("credit_notes", {"amount": "0"}, "bad_value"),
     ("credit_notes", {"amount": "-12.50"}, "bad_value"),
     ("credit_notes", {"amount": "twelve"}, "bad_value"),
+    # Only what ties a threshold to an alert version is judged at load.
+    ("alerts", {"alert_code": ""}, "missing_field"),
+    ("alerts", {"external_subscription_id": "", "wallet_code": ""}, "missing_field"),
+    ("alerts", {"updated_at": ""}, "missing_field"),
+    ("alerts", {"updated_at": "someday"}, "bad_timestamp"),
+    ("alerts", {"threshold_code": {"nested": 1}}, "bad_value"),
 ]
 
 

@@ -145,6 +145,22 @@ unusable_account_inputs as (
         rejection_reason, rejection_detail, loaded_at
     from {{ ref('int_manual_credit_notes_validated') }}
     where rejection_reason is not null
+    union all
+    {# Usage alerts: every row of a rejected version, with the version's reason. #}
+    select
+        'alerts', source_file, line_number,
+        {{ json_object_text([
+            "'alert_code'", 'alert_code',
+            "'external_subscription_id'", 'external_subscription_id',
+            "'wallet_code'", 'wallet_code',
+            "'alert_type'", 'alert_type',
+            "'threshold_value'", 'threshold_value_text',
+            "'recurring'", 'recurring_text',
+            "'updated_at'", 'cast(version_updated_at as varchar)',
+        ]) }},
+        rejection_reason, rejection_detail, loaded_at
+    from {{ ref('int_alerts_validated') }}
+    where rejection_reason is not null
 ),
 
 judged_at_close as (

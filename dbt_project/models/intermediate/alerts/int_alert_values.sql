@@ -1,0 +1,117 @@
+{{ config(tags=['alerts']) }}
+{#-
+    The value each alert in force compares with its thresholds now (docs/rules.md §21.1), from
+    current usage as last refreshed: one row per alert that has a value. An alert whose
+    subscription has no current usage (not active) or whose metric is on no charge of the plan
+    has no row: it is skipped, and its previous value stays as it was.
+
+    A close evaluates alerts too, but does not refresh current usage: when no refresh ever ran,
+    current usage does not exist yet and no alert has a value.
+-#}
+{%- set usage_lines = ref('fct_usage_current') -%}
+{%- set usage_subscriptions = ref('fct_usage_current_subscriptions') -%}
+{#- A unit test's fixture has no schema: it is a CTE of the test's query. -#}
+{%- set usage_exists = not execute or usage_subscriptions.schema is none
+    or load_relation(usage_subscriptions) is not none -%}
+with
+
+alerts as (
+    select distinct
+        alert_id,
+        alert_code,
+        alert_name,
+        alert_type,
+        direction,
+        target_kind,
+        external_subscription_id,
+        wallet_code,
+        metric_code,
+        version_updated_at
+    from {{ ref('int_alerts_validated') }}
+    where is_in_force
+),
+
+{% if usage_exists %}
+currencies as (
+    select currency, exponent from {{ ref('stg_reference__currencies') }}
+),
+
+subscriptions as (
+    select
+        usage.external_subscription_id,
+        usage.external_customer_id,
+        usage.currency,
+        usage.as_of_at,
+        {{ to_minor_units('usage.amount', 'currencies.exponent') }} as amount_cents
+    from {{ usage_subscriptions }} as usage
+    inner join currencies on usage.currency = currencies.currency
+    where usage.external_subscription_id in (select external_subscription_id from alerts)
+),
+
+{#- Max, not sum: each row of current usage is one fee (a filter or a pricing group). -#}
+metric_values as (
+    select
+        lines.external_subscription_id,
+        lines.metric_code,
+        max({{ to_minor_units('lines.amount', 'currencies.exponent') }}) as amount_cents,
+        max(lines.units) as units
+    from {{ usage_lines }} as lines
+    inner join currencies on lines.currency = currencies.currency
+    where lines.external_subscription_id in (select external_subscription_id from alerts)
+    group by lines.external_subscription_id, lines.metric_code
+),
+{% else %}
+subscriptions as (
+    select
+        cast(null as varchar) as external_subscription_id,
+        cast(null as varchar) as external_customer_id,
+        cast(null as varchar) as currency,
+        cast(null as timestamp) as as_of_at,
+        {{ as_decimal('null') }} as amount_cents
+    where 1 = 0
+),
+
+metric_values as (
+    select
+        cast(null as varchar) as external_subscription_id,
+        cast(null as varchar) as metric_code,
+        {{ as_decimal('null') }} as amount_cents,
+        {{ as_decimal('null') }} as units
+    where 1 = 0
+),
+{% endif %}
+
+valued as (
+    select
+        alerts.*,
+        subscriptions.external_customer_id,
+        subscriptions.as_of_at,
+        case alerts.alert_type
+            when 'current_usage_amount' then subscriptions.amount_cents
+            when 'billable_metric_current_usage_amount' then metric_values.amount_cents
+            when 'billable_metric_current_usage_units' then metric_values.units
+        end as current_value
+    from alerts
+    inner join subscriptions on alerts.external_subscription_id = subscriptions.external_subscription_id
+    left join metric_values
+        on alerts.external_subscription_id = metric_values.external_subscription_id
+        and alerts.metric_code = metric_values.metric_code
+    where alerts.target_kind = 'subscription'
+)
+
+select
+    alert_id,
+    alert_code,
+    alert_name,
+    alert_type,
+    direction,
+    target_kind,
+    external_subscription_id,
+    wallet_code,
+    external_customer_id,
+    metric_code,
+    version_updated_at,
+    {{ as_decimal('current_value') }} as current_value,
+    as_of_at
+from valued
+where current_value is not null

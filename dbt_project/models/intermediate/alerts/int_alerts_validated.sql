@@ -1,0 +1,291 @@
+{{ config(tags=['alerts']) }}
+{#-
+    Usage alerts (docs/inputs.md `alerts/`, docs/rules.md §21.1, §21.2, §21.6): every threshold
+    row of every version of every alert, judged per version. A version is the rows of one target
+    (subscription or wallet), alert_code and updated_at; one bad row rejects the whole version,
+    as Lago creates or updates an alert with all its thresholds or not at all. The version in
+    force is the latest one that passes; an alert then loses to an older alert of the same target,
+    type and metric (Lago's uniqueness). Rejected rows are reported in billing.rejected_inputs.
+-#}
+{%- set subscription_types = ['current_usage_amount', 'billable_metric_current_usage_amount',
+    'billable_metric_current_usage_units', 'lifetime_usage_amount', 'billable_metric_lifetime_usage_units'] -%}
+{%- set wallet_types = ['wallet_balance_amount', 'wallet_credits_balance', 'wallet_ongoing_balance_amount',
+    'wallet_credits_ongoing_balance'] -%}
+{%- set metric_types = ['billable_metric_current_usage_amount', 'billable_metric_current_usage_units',
+    'billable_metric_lifetime_usage_units'] -%}
+{#- Types Meterhouse evaluates; the others are rejected as not supported yet (docs/deviations.md). -#}
+{%- set supported_types = ['current_usage_amount', 'billable_metric_current_usage_amount',
+    'billable_metric_current_usage_units'] -%}
+with
+
+rows_loaded as (
+    select
+        *,
+        case when external_subscription_id is not null then 'subscription' else 'wallet' end as target_kind,
+        coalesce(external_subscription_id, wallet_code) as target_id
+    from {{ ref('stg_landing__alerts') }}
+),
+
+versions as (
+    select
+        target_kind,
+        target_id,
+        alert_code,
+        updated_at,
+        count(*) as thresholds_count,
+        min(alert_type) as alert_type,
+        max(alert_type) as alert_type_max,
+        sum(case when alert_type is null then 1 else 0 end) as missing_types,
+        min(metric_code) as metric_code,
+        max(metric_code) as metric_code_max,
+        sum(case when metric_code is null then 1 else 0 end) as missing_metrics,
+        max(alert_name) as alert_name,
+        max(case when external_subscription_id is not null and wallet_code is not null then 1 else 0 end) as both_targets,
+        sum(case when threshold_value is null then 1 else 0 end) as bad_values,
+        sum(case when is_recurring is null then 1 else 0 end) as bad_recurring,
+        sum(case when is_recurring then 1 else 0 end) as recurring_count,
+        sum(case when is_recurring and threshold_value <= 0 then 1 else 0 end) as non_positive_recurring
+    from rows_loaded
+    group by target_kind, target_id, alert_code, updated_at
+),
+
+repeated_values as (
+    select target_kind, target_id, alert_code, updated_at, count(*) as repeated
+    from (
+        select target_kind, target_id, alert_code, updated_at, threshold_value, is_recurring
+        from rows_loaded
+        where threshold_value is not null and is_recurring is not null
+        group by target_kind, target_id, alert_code, updated_at, threshold_value, is_recurring
+        having count(*) > 1
+    ) as pairs
+    group by target_kind, target_id, alert_code, updated_at
+),
+
+typed_versions as (
+    select
+        versions.*,
+        coalesce(repeated_values.repeated, 0) as repeated_pairs,
+        versions.missing_types = 0
+            and versions.alert_type = versions.alert_type_max
+            and (versions.missing_metrics = 0 or versions.missing_metrics = versions.thresholds_count)
+            and (versions.metric_code is null or versions.metric_code = versions.metric_code_max)
+            and versions.alert_type in ({{ "'" ~ (subscription_types + wallet_types) | join("', '") ~ "'" }}) as has_known_type
+    from versions
+    left join repeated_values
+        on versions.target_kind = repeated_values.target_kind
+        and versions.target_id = repeated_values.target_id
+        and versions.alert_code = repeated_values.alert_code
+        and versions.updated_at = repeated_values.updated_at
+),
+
+subscriptions as (
+    select distinct external_subscription_id
+    from {{ ref('int_subscriptions_validated') }}
+    where rejection_reason is null
+),
+
+metrics as (
+    select distinct metric_code from {{ ref('stg_catalog__billable_metrics') }}
+),
+
+judged_versions as (
+    select
+        typed_versions.*,
+        case
+            when not typed_versions.has_known_type then 'bad_value'
+            when typed_versions.both_targets = 1 then 'bad_value'
+            when typed_versions.target_kind = 'subscription'
+                and typed_versions.alert_type not in ({{ "'" ~ (subscription_types) | join("', '") ~ "'" }}) then 'bad_value'
+            when typed_versions.target_kind = 'wallet'
+                and typed_versions.alert_type not in ({{ "'" ~ (wallet_types) | join("', '") ~ "'" }}) then 'bad_value'
+            when typed_versions.alert_type in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is null
+                then 'missing_field'
+            when typed_versions.alert_type not in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is not null
+                then 'bad_value'
+            when typed_versions.bad_values > 0 then 'bad_value'
+            when typed_versions.bad_recurring > 0 then 'bad_value'
+            when typed_versions.thresholds_count > 20 then 'too_many_thresholds'
+            when typed_versions.recurring_count > 1 then 'bad_value'
+            when typed_versions.non_positive_recurring > 0 then 'bad_value'
+            when typed_versions.repeated_pairs > 0 then 'value_already_exist'
+            when typed_versions.alert_type not in ({{ "'" ~ (supported_types) | join("', '") ~ "'" }}) then 'unsupported_alert_type'
+            when typed_versions.target_kind = 'subscription'
+                and typed_versions.target_id not in (select external_subscription_id from subscriptions)
+                then 'unknown_subscription'
+            when typed_versions.metric_code is not null
+                and typed_versions.metric_code not in (select metric_code from metrics)
+                then 'unknown_metric'
+        end as version_rejection_reason,
+        case
+            when not typed_versions.has_known_type
+                then 'alert_type must be one of Lago''s nine alert types, the same on every row of the alert, '
+                    || 'and metric_code the same on every row'
+            when typed_versions.both_targets = 1
+                then 'an alert belongs to a subscription or to a wallet: give external_subscription_id or wallet_code, not both'
+            when typed_versions.target_kind = 'subscription'
+                and typed_versions.alert_type not in ({{ "'" ~ (subscription_types) | join("', '") ~ "'" }})
+                then typed_versions.alert_type || ' is a wallet alert: give wallet_code, not external_subscription_id'
+            when typed_versions.target_kind = 'wallet'
+                and typed_versions.alert_type not in ({{ "'" ~ (wallet_types) | join("', '") ~ "'" }})
+                then typed_versions.alert_type || ' is a subscription alert: give external_subscription_id, not wallet_code'
+            when typed_versions.alert_type in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is null
+                then typed_versions.alert_type || ' needs a metric_code'
+            when typed_versions.alert_type not in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is not null
+                then typed_versions.alert_type || ' takes no metric_code'
+            when typed_versions.bad_values > 0
+                then 'a threshold_value is missing or not a number'
+            when typed_versions.bad_recurring > 0
+                then 'recurring must be true or false'
+            when typed_versions.thresholds_count > 20
+                then 'an alert has 1 to 20 thresholds; this one has ' || cast(typed_versions.thresholds_count as varchar)
+            when typed_versions.recurring_count > 1
+                then 'an alert has at most one recurring threshold; this one has '
+                    || cast(typed_versions.recurring_count as varchar)
+            when typed_versions.non_positive_recurring > 0
+                then 'the recurring threshold must be greater than 0'
+            when typed_versions.repeated_pairs > 0
+                then 'two thresholds of the alert have the same value and recurring flag'
+            when typed_versions.alert_type not in ({{ "'" ~ (supported_types) | join("', '") ~ "'" }})
+                then typed_versions.alert_type || ' alerts are not supported yet (docs/deviations.md)'
+            when typed_versions.target_kind = 'subscription'
+                and typed_versions.target_id not in (select external_subscription_id from subscriptions)
+                then 'no billable subscription has this external_subscription_id'
+            when typed_versions.metric_code is not null
+                and typed_versions.metric_code not in (select metric_code from metrics)
+                then 'the metric_code is not a billable metric of the catalog'
+        end as version_rejection_detail
+    from typed_versions
+),
+
+{#- Lago never changes an alert's type: a code stays bound to the type (and metric) of the first
+    version of it that passed (`code` unique per subscription). -#}
+first_versions as (
+    select target_kind, target_id, alert_code, alert_type as first_alert_type, metric_code as first_metric_code
+    from (
+        select
+            *,
+            row_number() over (
+                partition by target_kind, target_id, alert_code order by updated_at
+            ) as version_rank
+        from judged_versions
+        where version_rejection_reason is null
+    ) as ranked
+    where version_rank = 1
+),
+
+bound_versions as (
+    select
+        judged_versions.target_kind,
+        judged_versions.target_id,
+        judged_versions.alert_code,
+        judged_versions.updated_at,
+        judged_versions.alert_type,
+        judged_versions.alert_name,
+        judged_versions.metric_code,
+        case
+            when judged_versions.version_rejection_reason is not null then judged_versions.version_rejection_reason
+            when judged_versions.alert_type <> first_versions.first_alert_type
+                or coalesce(judged_versions.metric_code, '') <> coalesce(first_versions.first_metric_code, '')
+                then 'value_already_exist'
+        end as version_rejection_reason,
+        case
+            when judged_versions.version_rejection_reason is not null then judged_versions.version_rejection_detail
+            when judged_versions.alert_type <> first_versions.first_alert_type
+                or coalesce(judged_versions.metric_code, '') <> coalesce(first_versions.first_metric_code, '')
+                then 'alert_code ' || judged_versions.alert_code || ' is already used on this '
+                    || judged_versions.target_kind || ' by an alert of type ' || first_versions.first_alert_type
+                    || coalesce(' on metric ' || first_versions.first_metric_code, '')
+        end as version_rejection_detail
+    from judged_versions
+    left join first_versions
+        on judged_versions.target_kind = first_versions.target_kind
+        and judged_versions.target_id = first_versions.target_id
+        and judged_versions.alert_code = first_versions.alert_code
+),
+
+{#- The latest version that passes is in force; the first version dates the alert. -#}
+latest_valid as (
+    select
+        *,
+        row_number() over (
+            partition by target_kind, target_id, alert_code
+            order by case when version_rejection_reason is null then 0 else 1 end, updated_at desc
+        ) as validity_rank,
+        min(updated_at) over (partition by target_kind, target_id, alert_code) as first_updated_at
+    from bound_versions
+),
+
+{#- One alert per subscription and type (and metric), or per wallet and type: the oldest wins. -#}
+contested as (
+    select
+        *,
+        row_number() over (
+            partition by target_kind, target_id, alert_type, coalesce(metric_code, '')
+            order by first_updated_at, alert_code
+        ) as uniqueness_rank,
+        first_value(alert_code) over (
+            partition by target_kind, target_id, alert_type, coalesce(metric_code, '')
+            order by first_updated_at, alert_code
+        ) as holder_code
+    from latest_valid
+    where validity_rank = 1 and version_rejection_reason is null
+),
+
+final_versions as (
+    select
+        latest_valid.target_kind,
+        latest_valid.target_id,
+        latest_valid.alert_code,
+        latest_valid.updated_at,
+        latest_valid.alert_type,
+        latest_valid.alert_name,
+        latest_valid.metric_code,
+        latest_valid.first_updated_at,
+        coalesce(contested.uniqueness_rank = 1, false) as is_in_force,
+        case
+            when latest_valid.version_rejection_reason is not null then latest_valid.version_rejection_reason
+            when contested.uniqueness_rank > 1 then 'alert_already_exists'
+        end as rejection_reason,
+        case
+            when latest_valid.version_rejection_reason is not null then latest_valid.version_rejection_detail
+            when contested.uniqueness_rank > 1
+                then 'alert ' || contested.holder_code || ' already watches ' || latest_valid.alert_type
+                    || coalesce(' of metric ' || latest_valid.metric_code, '') || ' on this ' || latest_valid.target_kind
+        end as rejection_detail
+    from latest_valid
+    left join contested
+        on latest_valid.target_kind = contested.target_kind
+        and latest_valid.target_id = contested.target_id
+        and latest_valid.alert_code = contested.alert_code
+        and latest_valid.updated_at = contested.updated_at
+)
+
+select
+    {{ hash_key(['rows_loaded.target_kind', 'rows_loaded.target_id', 'rows_loaded.alert_code']) }} as alert_id,
+    rows_loaded.target_kind,
+    rows_loaded.external_subscription_id,
+    rows_loaded.wallet_code,
+    rows_loaded.alert_code,
+    final_versions.alert_name,
+    final_versions.alert_type,
+    case when rows_loaded.target_kind = 'wallet' then 'decreasing' else 'increasing' end as direction,
+    final_versions.metric_code,
+    rows_loaded.threshold_code,
+    rows_loaded.threshold_value,
+    rows_loaded.threshold_value_text,
+    rows_loaded.is_recurring,
+    rows_loaded.recurring_text,
+    rows_loaded.updated_at as version_updated_at,
+    final_versions.first_updated_at,
+    final_versions.is_in_force,
+    final_versions.rejection_reason,
+    final_versions.rejection_detail,
+    rows_loaded.source_file,
+    rows_loaded.line_number,
+    rows_loaded.loaded_at
+from rows_loaded
+inner join final_versions
+    on rows_loaded.target_kind = final_versions.target_kind
+    and rows_loaded.target_id = final_versions.target_id
+    and rows_loaded.alert_code = final_versions.alert_code
+    and rows_loaded.updated_at = final_versions.updated_at
