@@ -14,6 +14,8 @@ import duckdb
 from orchestration.api import serializers
 from orchestration.webhooks import outbox
 from orchestration.webhooks.config import WebhookSettings
+from orchestration.webhooks.wallets import WEBHOOK_TYPE as DEPLETED_TYPE
+from orchestration.webhooks.wallets import depleted_events
 
 WEBHOOK_TYPE = "alert.triggered"
 OBJECT_TYPE = "triggered_alert"
@@ -103,8 +105,10 @@ def alert_events(conn: duckdb.DuckDBPyConnection, settings: WebhookSettings) -> 
 def enqueue_alerts(
     conn: duckdb.DuckDBPyConnection, settings: WebhookSettings, now: datetime
 ) -> dict[str, int]:
-    """Queue the alert.triggered webhooks of a usage refresh (a close queues them with the rest
-    of its events, outbox.enqueue). One transaction, like the close's."""
+    """Queue the alert.triggered and wallet.depleted_ongoing_balance webhooks of a usage refresh
+    (a close queues them with the rest of its events, outbox.enqueue). One transaction, like the
+    close's."""
+
     outbox.ensure_tables(conn)
     conn.execute("begin transaction")
     try:
@@ -112,12 +116,20 @@ def enqueue_alerts(
             "create or replace temp table webhook_new_events (webhook_event_id varchar, "
             "webhook_type varchar, object_type varchar, object_id varchar)"
         )
-        bodies = alert_events(conn, settings)
+        bodies = alert_events(conn, settings) + depleted_events(conn, settings)
         outbox._insert_events(conn, bodies, now)
-        new_events = conn.execute("select count(*) from webhook_new_events").fetchone()[0]
+        new_events = dict(
+            conn.execute(
+                "select webhook_type, count(*) from webhook_new_events group by webhook_type"
+            ).fetchall()
+        )
         deliveries = outbox._queue_deliveries(conn, settings, now)
     except BaseException:
         conn.execute("rollback")
         raise
     conn.execute("commit")
-    return {WEBHOOK_TYPE: new_events, "deliveries": deliveries}
+    return {
+        WEBHOOK_TYPE: new_events.get(WEBHOOK_TYPE, 0),
+        DEPLETED_TYPE: new_events.get(DEPLETED_TYPE, 0),
+        "deliveries": deliveries,
+    }

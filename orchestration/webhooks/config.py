@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 MAX_ENDPOINTS = 10  # Lago's WebhookEndpoint::LIMIT
 
 # Every type Meterhouse sends (docs/webhooks.md), and those reserved for what comes later
-# (wallet alerts and progressive billing): an endpoint may subscribe to them already.
+# (progressive billing): an endpoint may subscribe to them already.
 EVENT_TYPES = (
     "invoice.drafted",
     "invoice.created",
@@ -30,13 +30,11 @@ EVENT_TYPES = (
     "subscription.started",
     "subscription.terminated",
     "alert.triggered",
+    "wallet.depleted_ongoing_balance",
     # A Meterhouse extension, not a Lago event: a spend cap reached (docs/rules.md §12b).
     "subscription.spend_cap_reached",
 )
-RESERVED_EVENT_TYPES = (
-    "subscription.usage_threshold_reached",
-    "wallet.depleted_ongoing_balance",
-)
+RESERVED_EVENT_TYPES = ("subscription.usage_threshold_reached",)
 SIGNATURE_ALGORITHMS = ("hmac",)
 DEFAULT_TIMEOUT_SECONDS = 30  # LAGO_WEBHOOK_TIMEOUT_SECONDS
 DEFAULT_ATTEMPTS = 3  # LAGO_WEBHOOK_ATTEMPTS

@@ -233,9 +233,11 @@ def _enqueue(
     )
     bodies = _payloads(conn, settings, Catalog.read(catalog_dir))
     bodies += _event_errors(conn, settings)
-    from orchestration.webhooks.alerts import alert_events  # it builds on this module
+    from orchestration.webhooks.alerts import alert_events  # they build on this module
+    from orchestration.webhooks.wallets import depleted_events
 
     bodies += alert_events(conn, settings)
+    bodies += depleted_events(conn, settings)
     _insert_events(conn, bodies, now)
     counts = dict(
         conn.execute(

@@ -1,7 +1,7 @@
-"""`alert.triggered` webhooks (docs/webhooks.md, docs/rules.md §21.5) without a pipeline run: a
-refresh's queue and a close's queue over the same triggered rows never send one twice, the body
-has Lago's TriggeredAlertSerializer fields, and a receiver written from Lago's documentation
-verifies it (the Receiver of test_webhooks.py)."""
+"""`alert.triggered` and `wallet.depleted_ongoing_balance` webhooks (docs/webhooks.md, docs/rules.md
+§21.5, §21.7) without a pipeline run: a refresh's queue and a close's queue over the same rows
+never send one twice, the bodies have Lago's serializer fields, and a receiver written from Lago's
+documentation verifies them (the Receiver of test_webhooks.py)."""
 
 import json
 from datetime import datetime
@@ -18,6 +18,7 @@ from test_webhooks import (  # beside this module: its receiver, marts and helpe
     settings_for,
 )
 
+from orchestration.api import serializers
 from orchestration.settings import Locations
 from orchestration.webhooks import outbox
 from orchestration.webhooks.alerts import enqueue_alerts
@@ -64,6 +65,7 @@ def test_a_refresh_then_a_close_queue_each_triggered_alert_once(tmp_path: Path) 
         # A usage refresh queues the alerts: two events, each to the two subscribed endpoints.
         assert enqueue_alerts(conn, settings, datetime(2026, 10, 9, 13)) == {
             "alert.triggered": 2,
+            "wallet.depleted_ongoing_balance": 0,
             "deliveries": 4,
         }
         assert enqueue_alerts(conn, settings, datetime(2026, 10, 9, 14))["deliveries"] == 0
@@ -126,3 +128,89 @@ def test_a_close_alone_queues_the_alerts_and_a_receiver_verifies_them(
         json.loads(r["body"])["triggered_alert"]["alert_code"] for r in receiver.requests
     )
     assert crossed == ["spend", "units"]
+
+
+DEPLETIONS = """
+create schema if not exists intermediate;
+create table intermediate.int_wallets_validated as
+select * from (values
+    ('w1', 'cust_1', 2, timestamp '2026-10-01 00:00:00', cast(null as timestamp), cast(null as varchar)),
+    ('w2', 'cust_1', 50, timestamp '2026-10-02 00:00:00', cast(null as timestamp), cast(null as varchar))
+) as t(wallet_code, external_customer_id, priority, created_at, expires_at, rejection_reason);
+create table intermediate.int_wallet_balance_evaluations as
+select * from (values
+    ('ev_w1_a', 'w1', 'cust_1', 'USD', 2.5::decimal(38, 9), 10.0::decimal(38, 4), 12.5::decimal(38, 4),
+     -2.5::decimal(38, 4), 4::decimal(38, 9), -1::decimal(38, 9), 1.0::decimal(38, 4), true,
+     timestamp '2026-10-09 12:00:00', timestamp '2026-10-09 12:00:05'),
+    ('ev_w1_b', 'w1', 'cust_1', 'USD', 2.5::decimal(38, 9), 10.0::decimal(38, 4), 13.0::decimal(38, 4),
+     -3.0::decimal(38, 4), 4::decimal(38, 9), -1.2::decimal(38, 9), -2.5::decimal(38, 4), false,
+     timestamp '2026-10-09 13:00:00', timestamp '2026-10-09 13:00:05'),
+    ('ev_w2_a', 'w2', 'cust_1', 'USD', 1::decimal(38, 9), 5.0::decimal(38, 4), 0.0::decimal(38, 4),
+     5.0::decimal(38, 4), 5::decimal(38, 9), 5::decimal(38, 9), null, false,
+     timestamp '2026-10-09 12:00:00', timestamp '2026-10-09 12:00:05')
+) as t(evaluation_id, wallet_code, external_customer_id, currency, rate_amount, balance_amount,
+       ongoing_usage_amount, ongoing_balance_amount, credits_balance, credits_ongoing_balance,
+       previous_ongoing_balance_amount, is_depleted, as_of_at, evaluated_at);
+"""
+
+
+def test_a_depleted_ongoing_balance_is_queued_once_with_the_wallet(tmp_path: Path) -> None:
+    settings = settings_for(
+        [
+            _endpoint(
+                url="https://wallets.example/hook", event_types=["wallet.depleted_ongoing_balance"]
+            )
+        ]
+    )
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        conn.execute(SMALL_MARTS)
+        conn.execute(DEPLETIONS)
+        # Only the evaluation marked as the depletion is an event: not the next one (still
+        # depleted), not the positive wallet.
+        assert enqueue_alerts(conn, settings, datetime(2026, 10, 9, 14)) == {
+            "alert.triggered": 0,
+            "wallet.depleted_ongoing_balance": 1,
+            "deliveries": 1,
+        }
+        assert enqueue_alerts(conn, settings, datetime(2026, 10, 9, 15))["deliveries"] == 0
+        queued = outbox.enqueue(conn, settings, CATALOG, datetime(2026, 11, 1))
+        assert "wallet.depleted_ongoing_balance" not in queued
+        events = conn.execute(
+            "select webhook_event_id, object_type, object_id, body from webhooks.events "
+            "where webhook_type = 'wallet.depleted_ongoing_balance'"
+        ).fetchall()
+    assert [(object_type, object_id) for _, object_type, object_id, _ in events] == [
+        ("wallet", "ev_w1_a")
+    ]
+    assert events[0][0] == outbox.python_event_id("wallet.depleted_ongoing_balance", "ev_w1_a")
+    body = json.loads(events[0][3])
+    assert (body["webhook_type"], body["object_type"]) == (
+        "wallet.depleted_ongoing_balance",
+        "wallet",
+    )
+    wallet = body["wallet"]
+    assert wallet == {
+        **wallet,
+        "lago_id": "w1",
+        "code": "w1",
+        "external_customer_id": "cust_1",
+        "currency": "USD",
+        "priority": 2,
+        "rate_amount": "2.5",
+        "credits_balance": "4.0",
+        "balance_cents": 1000,
+        "consumed_credits": "10.0",  # SMALL_MARTS: 4 + 6 consumed by invoices
+        "created_at": "2026-10-01T00:00:00Z",
+        "ongoing_balance_cents": -250,
+        "ongoing_usage_balance_cents": 1250,
+        "credits_ongoing_balance": "-1.0",
+        "credits_ongoing_usage_balance": "5.0",
+    }
+    # The same keys as the wallet of every other wallet webhook (serializers.wallet).
+    assert set(wallet) == set(
+        serializers.wallet(
+            "w1",
+            [{"external_customer_id": "cust_1", "credits": 1, "transaction_type": "granted"}],
+            "USD",
+        )
+    )

@@ -3,7 +3,8 @@
     The value each alert in force compares with its thresholds now (docs/rules.md §21.1), from
     current usage as last refreshed: one row per alert that has a value. An alert whose
     subscription has no current usage (not active) or whose metric is on no charge of the plan
-    has no row: it is skipped, and its previous value stays as it was.
+    has no row: it is skipped, and its previous value stays as it was. A wallet alert compares
+    its wallet's balance or ongoing balance (int_wallet_balances_now); an expired wallet has no row.
 
     A close evaluates alerts too, but does not refresh current usage: when no refresh ever ran,
     current usage does not exist yet and no alert has a value.
@@ -97,6 +98,29 @@ valued as (
         on alerts.external_subscription_id = metric_values.external_subscription_id
         and alerts.metric_code = metric_values.metric_code
     where alerts.target_kind = 'subscription'
+),
+
+{#- Wallet alerts compare the wallet's balance or ongoing balance, in cents or credits (§21.7). #}
+wallet_valued as (
+    select
+        alerts.*,
+        wallets.external_customer_id,
+        wallets.as_of_at,
+        case alerts.alert_type
+            when 'wallet_balance_amount' then wallets.balance_cents
+            when 'wallet_credits_balance' then wallets.credits_balance
+            when 'wallet_ongoing_balance_amount' then wallets.ongoing_balance_cents
+            when 'wallet_credits_ongoing_balance' then wallets.credits_ongoing_balance
+        end as current_value
+    from alerts
+    inner join {{ ref('int_wallet_balances_now') }} as wallets on alerts.wallet_code = wallets.wallet_code
+    where alerts.target_kind = 'wallet'
+),
+
+all_valued as (
+    select * from valued
+    union all
+    select * from wallet_valued
 )
 
 select
@@ -113,5 +137,5 @@ select
     version_updated_at,
     {{ as_decimal('current_value') }} as current_value,
     as_of_at
-from valued
+from all_valued
 where current_value is not null

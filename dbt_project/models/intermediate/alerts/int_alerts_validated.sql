@@ -15,7 +15,7 @@
     'billable_metric_lifetime_usage_units'] -%}
 {#- Types Meterhouse evaluates; the others are rejected as not supported yet (docs/deviations.md). -#}
 {%- set supported_types = ['current_usage_amount', 'billable_metric_current_usage_amount',
-    'billable_metric_current_usage_units'] -%}
+    'billable_metric_current_usage_units'] + wallet_types -%}
 with
 
 rows_loaded as (
@@ -84,6 +84,10 @@ subscriptions as (
     where rejection_reason is null
 ),
 
+wallets as (
+    select distinct wallet_code from {{ ref('int_wallets_validated') }} where rejection_reason is null
+),
+
 metrics as (
     select distinct metric_code from {{ ref('stg_catalog__billable_metrics') }}
 ),
@@ -112,6 +116,9 @@ judged_versions as (
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.target_id not in (select external_subscription_id from subscriptions)
                 then 'unknown_subscription'
+            when typed_versions.target_kind = 'wallet'
+                and typed_versions.target_id not in (select wallet_code from wallets)
+                then 'unknown_wallet'
             when typed_versions.metric_code is not null
                 and typed_versions.metric_code not in (select metric_code from metrics)
                 then 'unknown_metric'
@@ -150,6 +157,9 @@ judged_versions as (
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.target_id not in (select external_subscription_id from subscriptions)
                 then 'no billable subscription has this external_subscription_id'
+            when typed_versions.target_kind = 'wallet'
+                and typed_versions.target_id not in (select wallet_code from wallets)
+                then 'no usable wallet has this wallet_code'
             when typed_versions.metric_code is not null
                 and typed_versions.metric_code not in (select metric_code from metrics)
                 then 'the metric_code is not a billable metric of the catalog'
