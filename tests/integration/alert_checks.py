@@ -3,7 +3,11 @@ and what two refreshes must have evaluated, triggered, rejected and queued.
 
 Used by test_current_usage.py, whose two refreshes (Mar 8 and Mar 20) evaluate these alerts:
 - sub_usage_two: 410 cents of charges both times; sub_usage_adv: 10.00 (1000 cents) of its one
-  pay-in-advance charge on storage_added both times, with 5 then 7 units.
+  pay-in-advance charge on storage_added both times, with 5 then 7 units;
+- wallet w_usage of cust_usage_tax (sub_usage_two's customer, taxed 10 %: current usage 4.51 with
+  taxes both times), 0.50 a credit: 20 credits granted Mar 1 (10.00), 12 voided Mar 15 (6.00).
+  Balance 1000 then 400 cents; ongoing balance 10.00 - 4.51 = 5.49 (10.98 credits), then
+  4.00 - 4.51 = -0.51 (-1.02 credits): depleted at the second refresh.
 """
 
 import json
@@ -78,11 +82,45 @@ def write_alert_landing(landing: Path) -> None:
         _row("not_a_number", "sub_usage_two", amount, "500", metric="requests"),
         _row("not_a_number", "sub_usage_two", amount, "lots", metric="requests"),
         _row("lifetime", "sub_usage_two", "lifetime_usage_amount", "10"),
-        {**_row("wallet_low", None, "wallet_balance_amount", "10"), "wallet_code": "w_none"},
+        # Wallet alerts start at the wallet's value (nothing at Mar 8), then fire as it drops.
+        {**_row("wallet_low", None, "wallet_balance_amount", "500"), "wallet_code": "w_usage"},
+        *(
+            {**_row("wallet_ongoing", None, ongoing, value, recurring=r), "wallet_code": "w_usage"}
+            for ongoing in ["wallet_credits_ongoing_balance"]
+            for value, r in (("0", False), ("5", True))
+        ),
+        {**_row("wallet_none", None, "wallet_balance_amount", "10"), "wallet_code": "w_none"},
         # Quarantined at load: no alert_code, so it belongs to no alert.
         {**_row("x", "sub_usage_two", "current_usage_amount", "1"), "alert_code": ""},
     ]
     write_ndjson(landing / "alerts" / "alerts.ndjson", rows)
+    write_ndjson(
+        landing / "wallets" / "usage_wallets.ndjson",
+        [
+            {
+                "wallet_code": "w_usage",
+                "external_customer_id": "cust_usage_tax",
+                "currency": "USD",
+                "rate_amount": "0.5",
+                "created_at": MARCH,
+            }
+        ],
+    )
+    write_ndjson(
+        landing / "wallet_transactions" / "usage_wallet_transactions.ndjson",
+        [
+            {
+                "wallet_code": "w_usage",
+                "transaction_type": kind,
+                "credits": credits,
+                "created_at": created_at,
+            }
+            for kind, credits, created_at in (
+                ("granted", "20", MARCH),
+                ("voided", "12", "2026-03-15T00:00:00Z"),
+            )
+        ],
+    )
 
 
 def triggered(warehouse: Path) -> list[tuple]:
@@ -107,8 +145,9 @@ def refresh_figures(warehouse: Path) -> dict:
 
 
 def check_first_refresh(warehouse: Path) -> None:
-    """Mar 8: every alert starts at 0; spend crosses 100 and 400 (its recurring 1000 only fires
-    above 400 + 1000), storage_units its recurring 3, storage_amount its 1000."""
+    """Mar 8: every subscription alert starts at 0; spend crosses 100 and 400 (its recurring 1000
+    only fires above 400 + 1000), storage_units its recurring 3, storage_amount its 1000. The
+    wallet alerts start at the wallet's values (below 500 cents nothing fires, §21.8.7)."""
     assert triggered(warehouse) == [
         (
             "spend",
@@ -128,9 +167,21 @@ def check_first_refresh(warehouse: Path) -> None:
     evaluated = query(
         warehouse, "select distinct alert_code from intermediate.int_alert_evaluations order by 1"
     )
-    assert evaluated == [("retyped",), ("spend",), ("storage_amount",), ("storage_units",)]
+    assert evaluated == [
+        ("retyped",),
+        ("spend",),
+        ("storage_amount",),
+        ("storage_units",),
+        ("wallet_low",),
+        ("wallet_ongoing",),
+    ]
+    assert query(
+        warehouse,
+        "select balance_cents, ongoing_balance_cents, credits_balance, credits_ongoing_balance "
+        "from intermediate.int_wallet_balances_now",
+    ) == [(Decimal(1000), Decimal(549), Decimal(20), Decimal("10.98"))]
     assert refresh_figures(warehouse) == {
-        "alerts_evaluated": 4,
+        "alerts_evaluated": 6,
         "alerts_fired": 3,
         "alert_webhooks_queued": 3,
     }
@@ -138,15 +189,26 @@ def check_first_refresh(warehouse: Path) -> None:
 
 def check_second_refresh(warehouse: Path) -> None:
     """Mar 20: units 5 -> 7 cross the step at 6 (k = ceil(5/3) = 2); unchanged amounts fire
-    nothing; each alert was evaluated twice, the second time from the first's value."""
+    nothing; the void takes the wallet's balance 1000 -> 400 cents (crosses 500) and its ongoing
+    balance 10.98 -> -1.02 credits (crosses 0; the recurring 5 counts down from 0, not reached);
+    each alert was evaluated twice, the second time from the first's value."""
     rows = triggered(warehouse)
-    assert len(rows) == 4
-    assert rows[-1] == (
-        "storage_units",
-        Decimal(5),
-        Decimal(7),
-        _crossed(("storage_units_3", "6", True)),
-    )
+    assert len(rows) == 6
+    assert rows[-3:] == [
+        (
+            "storage_units",
+            Decimal(5),
+            Decimal(7),
+            _crossed(("storage_units_3", "6", True)),
+        ),
+        ("wallet_low", Decimal(1000), Decimal(400), _crossed(("wallet_low_500", "500", False))),
+        (
+            "wallet_ongoing",
+            Decimal("10.98"),
+            Decimal("-1.02"),
+            _crossed(("wallet_ongoing_0", "0", False)),
+        ),
+    ]
     previous = query(
         warehouse,
         "select alert_code, list(previous_value order by evaluated_at) "
@@ -157,11 +219,14 @@ def check_second_refresh(warehouse: Path) -> None:
         ("spend", [Decimal(0), Decimal(410)]),
         ("storage_amount", [Decimal(0), Decimal(1000)]),
         ("storage_units", [Decimal(0), Decimal(5)]),
+        ("wallet_low", [Decimal(1000), Decimal(1000)]),
+        ("wallet_ongoing", [Decimal("10.98"), Decimal("10.98")]),
     ]
+    # Three alerts fired; the wallet's depletion is one more webhook.
     assert refresh_figures(warehouse) == {
-        "alerts_evaluated": 4,
-        "alerts_fired": 1,
-        "alert_webhooks_queued": 1,
+        "alerts_evaluated": 6,
+        "alerts_fired": 3,
+        "alert_webhooks_queued": 4,
     }
     _check_rejections(warehouse)
     _check_outbox(warehouse, rows)
@@ -169,11 +234,11 @@ def check_second_refresh(warehouse: Path) -> None:
     marts = warehouse.parent / "output" / "marts"
     assert query(
         warehouse, f"select count(*) from read_parquet('{marts / 'fct_alerts_triggered.parquet'}')"
-    ) == [(4,)]
+    ) == [(6,)]
     snapshot = duckdb.connect(str(marts / "billing_snapshot.duckdb"), read_only=True)
     with snapshot:
         assert snapshot.execute("select count(*) from billing.fct_alerts_triggered").fetchone() == (
-            4,
+            6,
         )
 
 
@@ -206,8 +271,7 @@ def _check_rejections(warehouse: Path) -> None:
         "not_a_number": "bad_value: a threshold_value is missing or not a number",
         "lifetime": "unsupported_alert_type: lifetime_usage_amount alerts are not supported yet "
         "(docs/deviations.md)",
-        "wallet_low": "unsupported_alert_type: wallet_balance_amount alerts are not supported yet "
-        "(docs/deviations.md)",
+        "wallet_none": "unknown_wallet: no usable wallet has this wallet_code",
     }
     # One bad threshold rejects its whole alert: both rows of not_a_number are rejected.
     assert query(
@@ -232,12 +296,26 @@ def _check_outbox(warehouse: Path, rows: list[tuple]) -> None:
         r[0]
         for r in query(warehouse, "select triggered_alert_id from billing.fct_alerts_triggered")
     }
-    assert len(events) == len(rows) == 4 and {e[0] for e in events} == ids
+    assert len(events) == len(rows) == 6 and {e[0] for e in events} == ids
     assert query(
         warehouse,
         "select count(*) from webhooks.deliveries where webhook_event_id in "
         "(select webhook_event_id from webhooks.events where webhook_type = 'alert.triggered')",
-    ) == [(4,)]
+    ) == [(6,)]
+    # The wallet's depletion (§21.7): one event, at the second refresh, the wallet in Lago's shape.
+    ((depleted,),) = query(
+        warehouse,
+        "select body from webhooks.events where webhook_type = 'wallet.depleted_ongoing_balance'",
+    )
+    wallet = json.loads(depleted)["wallet"]
+    assert (wallet["code"], wallet["external_customer_id"], wallet["rate_amount"]) == (
+        "w_usage",
+        "cust_usage_tax",
+        "0.5",
+    )
+    assert (wallet["balance_cents"], wallet["credits_balance"]) == (400, "8.0")
+    assert (wallet["ongoing_balance_cents"], wallet["credits_ongoing_balance"]) == (-51, "-1.02")
+    assert wallet["ongoing_usage_balance_cents"] == 451
     bodies = [json.loads(body) for _, body in events]
     units = next(
         b["triggered_alert"]

@@ -134,16 +134,18 @@ DEPLETIONS = """
 create schema if not exists intermediate;
 create table intermediate.int_wallets_validated as
 select * from (values
-    ('w1', 'cust_1', 2, timestamp '2026-10-01 00:00:00', cast(null as timestamp), cast(null as varchar)),
-    ('w2', 'cust_1', 50, timestamp '2026-10-02 00:00:00', cast(null as timestamp), cast(null as varchar))
+    ('w1', 'cust_1', 2, timestamp '2026-10-01 00:00:00', null::timestamp, null::varchar),
+    ('w2', 'cust_1', 50, timestamp '2026-10-02 00:00:00', null::timestamp, null::varchar)
 ) as t(wallet_code, external_customer_id, priority, created_at, expires_at, rejection_reason);
 create table intermediate.int_wallet_balance_evaluations as
 select * from (values
-    ('ev_w1_a', 'w1', 'cust_1', 'USD', 2.5::decimal(38, 9), 10.0::decimal(38, 4), 12.5::decimal(38, 4),
-     -2.5::decimal(38, 4), 4::decimal(38, 9), -1::decimal(38, 9), 1.0::decimal(38, 4), true,
+    ('ev_w1_a', 'w1', 'cust_1', 'USD', 2.5::decimal(38, 9), 10.0::decimal(38, 4),
+     12.5::decimal(38, 4), -2.5::decimal(38, 4), 4::decimal(38, 9), -1::decimal(38, 9),
+     1.0::decimal(38, 4), true,
      timestamp '2026-10-09 12:00:00', timestamp '2026-10-09 12:00:05'),
-    ('ev_w1_b', 'w1', 'cust_1', 'USD', 2.5::decimal(38, 9), 10.0::decimal(38, 4), 13.0::decimal(38, 4),
-     -3.0::decimal(38, 4), 4::decimal(38, 9), -1.2::decimal(38, 9), -2.5::decimal(38, 4), false,
+    ('ev_w1_b', 'w1', 'cust_1', 'USD', 2.5::decimal(38, 9), 10.0::decimal(38, 4),
+     13.0::decimal(38, 4), -3.0::decimal(38, 4), 4::decimal(38, 9), -1.2::decimal(38, 9),
+     -2.5::decimal(38, 4), false,
      timestamp '2026-10-09 13:00:00', timestamp '2026-10-09 13:00:05'),
     ('ev_w2_a', 'w2', 'cust_1', 'USD', 1::decimal(38, 9), 5.0::decimal(38, 4), 0.0::decimal(38, 4),
      5.0::decimal(38, 4), 5::decimal(38, 9), 5::decimal(38, 9), null, false,
