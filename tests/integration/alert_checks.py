@@ -81,7 +81,15 @@ def write_alert_landing(landing: Path) -> None:
         ),
         _row("not_a_number", "sub_usage_two", amount, "500", metric="requests"),
         _row("not_a_number", "sub_usage_two", amount, "lots", metric="requests"),
-        _row("lifetime", "sub_usage_two", "lifetime_usage_amount", "10"),
+        # Lifetime usage, never closed: the current usage alone (410 cents) crosses 400 once.
+        _row("lifetime", "sub_usage_two", "lifetime_usage_amount", "400"),
+        _row(
+            "lifetime_units",
+            "sub_usage_two",
+            "billable_metric_lifetime_usage_units",
+            "1",
+            metric="api_hits",
+        ),
         # Wallet alerts start at the wallet's value (nothing at Mar 8), then fire as it drops.
         {**_row("wallet_low", None, "wallet_balance_amount", "500"), "wallet_code": "w_usage"},
         *(
@@ -149,6 +157,7 @@ def check_first_refresh(warehouse: Path) -> None:
     only fires above 400 + 1000), storage_units its recurring 3, storage_amount its 1000. The
     wallet alerts start at the wallet's values (below 500 cents nothing fires, §21.8.7)."""
     assert triggered(warehouse) == [
+        ("lifetime", Decimal(0), Decimal(410), _crossed(("lifetime_400", "400", False))),
         (
             "spend",
             Decimal(0),
@@ -168,6 +177,7 @@ def check_first_refresh(warehouse: Path) -> None:
         warehouse, "select distinct alert_code from intermediate.int_alert_evaluations order by 1"
     )
     assert evaluated == [
+        ("lifetime",),
         ("retyped",),
         ("spend",),
         ("storage_amount",),
@@ -181,9 +191,9 @@ def check_first_refresh(warehouse: Path) -> None:
         "from intermediate.int_wallet_balances_now",
     ) == [(Decimal(1000), Decimal(549), Decimal(20), Decimal("10.98"))]
     assert refresh_figures(warehouse) == {
-        "alerts_evaluated": 6,
-        "alerts_fired": 3,
-        "alert_webhooks_queued": 3,
+        "alerts_evaluated": 7,
+        "alerts_fired": 4,
+        "alert_webhooks_queued": 4,
     }
 
 
@@ -193,7 +203,7 @@ def check_second_refresh(warehouse: Path) -> None:
     balance 10.98 -> -1.02 credits (crosses 0; the recurring 5 counts down from 0, not reached);
     each alert was evaluated twice, the second time from the first's value."""
     rows = triggered(warehouse)
-    assert len(rows) == 6
+    assert len(rows) == 7
     assert rows[-3:] == [
         (
             "storage_units",
@@ -215,6 +225,7 @@ def check_second_refresh(warehouse: Path) -> None:
         "from intermediate.int_alert_evaluations group by alert_code order by alert_code",
     )
     assert previous == [
+        ("lifetime", [Decimal(0), Decimal(410)]),
         ("retyped", [Decimal(0), Decimal(1000)]),
         ("spend", [Decimal(0), Decimal(410)]),
         ("storage_amount", [Decimal(0), Decimal(1000)]),
@@ -224,7 +235,7 @@ def check_second_refresh(warehouse: Path) -> None:
     ]
     # Three alerts fired; the wallet's depletion is one more webhook.
     assert refresh_figures(warehouse) == {
-        "alerts_evaluated": 6,
+        "alerts_evaluated": 7,
         "alerts_fired": 3,
         "alert_webhooks_queued": 4,
     }
@@ -234,11 +245,11 @@ def check_second_refresh(warehouse: Path) -> None:
     marts = warehouse.parent / "output" / "marts"
     assert query(
         warehouse, f"select count(*) from read_parquet('{marts / 'fct_alerts_triggered.parquet'}')"
-    ) == [(6,)]
+    ) == [(7,)]
     snapshot = duckdb.connect(str(marts / "billing_snapshot.duckdb"), read_only=True)
     with snapshot:
         assert snapshot.execute("select count(*) from billing.fct_alerts_triggered").fetchone() == (
-            6,
+            7,
         )
 
 
@@ -269,8 +280,8 @@ def _check_rejections(warehouse: Path) -> None:
         "spend_again": "alert_already_exists: alert spend already watches current_usage_amount "
         "on this subscription",
         "not_a_number": "bad_value: a threshold_value is missing or not a number",
-        "lifetime": "unsupported_alert_type: lifetime_usage_amount alerts are not supported yet "
-        "(docs/deviations.md)",
+        "lifetime_units": "unsupported_alert_type: billable_metric_lifetime_usage_units alerts are "
+        "not supported yet (docs/deviations.md)",
         "wallet_none": "unknown_wallet: no usable wallet has this wallet_code",
     }
     # One bad threshold rejects its whole alert: both rows of not_a_number are rejected.
@@ -296,12 +307,12 @@ def _check_outbox(warehouse: Path, rows: list[tuple]) -> None:
         r[0]
         for r in query(warehouse, "select triggered_alert_id from billing.fct_alerts_triggered")
     }
-    assert len(events) == len(rows) == 6 and {e[0] for e in events} == ids
+    assert len(events) == len(rows) == 7 and {e[0] for e in events} == ids
     assert query(
         warehouse,
         "select count(*) from webhooks.deliveries where webhook_event_id in "
         "(select webhook_event_id from webhooks.events where webhook_type = 'alert.triggered')",
-    ) == [(6,)]
+    ) == [(7,)]
     # The wallet's depletion (§21.7): one event, at the second refresh, the wallet in Lago's shape.
     ((depleted,),) = query(
         warehouse,

@@ -14,6 +14,12 @@
 {#- A unit test's fixture has no schema: it is a CTE of the test's query. -#}
 {%- set usage_exists = not execute or usage_subscriptions.schema is none
     or load_relation(usage_subscriptions) is not none -%}
+{%- set invoice_lines = ref('fct_invoice_lines') -%}
+{%- set invoices = ref('fct_invoices') -%}
+{#- The close's invoices, as the last close wrote them (a refresh does not rebuild them); none
+    before the first close. -#}
+{%- set invoiced_exists = not execute or invoice_lines.schema is none
+    or (load_relation(invoice_lines) is not none and load_relation(invoices) is not none) -%}
 with
 
 alerts as (
@@ -42,11 +48,61 @@ subscriptions as (
         usage.external_subscription_id,
         usage.external_customer_id,
         usage.currency,
+        usage.plan_code,
+        usage.from_datetime,
         usage.as_of_at,
+        usage.amount,
+        currencies.exponent,
         {{ to_minor_units('usage.amount', 'currencies.exponent') }} as amount_cents
     from {{ usage_subscriptions }} as usage
     inner join currencies on usage.currency = currencies.currency
     where usage.external_subscription_id in (select external_subscription_id from alerts)
+),
+
+{#- Lifetime usage (§21.1): the charges of the subscription's invoices (draft or finalized, not
+    voided) on its current plan, plus the current usage unless a close has invoiced its period
+    since the refresh (it is then among those charges). Historical usage is not an input: 0. -#}
+{% if invoiced_exists %}
+invoiced_charges as (
+    select lines.external_subscription_id, lines.plan_code, lines.from_datetime, lines.to_datetime, lines.amount
+    from {{ invoice_lines }} as lines
+    inner join {{ invoices }} as invoices on lines.invoice_id = invoices.invoice_id
+    where lines.line_type = 'charge'
+        and invoices.invoice_type = 'subscription'
+        and invoices.status <> 'voided'
+        and lines.external_subscription_id in (select external_subscription_id from alerts)
+),
+{% else %}
+invoiced_charges as (
+    select
+        cast(null as varchar) as external_subscription_id,
+        cast(null as varchar) as plan_code,
+        cast(null as timestamp) as from_datetime,
+        cast(null as timestamp) as to_datetime,
+        cast(null as decimal(38, 4)) as amount
+    where 1 = 0
+),
+{% endif %}
+
+lifetime_values as (
+    select
+        subscriptions.external_subscription_id,
+        {{ to_minor_units(
+            'coalesce(max(invoiced.amount), 0) + case when max(covering.external_subscription_id) is null'
+            ~ ' then max(subscriptions.amount) else 0 end', 'max(subscriptions.exponent)') }} as amount_cents
+    from subscriptions
+    left join (
+        select external_subscription_id, plan_code, sum(amount) as amount
+        from invoiced_charges
+        group by external_subscription_id, plan_code
+    ) as invoiced
+        on subscriptions.external_subscription_id = invoiced.external_subscription_id
+        and subscriptions.plan_code = invoiced.plan_code
+    left join invoiced_charges as covering
+        on subscriptions.external_subscription_id = covering.external_subscription_id
+        and covering.from_datetime <= subscriptions.from_datetime
+        and covering.to_datetime > subscriptions.from_datetime
+    group by subscriptions.external_subscription_id
 ),
 
 {#- Max, not sum: each row of current usage is one fee (a filter or a pricing group). -#}
@@ -72,6 +128,11 @@ subscriptions as (
     where 1 = 0
 ),
 
+lifetime_values as (
+    select cast(null as varchar) as external_subscription_id, {{ as_decimal('null') }} as amount_cents
+    where 1 = 0
+),
+
 metric_values as (
     select
         cast(null as varchar) as external_subscription_id,
@@ -91,9 +152,11 @@ valued as (
             when 'current_usage_amount' then subscriptions.amount_cents
             when 'billable_metric_current_usage_amount' then metric_values.amount_cents
             when 'billable_metric_current_usage_units' then metric_values.units
+            when 'lifetime_usage_amount' then lifetime_values.amount_cents
         end as current_value
     from alerts
     inner join subscriptions on alerts.external_subscription_id = subscriptions.external_subscription_id
+    left join lifetime_values on alerts.external_subscription_id = lifetime_values.external_subscription_id
     left join metric_values
         on alerts.external_subscription_id = metric_values.external_subscription_id
         and alerts.metric_code = metric_values.metric_code

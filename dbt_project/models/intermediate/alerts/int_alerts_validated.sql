@@ -15,7 +15,7 @@
     'billable_metric_lifetime_usage_units'] -%}
 {#- Types Meterhouse evaluates; the others are rejected as not supported yet (docs/deviations.md). -#}
 {%- set supported_types = ['current_usage_amount', 'billable_metric_current_usage_amount',
-    'billable_metric_current_usage_units'] + wallet_types -%}
+    'billable_metric_current_usage_units', 'lifetime_usage_amount'] + wallet_types -%}
 with
 
 rows_loaded as (
