@@ -187,6 +187,8 @@ def _run(args: argparse.Namespace, review_commands: dict) -> int:
         elif args.command == "usage":
             figures = runs.refresh_usage(args.as_of, wait=args.wait)
             amounts = ", ".join(f"{v} {k}" for k, v in figures["amount_to_date"].items())
+            if figures["unchanged"]:
+                print("Nothing new since the last refresh: current usage is unchanged.")  # noqa: T201
             print(  # noqa: T201
                 f"Current usage as of {figures['as_of']}: {figures['subscriptions']} active "
                 f"subscription(s), {figures['events']} event(s), {amounts or 'no amount'} to date."
