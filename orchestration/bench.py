@@ -84,6 +84,7 @@ class BenchOptions:
     threads: int = 2
     memory_limit: str = "3GB"
     render_pdfs: bool = True
+    usage: bool = False  # current usage instead of the close (orchestration/bench_usage.py)
 
     @property
     def month_keys(self) -> list[str]:
@@ -773,7 +774,7 @@ def measure_floor(
 # Load, close, finalize through the product
 
 
-def _point_at(landing: Path, warehouse: Path, output: Path) -> None:
+def point_at(landing: Path, warehouse: Path, output: Path) -> None:
     """Export the MH_* locations for a warehouse (the product reads them at run time)."""
     from orchestration.settings import export_locations
 
@@ -934,6 +935,10 @@ def _run_in_workdir(options: BenchOptions) -> BenchResult:
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     os.environ["MH_DUCKDB_MEMORY_LIMIT"] = options.memory_limit  # dbt's DuckDB (profiles.yml)
     try:
+        if options.usage:
+            from orchestration.bench_usage import run_usage_bench
+
+            return run_usage_bench(options, root)
         with MemorySampler() as memory:
             return _run(options, root, catalog_dir, memory)
     finally:
@@ -981,7 +986,7 @@ def _run(
     warehouses = {fmt: root / f"warehouse_{fmt}.duckdb" for fmt in options.formats}
     # NDJSON first, so the Parquet warehouse is the last one loaded and the one closed.
     for fmt in sorted(options.formats, key=lambda f: f == "parquet"):
-        _point_at(generated.landing[fmt], warehouses[fmt], root / f"output_{fmt}")
+        point_at(generated.landing[fmt], warehouses[fmt], root / f"output_{fmt}")
         with memory.phase(f"load_{fmt}"):
             load = measure_load(options, generated.landing[fmt], warehouses[fmt])
         result.details[f"load_{fmt}"] = load
@@ -1006,7 +1011,7 @@ def _run(
             path.unlink(missing_ok=True)
     floor_seconds = floors[closed_fmt]
     output = root / f"output_{closed_fmt}"
-    _point_at(generated.landing[closed_fmt], warehouses[closed_fmt], output)
+    point_at(generated.landing[closed_fmt], warehouses[closed_fmt], output)
     # dagster-dbt echoes dbt's log to stdout; keep it in the work directory, not in the table.
     log = (root / "product.log").open("a", encoding="utf-8")
     with memory.phase("close"), redirect_stdout(log), redirect_stderr(log):
@@ -1093,7 +1098,7 @@ def format_table(result: BenchResult) -> str:
     for f in result.figures:
         if f.unit == "events/s":
             value = f"{f.value:,.0f} {f.unit}"
-        elif f.unit == "rows":
+        elif f.unit in ("rows", "buckets"):
             value = f"{f.value:,.0f}"
         else:
             value = f"{f.value:,.2f} {f.unit}"

@@ -187,6 +187,8 @@ def _run(args: argparse.Namespace, review_commands: dict) -> int:
         elif args.command == "usage":
             figures = runs.refresh_usage(args.as_of, wait=args.wait)
             amounts = ", ".join(f"{v} {k}" for k, v in figures["amount_to_date"].items())
+            if figures["unchanged"]:
+                print("Nothing new since the last refresh: current usage is unchanged.")  # noqa: T201
             print(  # noqa: T201
                 f"Current usage as of {figures['as_of']}: {figures['subscriptions']} active "
                 f"subscription(s), {figures['events']} event(s), {amounts or 'no amount'} to date."
@@ -289,6 +291,9 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--threads", type=int, default=2, help="DuckDB threads (floor, generation)")
     bench.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit (floor, dbt)")
     bench.add_argument("--no-pdfs", action="store_true", help="skip finalization and PDFs")
+    bench.add_argument(
+        "--usage", action="store_true", help="current usage refreshes instead of the close"
+    )
     bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     from orchestration.api.command import add_api_bench_options
 
@@ -308,13 +313,14 @@ def _bench(args: argparse.Namespace) -> int:
         customers=args.customers,
         months=args.months,
         last_month=args.last_month,
-        formats=args.formats,
+        formats=("parquet",) if args.usage else args.formats,
         workdir=args.workdir,
         keep=args.keep,
         seed=args.seed,
         threads=args.threads,
         memory_limit=args.memory_limit,
         render_pdfs=not args.no_pdfs,
+        usage=args.usage,
     )
     from orchestration.runs import RunError
 

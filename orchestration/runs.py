@@ -374,6 +374,7 @@ def refresh_usage(as_of: str | None = None, *, wait: bool = False) -> dict:
     loaded), under the warehouse lock (docs/current-usage.md); return the refresh's figures."""
     with warehouse_lock(current_locations().warehouse, wait=wait):
         _refuse_after_interrupted_finalization()
+        started = datetime.now(UTC).replace(tzinfo=None)
         _execute(
             "usage_refresh",
             {STAGE_TAG: "usage"},
@@ -384,7 +385,12 @@ def refresh_usage(as_of: str | None = None, *, wait: bool = False) -> dict:
         from orchestration.assets.usage import usage_figures
 
         with _connect(current_locations().warehouse) as conn:
-            return usage_figures(conn)
+            refreshed_at = conn.execute(
+                "select max(refreshed_at) from raw.usage_refresh_inputs"
+            ).fetchone()[0]
+            # The refresh records its inputs only when it computed; an older record means it
+            # found nothing new (orchestration/assets/usage.py).
+            return {**usage_figures(conn), "unchanged": refreshed_at < started}
 
 
 def customer_usage_report(customer: str) -> str:

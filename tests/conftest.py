@@ -68,6 +68,7 @@ SLOWEST_FIRST = (
     "tests/integration/test_monthly_close.py",
     "tests/integration/test_hostile_input.py",
     "tests/orchestration/test_bench.py",
+    "tests/orchestration/test_bench_usage.py",
     "tests/integration/test_current_usage.py",
 )
 MAX_WORKERS = 4  # each worker builds its own scenario; more rarely pays on a laptop

@@ -6,6 +6,7 @@ by the CLI it holds the lock already; started by the sensor or the schedule it t
 a close holds it, it waits (`wait_for_close`, the default) or is skipped, and says which.
 """
 
+import hashlib
 import os
 import time
 import uuid
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
@@ -98,6 +100,19 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
             name: load_folder(conn, name, locations.landing_dir / name, loaded_at)
             for name in LANDING_KINDS
         }
+        inputs = refresh_inputs_digest(conn, locations.catalog_dir, config.as_of)
+        if inputs is not None and inputs == _last_refresh_inputs(conn):
+            # Nothing a refresh reads has changed: the published usage is already this one.
+            context.log.info("usage refresh: nothing new since the last refresh")
+            return {
+                **usage_figures(conn),
+                "unchanged": True,
+                "events_loaded": 0,
+                "rows": {
+                    table: conn.execute(f"select count(*) from billing.{table}").fetchone()[0]
+                    for table in USAGE_TABLES
+                },
+            }
     if config.as_of:
         os.environ["MH_USAGE_AS_OF"] = config.as_of
     else:
@@ -120,9 +135,59 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
         figures.update(alert_figures(conn, evaluated_from))
         figures["spend_caps_reached_webhooks"] = _queue_spend_cap_webhooks(conn)
         counts = publish_marts(conn, locations.output_dir / "marts")
+        _record_refresh_inputs(conn, inputs)
+    figures["unchanged"] = False
     figures["events_loaded"] = loaded["events"].rows_loaded if "events" in loaded else 0
     figures["rows"] = {name: counts.get(name, 0) for name in USAGE_TABLES}
     return figures
+
+
+def refresh_inputs_digest(conn, catalog_dir: Path, as_of: str) -> str | None:
+    """What a refresh's result depends on, as one digest: the landing files loaded, the catalog's
+    files, the closes and finalizations (spend caps and alerts read what they billed), the
+    instant asked for and the dbt project (its manifest). None when the refresh must run anyway:
+    with no event loaded the instant is the wall clock."""
+    if not conn.execute("select count(*) from raw.events").fetchone()[0]:
+        return None
+    digest = hashlib.sha256(f"as_of={as_of}".encode())
+    for sql in (
+        "select input_kind, count(*), max(loaded_at), sum(rows_loaded) from raw.loaded_files "
+        "group by input_kind order by input_kind",
+        "select count(*), max(closed_at) from raw.closed_months",
+        "select count(*), max(started_at), max(finished_at) from raw.finalizations",
+    ):
+        try:
+            digest.update(repr(conn.execute(sql).fetchall()).encode())
+        except duckdb.CatalogException:  # no close or finalization yet
+            digest.update(b"none")
+    for path in [*sorted(catalog_dir.glob("*.csv")), dbt_project.manifest_path]:
+        digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _last_refresh_inputs(conn) -> str | None:
+    """The digest of the last refresh, if its tables are all still there."""
+    try:
+        row = conn.execute("select inputs_digest from raw.usage_refresh_inputs").fetchone()
+        for table in USAGE_TABLES:
+            conn.execute(f"select 1 from billing.{table} limit 0")
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
+
+
+def _record_refresh_inputs(conn, inputs: str | None) -> None:
+    """Written last, once the refresh's tables are published: a refresh that fails before leaves
+    the previous digest, so the next one computes again."""
+    conn.execute(
+        "create table if not exists raw.usage_refresh_inputs "
+        "(inputs_digest varchar, refreshed_at timestamp not null)"
+    )
+    conn.execute("delete from raw.usage_refresh_inputs")
+    conn.execute(
+        "insert into raw.usage_refresh_inputs values (?, ?)",
+        [inputs, datetime.now(UTC).replace(tzinfo=None)],
+    )
 
 
 def _queue_spend_cap_webhooks(conn) -> int:
@@ -192,6 +257,7 @@ def _metadata(key: dg.AssetKey, figures: dict) -> dict:
             figures.get("spend_caps_reached_webhooks", 0)
         )
         metadata["refresh_seconds"] = dg.MetadataValue.float(figures["seconds"])
+        metadata["unchanged"] = dg.MetadataValue.bool(figures["unchanged"])
         metadata["alerts_evaluated"] = dg.MetadataValue.int(figures.get("alerts_evaluated", 0))
         metadata["alerts_fired"] = dg.MetadataValue.int(figures.get("alerts_fired", 0))
         metadata["alert_webhooks_queued"] = dg.MetadataValue.int(

@@ -18,6 +18,7 @@ import pytest
 import test_rating_rules as rating  # beside this module: its catalog and landing
 from conftest import query, write_catalog_csv, write_ndjson
 
+from orchestration.assets.usage import USAGE_TABLES
 from orchestration.cli import main
 
 pytestmark = pytest.mark.integration
@@ -207,6 +208,21 @@ def test_usage_refreshes_follow_the_period_to_date(tmp_path: Path, capsys, monke
         "select count(*) from information_schema.tables where table_name = 'closed_months'",
     ) == [(0,)]
     alert_checks.check_second_refresh(warehouse)
+
+    # Refresh 3, nothing new: no dbt run; the tables and the last refresh's record unchanged.
+    before = {t: query(warehouse, f"select * from billing.{t} order by all") for t in USAGE_TABLES}
+    recorded = query(warehouse, "select * from raw.usage_refresh_inputs")
+    capsys.readouterr()
+    assert main(["usage", "--as-of", "2026-03-20T12:00:00Z", *args]) == 0
+    assert "Nothing new since the last refresh" in capsys.readouterr().out
+    assert query(warehouse, "select * from raw.usage_refresh_inputs") == recorded
+    assert {
+        t: query(warehouse, f"select * from billing.{t} order by all") for t in USAGE_TABLES
+    } == before
+    # Nothing evaluated either: the values, so the alerts' crossings, would be the same.
+    assert alert_checks.refresh_figures(warehouse) == dict.fromkeys(
+        ("alerts_evaluated", "alerts_fired", "alert_webhooks_queued"), 0
+    )
     _check_api_and_portal(tmp_path)
 
 
