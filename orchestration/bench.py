@@ -946,15 +946,9 @@ def _run_in_workdir(options: BenchOptions) -> BenchResult:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(
-    options: BenchOptions, root: Path, catalog_dir: Path, memory: MemorySampler
-) -> BenchResult:
-    from orchestration.project import ensure_manifest
-
-    ensure_manifest()
-    with memory.phase("generate"):
-        generated = generate(options, root)
-    result = BenchResult(
+def new_result(options: BenchOptions, root: Path, generated: Generated) -> BenchResult:
+    """A result with the run's options, machine and generated data set, and no figure yet."""
+    return BenchResult(
         options={**asdict(options), "workdir": str(root), "month_keys": options.month_keys},
         machine={"cpus": os.cpu_count(), "load_average": os.getloadavg()},
         generated={
@@ -970,6 +964,17 @@ def _run(
             "seconds": round(generated.seconds, 2),
         },
     )
+
+
+def _run(
+    options: BenchOptions, root: Path, catalog_dir: Path, memory: MemorySampler
+) -> BenchResult:
+    from orchestration.project import ensure_manifest
+
+    ensure_manifest()
+    with memory.phase("generate"):
+        generated = generate(options, root)
+    result = new_result(options, root, generated)
     events = generated.events_written
     floors: dict[str, float] = {}
     for fmt in options.formats:

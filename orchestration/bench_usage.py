@@ -20,7 +20,6 @@ import csv
 import os
 import time
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
@@ -362,17 +361,7 @@ def run_usage_bench(options: BenchOptions, root: Path) -> BenchResult:
     ensure_manifest()
     catalog = REPO_ROOT / "seeds" / "catalog"
     generated = bench.generate(options, root)
-    result = BenchResult(
-        options={**asdict(options), "workdir": str(root), "month_keys": options.month_keys},
-        machine={"cpus": os.cpu_count(), "load_average": os.getloadavg()},
-        generated={
-            "customers": generated.customers,
-            "subscriptions": generated.subscriptions,
-            "events_written": generated.events_written,
-            "injected": generated.injected,
-            "seconds": round(generated.seconds, 2),
-        },
-    )
+    result = bench.new_result(options, root, generated)
     landing = generated.landing["parquet"]
     warehouse = root / "warehouse_usage.duckdb"
     bench.point_at(landing, warehouse, root / "output_usage")

@@ -30,7 +30,7 @@ from orchestration.project import (
     save_partial_parse,
 )
 from orchestration.runs import RunError
-from orchestration.settings import current_locations
+from orchestration.settings import current_locations, restored_environment
 
 # Preview table -> the close's mart it holds rows of (same columns; previews add two).
 PREVIEW_TABLES = {
@@ -94,8 +94,8 @@ def preview_invoices(customer: str | None, as_of: str | None, *, wait: bool = Fa
         # Under the one-writer lock of closes: load what landed (as a close or a usage refresh
         # would), then copy a warehouse no run is writing.
         with runs.warehouse_lock(warehouse, wait=wait, note="preview"):
-            runs._refuse_after_interrupted_finalization()
-            with runs._connect(warehouse) as conn:
+            runs.refuse_after_interrupted_finalization()
+            with runs.connect_warehouse(warehouse) as conn:
                 _load_landing(conn)
                 instant = _instant(conn, as_of)
                 if customer and not _has_subscriptions(conn, instant, customer):
@@ -115,7 +115,7 @@ def preview_invoices(customer: str | None, as_of: str | None, *, wait: bool = Fa
             _close_copy(scratch, first, last)
             closed = time.perf_counter()
             with runs.warehouse_lock(warehouse, wait=True, note="preview"):
-                with runs._connect(warehouse) as conn:
+                with runs.connect_warehouse(warehouse) as conn:
                     invoices = _write_previews(conn, scratch, instant, customer)
                     from orchestration.assets.outputs import publish_marts
 
@@ -219,16 +219,9 @@ def _copy(warehouse: Path, scratch: Path) -> None:
 
 @contextmanager
 def _exported(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with restored_environment(*values):
+        os.environ.update(values)
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _close_copy(scratch: Path, first: str, last: str) -> None:
@@ -398,7 +391,7 @@ def preview_report(customer: str) -> str:
     """A customer's previewed invoices: lines by subscription, coupons, taxes, credits, total."""
     invoices = [
         dict(zip(INVOICE_FIGURES, row, strict=True))
-        for row in runs._query(
+        for row in runs.query_warehouse(
             f"select {', '.join(INVOICE_FIGURES)} from billing.fct_invoice_previews "
             "where external_customer_id = ? order by issuing_date, invoice_id",
             [customer],
@@ -426,7 +419,7 @@ def _invoice_report(customer: str, invoice: dict) -> str:
         f"{invoice['billing_period_end']}, {currency}, id {invoice_id}",
     ]
     subscription = None
-    for sub, plan, line_type, name, units, amount in runs._query(
+    for sub, plan, line_type, name, units, amount in runs.query_warehouse(
         "select external_subscription_id, plan_code, line_type, "
         "coalesce(charge_code || coalesce(' [' || filter_code || ']', '') "
         "|| coalesce(' ' || pricing_group, ''), description), units, amount "
@@ -444,14 +437,14 @@ def _invoice_report(customer: str, invoice: dict) -> str:
     progressive = invoice["progressive_billing_credit_amount"]
     if progressive:
         out.append(money("progressive billing credit", -progressive))
-    credits = runs._query(
+    credits = runs.query_warehouse(
         "select credit_type, coalesce(coupon_code, wallet_code, credit_note_id), amount "
         "from billing.fct_invoice_preview_credits where invoice_id = ? order by credit_type, 2",
         [invoice_id],
     )
     out += [money(f"coupon {name}", -amount) for kind, name, amount in credits if kind == "coupon"]
     out.append(money("sub total excluding taxes", invoice["sub_total_excluding_taxes_amount"]))
-    for code, rate, amount in runs._query(
+    for code, rate, amount in runs.query_warehouse(
         "select tax_code, tax_rate, tax_amount from billing.fct_invoice_preview_taxes "
         "where invoice_id = ? order by tax_code",
         [invoice_id],

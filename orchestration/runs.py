@@ -93,7 +93,7 @@ def warehouse_lock(warehouse: Path, *, wait: bool = False, note: str = "") -> It
 
 
 @contextmanager
-def _connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection to the warehouse; RunError if another program has it open.
 
     DuckDB lets one process open a file that is being written. Refusing at once beats Dagster's
@@ -117,7 +117,7 @@ def _connect(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def _refuse_other_programs(warehouse: Path) -> None:
     """Refuse at once when another program (a BI tool, `meterhouse ui`) has the file open."""
     if warehouse.exists():
-        with _connect(warehouse):
+        with connect_warehouse(warehouse):
             pass
 
 
@@ -158,13 +158,13 @@ def _months(first: str, last: str) -> list[str]:
     return [key for key in keys if first <= key <= last]
 
 
-def _query(sql: str, params: Iterable | None = None) -> list[tuple]:
+def query_warehouse(sql: str, params: Iterable | None = None) -> list[tuple]:
     """Read the warehouse in a short-lived connection (closed before any dbt run); a table that
     does not exist yet reads as empty."""
     path = current_locations().warehouse
     if not path.exists():
         return []
-    with _connect(path) as conn:
+    with connect_warehouse(path) as conn:
         try:
             return conn.execute(sql, list(params or [])).fetchall()
         except duckdb.CatalogException:
@@ -256,7 +256,7 @@ def _check_month(month: str, *, from_first_month: bool = True) -> None:
 
 def _write(sql: str, params: Iterable | None = None) -> None:
     """Write the warehouse in a short-lived connection (closed before any dbt run)."""
-    with _connect(current_locations().warehouse) as conn:
+    with connect_warehouse(current_locations().warehouse) as conn:
         conn.execute(sql, list(params or []))
 
 
@@ -269,7 +269,7 @@ def _interrupted_finalizations() -> list[str]:
     """
     return [
         row[0]
-        for row in _query(
+        for row in query_warehouse(
             "select distinct strftime(billing_month, '%Y-%m') as month from raw.finalizations "
             "where finished_at is null and billing_month in "
             "(select billing_month from ledger.finalized_invoices) order by month"
@@ -277,7 +277,7 @@ def _interrupted_finalizations() -> list[str]:
     ]
 
 
-def _refuse_after_interrupted_finalization(month: str | None = None) -> None:
+def refuse_after_interrupted_finalization(month: str | None = None) -> None:
     interrupted = [m for m in _interrupted_finalizations() if m != month]
     if interrupted:
         raise RunError(
@@ -290,7 +290,7 @@ def close_month(month: str, *, wait: bool = False) -> list[str]:
     """Close `month`, after every earlier unclosed month with activity; return the months."""
     with warehouse_lock(current_locations().warehouse, wait=wait):
         _check_month(month)  # under the lock: it reads the warehouse
-        _refuse_after_interrupted_finalization()
+        refuse_after_interrupted_finalization()
         return _close_months_up_to(month)
 
 
@@ -322,12 +322,16 @@ def first_month_to_close(month: str) -> str:
 
     closed = {
         row[0]
-        for row in _query("select distinct strftime(billing_month, '%Y-%m') from raw.closed_months")
+        for row in query_warehouse(
+            "select distinct strftime(billing_month, '%Y-%m') from raw.closed_months"
+        )
     }
     # Where billable activity starts: subscriptions loaded before, or waiting in landing/.
     starts = [
         row[0]
-        for row in _query("select strftime(min(started_at), '%Y-%m') from raw.subscriptions")
+        for row in query_warehouse(
+            "select strftime(min(started_at), '%Y-%m') from raw.subscriptions"
+        )
         if row[0]
     ]
     waiting = landing_first_start(current_locations().landing_dir / "subscriptions")
@@ -348,7 +352,7 @@ def first_month_to_close(month: str) -> str:
 def _earliest_month_with_late_events() -> str | None:
     """The earliest closed month with events loaded after its last close, in the window of the
     periods it closes (from the month before: anniversary periods start there)."""
-    rows = _query(
+    rows = query_warehouse(
         """
         with last_closes as (
             select billing_month, max(closed_at) as closed_at
@@ -373,7 +377,7 @@ def refresh_usage(as_of: str | None = None, *, wait: bool = False) -> dict:
     """Load what landed and compute current usage as of `as_of` (default: the latest event
     loaded), under the warehouse lock (docs/current-usage.md); return the refresh's figures."""
     with warehouse_lock(current_locations().warehouse, wait=wait):
-        _refuse_after_interrupted_finalization()
+        refuse_after_interrupted_finalization()
         started = datetime.now(UTC).replace(tzinfo=None)
         _execute(
             "usage_refresh",
@@ -384,7 +388,7 @@ def refresh_usage(as_of: str | None = None, *, wait: bool = False) -> dict:
         )
         from orchestration.assets.usage import usage_figures
 
-        with _connect(current_locations().warehouse) as conn:
+        with connect_warehouse(current_locations().warehouse) as conn:
             refreshed_at = conn.execute(
                 "select max(refreshed_at) from raw.usage_refresh_inputs"
             ).fetchone()[0]
@@ -395,7 +399,7 @@ def refresh_usage(as_of: str | None = None, *, wait: bool = False) -> dict:
 
 def customer_usage_report(customer: str) -> str:
     """A customer's period to date, per subscription and charge, from billing.fct_usage_current."""
-    subscriptions = _query(
+    subscriptions = query_warehouse(
         "select external_subscription_id, plan_code, currency, from_datetime, to_datetime, amount, "
         "taxes_amount, total_amount, projected_amount, as_of_at "
         "from billing.fct_usage_current_subscriptions where external_customer_id = ? "
@@ -410,7 +414,7 @@ def customer_usage_report(customer: str) -> str:
             f"  {sub} ({plan}) {start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S} UTC, "
             f"as of {as_of:%Y-%m-%d %H:%M:%S}"
         )
-        for charge, filter_code, group, units, events, line_amount in _query(
+        for charge, filter_code, group, units, events, line_amount in query_warehouse(
             "select charge_code, filter_code, pricing_group, units, events_count, amount "
             "from billing.fct_usage_current where external_subscription_id = ? "
             "order by charge_code, filter_code, pricing_group",
@@ -433,21 +437,23 @@ def finalize_month(month: str, *, wait: bool = False) -> None:
     """Number and freeze a closed month, render its PDFs and sync the ledger."""
     _check_month(month, from_first_month=False)  # a month never closed is refused below
     with warehouse_lock(current_locations().warehouse, wait=wait):
-        _refuse_after_interrupted_finalization(month)
+        refuse_after_interrupted_finalization(month)
         _finalize(month)
 
 
 def _finalize(month: str) -> None:
     closed = {
         row[0]
-        for row in _query("select distinct strftime(billing_month, '%Y-%m') from raw.closed_months")
+        for row in query_warehouse(
+            "select distinct strftime(billing_month, '%Y-%m') from raw.closed_months"
+        )
     }
     if month not in closed:
         raise RunError(f"{month} has not been closed: run `meterhouse close --month {month}` first")
     # Numbers follow issuing dates, so an earlier month still holding drafts goes first.
     pending = [
         row[0]
-        for row in _query(
+        for row in query_warehouse(
             "select distinct strftime(billing_month, '%Y-%m') as month from billing.fct_invoices "
             "where status = 'draft' and billing_month < cast(? as date) order by month",
             [f"{month}-01"],
@@ -500,7 +506,7 @@ def ui_command(locations: Locations) -> str:
 def rejected_since(since: datetime | None) -> list[tuple]:
     """(input kind, reason, rows) of the rejected inputs loaded since `since` (all if None)."""
     condition, params = ("where loaded_at >= ?", [since]) if since else ("", [])
-    return _query(
+    return query_warehouse(
         "select input_kind, reason, count(*) from billing.rejected_inputs "
         f"{condition} group by input_kind, reason order by input_kind, reason",
         params,
@@ -518,7 +524,7 @@ def summary(locations: Locations, month: str | None = None, since: datetime | No
             [],
         )
     )
-    rows = _query(
+    rows = query_warehouse(
         "select status, currency, count(*), sum(total_amount) from billing.fct_invoices "
         f"{condition} group by status, currency order by status, currency",
         params,
@@ -545,7 +551,7 @@ def summary(locations: Locations, month: str | None = None, since: datetime | No
 def rejected_report(locations: Locations, since: datetime | None) -> list[str]:
     """Rejected rows by input and reason (those loaded since `since`), and how to list them."""
     new = rejected_since(since) if since else []
-    total = sum(row[0] for row in _query("select count(*) from billing.rejected_inputs"))
+    total = sum(row[0] for row in query_warehouse("select count(*) from billing.rejected_inputs"))
     warehouse = (
         ""
         if "--warehouse" not in ui_command(locations)

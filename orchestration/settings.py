@@ -64,7 +64,14 @@ def command_environment() -> Iterator[None]:
     A command called in-process (tests, notebooks) must not leave its warehouse or Dagster
     instance behind as the default of the next command.
     """
-    saved = {name: os.environ.get(name) for name in COMMAND_ENVIRONMENT}
+    with restored_environment(*COMMAND_ENVIRONMENT):
+        yield
+
+
+@contextmanager
+def restored_environment(*names: str) -> Iterator[None]:
+    """Put these environment variables back as they were (unset if they were) on exit."""
+    saved = {name: os.environ.get(name) for name in names}
     try:
         yield
     finally:
