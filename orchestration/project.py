@@ -29,6 +29,9 @@ def ensure_manifest() -> Path:
     if not manifest.exists() or manifest.stat().st_mtime < newest:
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         subprocess.run([DBT_EXECUTABLE, "parse", "--quiet"], cwd=REPO_ROOT, env=env, check=True)
+        # The command's locations are exported already: the first dbt run on this warehouse can
+        # start from this parse instead of parsing the project again (a fresh clone's first close).
+        save_partial_parse(manifest.parent)
     return manifest
 
 
