@@ -49,3 +49,23 @@
 {% macro duckdb__string_agg_ordered(column, order_by, separator) -%}
     string_agg({{ column }}, {{ separator }} order by {{ order_by }})
 {%- endmacro %}
+
+{#- The last evaluation's `value` per `key` in an append-only evaluation log (the model being
+    built, `this`): what the next evaluation compares with. Empty on the log's first build;
+    `empty_value` types the column then. -#}
+{% macro last_evaluations(key, value, empty_value) -%}
+{%- if is_incremental() %}
+    select {{ key }}, {{ value }}
+    from (
+        select
+            {{ key }},
+            {{ value }},
+            row_number() over (partition by {{ key }} order by evaluated_at desc, evaluation_id) as recency
+        from {{ this }}
+    ) as ranked
+    where recency = 1
+{%- else %}
+    select cast(null as varchar) as {{ key }}, {{ empty_value }} as {{ value }}
+    where 1 = 0
+{%- endif %}
+{%- endmacro %}

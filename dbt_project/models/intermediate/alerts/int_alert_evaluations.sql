@@ -23,24 +23,9 @@ run as (
     select {{ utc_now() }} as evaluated_at
 ),
 
-{% if is_incremental() %}
 last_evaluations as (
-    select alert_id, current_value
-    from (
-        select
-            alert_id,
-            current_value,
-            row_number() over (partition by alert_id order by evaluated_at desc, evaluation_id) as recency
-        from {{ this }}
-    ) as ranked
-    where recency = 1
+    {{ last_evaluations('alert_id', 'current_value', as_decimal('null')) }}
 ),
-{% else %}
-last_evaluations as (
-    select cast(null as varchar) as alert_id, {{ as_decimal('null') }} as current_value
-    where 1 = 0
-),
-{% endif %}
 
 evaluated as (
     select

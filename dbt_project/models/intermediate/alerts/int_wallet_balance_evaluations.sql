@@ -24,24 +24,9 @@ run as (
     select {{ utc_now() }} as evaluated_at
 ),
 
-{% if is_incremental() %}
 last_evaluations as (
-    select wallet_code, ongoing_balance_amount
-    from (
-        select
-            wallet_code,
-            ongoing_balance_amount,
-            row_number() over (partition by wallet_code order by evaluated_at desc, evaluation_id) as recency
-        from {{ this }}
-    ) as ranked
-    where recency = 1
+    {{ last_evaluations('wallet_code', 'ongoing_balance_amount', 'cast(null as decimal(38, 4))') }}
 ),
-{% else %}
-last_evaluations as (
-    select cast(null as varchar) as wallet_code, cast(null as decimal(38, 4)) as ongoing_balance_amount
-    where 1 = 0
-),
-{% endif %}
 
 evaluated as (
     select
