@@ -23,16 +23,20 @@ def ensure_manifest() -> Path:
     Dagster reads the manifest at import; outside `dagster dev` nobody else prepares it.
     """
     manifest = dbt_project.manifest_path
-    newest = max(
-        (p.stat().st_mtime for name in _SOURCES for p in _walk(REPO_ROOT / name)), default=0.0
-    )
-    if not manifest.exists() or manifest.stat().st_mtime < newest:
+    if not manifest.exists() or manifest.stat().st_mtime < project_sources_stamp():
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         subprocess.run([DBT_EXECUTABLE, "parse", "--quiet"], cwd=REPO_ROOT, env=env, check=True)
         # The command's locations are exported already: the first dbt run on this warehouse can
         # start from this parse instead of parsing the project again (a fresh clone's first close).
         save_partial_parse(manifest.parent)
     return manifest
+
+
+def project_sources_stamp() -> float:
+    """When a dbt source file of the project last changed (a parse older than this is stale)."""
+    return max(
+        (p.stat().st_mtime for name in _SOURCES for p in _walk(REPO_ROOT / name)), default=0.0
+    )
 
 
 def _walk(path: Path) -> list[Path]:
@@ -50,12 +54,18 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_PARTIAL_PARSES = 20
 
 
-def _partial_parse_entry() -> Path:
-    """The cache entry of the profile as the environment renders it (profiles.yml reads these)."""
+def partial_parse_key() -> str:
+    """The profile as the environment renders it (profiles.yml reads these), as a short key."""
     rendered = ("MH_WAREHOUSE", "MH_DUCKDB_MEMORY_LIMIT")
     profile = "|".join(os.environ.get(name, "") for name in rendered)
-    key = hashlib.sha256(profile.encode()).hexdigest()[:16]
-    return dbt_project.project_dir / "target" / PARTIAL_PARSE_CACHE / f"{key}.msgpack"
+    return hashlib.sha256(profile.encode()).hexdigest()[:16]
+
+
+def _partial_parse_entry() -> Path:
+    """The cache entry of the profile as the environment renders it."""
+    return (
+        dbt_project.project_dir / "target" / PARTIAL_PARSE_CACHE / f"{partial_parse_key()}.msgpack"
+    )
 
 
 def restore_partial_parse(invocation_target: Path) -> None:

@@ -13,7 +13,6 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from orchestration.faults import dbt_file_log_level, watch_dbt_log
 from orchestration.partitions import monthly_partitions, window_of
 from orchestration.project import dbt_project, save_partial_parse
 
@@ -97,10 +96,8 @@ def billing_dbt_models(
     else:
         os.environ.pop("MH_FINALIZE_MONTH", None)
     try:
-        invocation = dbt.cli(["build", "--log-level-file", dbt_file_log_level()], context=context)
-        watch_dbt_log(invocation.target_path / "dbt.log")  # crash tests only (faults.py)
-        # Held back until dbt has exited: dbt's process holds the warehouse while it builds, and
-        # the row counts and money totals below read it.
+        invocation = dbt.cli(["build", "--log-level-file", "none"], context=context)
+        # dbt has finished and closed the warehouse: the row counts and money totals below read it.
         events = list(invocation.stream())
     finally:
         for name in ("MH_BILLING_PERIOD_START", "MH_BILLING_PERIOD_END", "MH_FINALIZE_MONTH"):

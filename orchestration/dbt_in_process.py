@@ -1,0 +1,183 @@
+"""dbt in the run's own process: dbt's programmatic API (`dbtRunner`) on a manifest parsed once per
+process, in place of dagster-dbt's `dbt` subprocess (docs/performance.md).
+
+A subprocess pays dbt's imports (3 s) and the loading of its partial parse (1.5 s) on every
+close, finalization and usage refresh; the command has imported most of dbt already, through
+dagster-dbt. Here dbt's events reach a callback instead of a pipe, and are turned into the same
+Dagster events (materializations, checks) by dagster-dbt's own code.
+"""
+
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+from orchestration.faults import crash_point
+from orchestration.project import partial_parse_key, project_sources_stamp
+
+# Parsed manifests of this process, by project, sources and rendered profile: the manifest bakes
+# in the warehouse's catalog name, so each warehouse has its own (like the partial parses).
+_MANIFESTS: dict[tuple, Any] = {}
+_MANIFESTS_LOCK = threading.Lock()
+
+
+class _Finished:
+    """What dagster-dbt's invocation reads of its subprocess, for a dbt that ran in-process."""
+
+    def __init__(self, args: Sequence[str], returncode: int) -> None:
+        self.args = list(args)
+        self.returncode = returncode
+        self.stdout = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
+
+
+@dataclass
+class InProcessDbtInvocation(DbtCliInvocation):
+    """A finished in-process dbt command, read as dagster-dbt reads a subprocess's output."""
+
+    raw_events: list[dict[str, Any]] = field(default_factory=list)
+
+    def _stream_stdout(self) -> Iterator[dict[str, Any]]:
+        yield from self.raw_events
+
+    def stream_raw_events(self) -> Iterator[DbtCoreCliEventMessage]:
+        # The lines were printed while dbt ran (the progress bar moves with them): only the events.
+        for raw_event in self.raw_events:
+            yield DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
+        self._raise_on_error()
+
+
+def run_dbt(
+    args: Sequence[str], *, project_dir: Path, profiles_dir: Path, target_path: Path
+) -> tuple[int, list[dict[str, Any]], list[str]]:
+    """Run one dbt command here; return its exit code, its events of level info and above (as
+    dbt's JSON log would carry them) and its error messages. Each event's line goes to stdout as
+    it happens, where the command's console draws the progress."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    location = [
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(profiles_dir),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path),
+    ]
+    quiet = ["--log-level", "none", "--no-use-colors", "--no-send-anonymous-usage-stats"]
+    manifest = _parsed_manifest(project_dir, profiles_dir, target_path, quiet)
+    events: list[dict[str, Any]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def on_event(message) -> None:
+        level = message.info.level
+        if level == "debug":
+            return
+        raw = msg_to_dict(message)
+        with lock:  # dbt's threads report concurrently
+            events.append(raw)
+            if level == "error":
+                errors.append(message.info.msg)
+            sys.stdout.write(message.info.msg + "\n")
+        if message.info.name == "LogModelResult":
+            node = raw["data"].get("node_info", {})
+            if node.get("node_status") == "success":
+                crash_point(f"dbt_built:{node.get('node_name')}")  # crash tests (faults.py)
+
+    command, *rest = args
+    result = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(
+        [*quiet, command, *location, *rest]
+    )
+    sys.stdout.flush()
+    _close_duckdb()
+    if result.exception is not None and not errors:
+        errors.append(f"{type(result.exception).__name__}: {result.exception}")
+    return (0 if result.success else 1), events, errors
+
+
+def _close_duckdb() -> None:
+    """Close the database dbt-duckdb keeps open for the life of its process (a subprocess closed it
+    on exit): the run reads the warehouse next, with its own connection settings."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if environment is not None:
+        environment.close()
+
+
+def _parsed_manifest(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list[str]):
+    """The project's manifest for the current profile, parsed on first use in this process (from
+    the warehouse's partial parse, which the caller restored into `target_path`)."""
+    from dbt.cli.main import dbtRunner
+
+    key = (str(project_dir), project_sources_stamp(), partial_parse_key())
+    with _MANIFESTS_LOCK:
+        if key not in _MANIFESTS:
+            result = dbtRunner().invoke(
+                [
+                    *quiet,
+                    "parse",
+                    "--project-dir",
+                    str(project_dir),
+                    "--profiles-dir",
+                    str(profiles_dir),
+                    "--target-path",
+                    str(target_path),
+                    "--log-path",
+                    str(target_path),
+                    "--log-level-file",
+                    "none",
+                ]
+            )
+            if not result.success:
+                raise RuntimeError(f"dbt could not parse the project: {result.exception}")
+            _MANIFESTS.clear()  # one warehouse at a time, as a rule: keep memory flat
+            _MANIFESTS[key] = result.result
+        return _MANIFESTS[key]
+
+
+def in_process_invocation(
+    *,
+    args: Sequence[str],
+    manifest: Any,
+    dagster_dbt_translator: Any,
+    project_dir: Path,
+    profiles_dir: Path,
+    target_path: Path,
+    raise_on_error: bool,
+    context: Any,
+    cli_version: Any,
+    dbt_project: Any,
+) -> InProcessDbtInvocation:
+    """Run dbt here and wrap its outcome as dagster-dbt's invocation object."""
+    returncode, events, errors = run_dbt(
+        args, project_dir=project_dir, profiles_dir=profiles_dir, target_path=target_path
+    )
+    invocation = InProcessDbtInvocation(
+        process=_Finished(["dbt", *args], returncode),  # type: ignore[arg-type]
+        manifest=manifest,
+        dagster_dbt_translator=dagster_dbt_translator,
+        project_dir=project_dir,
+        target_path=target_path,
+        raise_on_error=raise_on_error,
+        cli_version=cli_version,
+        project=dbt_project,
+        context=context,
+        adapter=None,
+        raw_events=events,
+    )
+    invocation._error_messages = errors
+    return invocation
