@@ -24,6 +24,8 @@ from orchestration.project import partial_parse_key, project_sources_stamp
 # in the warehouse's catalog name, so each warehouse has its own (like the partial parses).
 _MANIFESTS: dict[tuple, Any] = {}
 _MANIFESTS_LOCK = threading.Lock()
+# dbt's own console output is off: its lines reach the command's console through the callback.
+QUIET = ["--log-level", "none", "--no-use-colors", "--no-send-anonymous-usage-stats"]
 
 
 class _Finished:
@@ -73,8 +75,7 @@ def run_dbt(
         "--log-path",
         str(target_path),
     ]
-    quiet = ["--log-level", "none", "--no-use-colors", "--no-send-anonymous-usage-stats"]
-    manifest = _parsed_manifest(project_dir, profiles_dir, target_path, quiet)
+    manifest = _parsed_manifest(project_dir, profiles_dir, target_path, QUIET)
     events: list[dict[str, Any]] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -96,7 +97,7 @@ def run_dbt(
 
     command, *rest = args
     result = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(
-        [*quiet, command, *location, *rest]
+        [*QUIET, command, *location, *rest]
     )
     sys.stdout.flush()
     _close_duckdb()
@@ -121,32 +122,44 @@ def _close_duckdb() -> None:
 def _parsed_manifest(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list[str]):
     """The project's manifest for the current profile, parsed on first use in this process (from
     the warehouse's partial parse, which the caller restored into `target_path`)."""
-    from dbt.cli.main import dbtRunner
-
     key = (str(project_dir), project_sources_stamp(), partial_parse_key())
     with _MANIFESTS_LOCK:
         if key not in _MANIFESTS:
-            result = dbtRunner().invoke(
-                [
-                    *quiet,
-                    "parse",
-                    "--project-dir",
-                    str(project_dir),
-                    "--profiles-dir",
-                    str(profiles_dir),
-                    "--target-path",
-                    str(target_path),
-                    "--log-path",
-                    str(target_path),
-                    "--log-level-file",
-                    "none",
-                ]
-            )
-            if not result.success:
-                raise RuntimeError(f"dbt could not parse the project: {result.exception}")
             _MANIFESTS.clear()  # one warehouse at a time, as a rule: keep memory flat
-            _MANIFESTS[key] = result.result
+            _MANIFESTS[key] = _parse(project_dir, profiles_dir, target_path, quiet)
         return _MANIFESTS[key]
+
+
+def parse_project(project_dir: Path, target_path: Path) -> None:
+    """`dbt parse` into `target_path`, kept for this process's next dbt command."""
+    with _MANIFESTS_LOCK:
+        manifest = _parse(project_dir, project_dir, target_path, QUIET)
+        _MANIFESTS.clear()
+        _MANIFESTS[(str(project_dir), project_sources_stamp(), partial_parse_key())] = manifest
+
+
+def _parse(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list[str]):
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(
+        [
+            *quiet,
+            "parse",
+            "--project-dir",
+            str(project_dir),
+            "--profiles-dir",
+            str(profiles_dir),
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(target_path),
+            "--log-level-file",
+            "none",
+        ]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt could not parse the project: {result.exception}")
+    return result.result
 
 
 def in_process_invocation(

@@ -3,7 +3,6 @@
 import hashlib
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -24,8 +23,10 @@ def ensure_manifest() -> Path:
     """
     manifest = dbt_project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < project_sources_stamp():
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        subprocess.run([DBT_EXECUTABLE, "parse", "--quiet"], cwd=REPO_ROOT, env=env, check=True)
+        from orchestration.dbt_in_process import parse_project
+
+        # In this process: the command's first dbt run starts from this manifest (no re-parse).
+        parse_project(REPO_ROOT, manifest.parent)
         # The command's locations are exported already: the first dbt run on this warehouse can
         # start from this parse instead of parsing the project again (a fresh clone's first close).
         save_partial_parse(manifest.parent)
