@@ -18,7 +18,7 @@ One run, on the demo catalog:
    loaded, so the close is the dbt build plus the small landing and Parquet-export steps.
 5. **Finalize** (`runs.finalize_month`): numbers, PDFs, ledger; the PDF rate comes from the
    rendering asset's own timing metadata.
-6. **Peak memory** of the process tree (dbt runs as a subprocess), sampled from /proc, beside
+6. **Peak memory** of the process tree (dbt runs in the process), sampled from /proc, beside
    `getrusage` maxima.
 
 The floor's aggregates are then compared with what the warehouse billed, so the floor provably
