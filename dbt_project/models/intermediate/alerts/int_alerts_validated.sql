@@ -93,15 +93,22 @@ metrics as (
     metric is prorated: here on any plan of the subscription, in any catalog version, since the
     alert follows the subscription across plan changes (docs/deviations.md). -#}
 prorated_charges as (
-    select
-        subscriptions.external_subscription_id,
-        charges.metric_code,
-        min(charges.charge_code) as charge_code,
-        min(charges.plan_code) as plan_code
-    from {{ ref('int_subscriptions_validated') }} as subscriptions
-    inner join {{ ref('stg_catalog__charges') }} as charges on subscriptions.plan_code = charges.plan_code
-    where subscriptions.rejection_reason is null and charges.is_prorated
-    group by subscriptions.external_subscription_id, charges.metric_code
+    select external_subscription_id, metric_code, charge_code, plan_code
+    from (
+        select
+            subscriptions.external_subscription_id,
+            charges.metric_code,
+            charges.charge_code,
+            charges.plan_code,
+            row_number() over (
+                partition by subscriptions.external_subscription_id, charges.metric_code
+                order by charges.plan_code, charges.charge_code
+            ) as charge_rank
+        from {{ ref('int_subscriptions_validated') }} as subscriptions
+        inner join {{ ref('stg_catalog__charges') }} as charges on subscriptions.plan_code = charges.plan_code
+        where subscriptions.rejection_reason is null and charges.is_prorated
+    ) as ranked
+    where charge_rank = 1
 ),
 
 judged_versions as (
