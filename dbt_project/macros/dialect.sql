@@ -211,6 +211,17 @@
     not materialized
 {%- endmacro %}
 
+{#- Put after `<name> as` to have a CTE written out once, for a CTE read through a recomputed_cte()
+    several times (lifetime usage's events, int_usage_lifetime_units). Spark always inlines CTEs. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'meterhouse')()) }}
+{%- endmacro %}
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
 {#- An instant plus whole seconds (current usage's inclusive period end, docs/current-usage.md). -#}
 {% macro add_seconds_to_instant(timestamp_expression, seconds) -%}
     {{ return(adapter.dispatch('add_seconds_to_instant', 'meterhouse')(timestamp_expression, seconds)) }}

@@ -8,6 +8,8 @@ Used by test_current_usage.py, whose two refreshes (Mar 8 and Mar 20) evaluate t
   taxes both times), 0.50 a credit: 20 credits granted Mar 1 (10.00), 12 voided Mar 15 (6.00).
   Balance 1000 then 400 cents; ongoing balance 10.00 - 4.51 = 5.49 (10.98 credits), then
   4.00 - 4.51 = -0.51 (-1.02 credits): depleted at the second refresh.
+- sub_usage_life (cust_usd, p_usage_two, started Feb 20): api_hits on Feb 21, Feb 25, Mar 6 and
+  Mar 10, so 3 then 4 units since its start (1 then 2 in March alone).
 """
 
 import json
@@ -44,6 +46,7 @@ def _row(code, subscription, alert_type, value, *, metric=None, recurring=False,
 def write_alert_landing(landing: Path) -> None:
     units = "billable_metric_current_usage_units"
     amount = "billable_metric_current_usage_amount"
+    lifetime_units = "billable_metric_lifetime_usage_units"
     rows = [
         # An older version of `spend`, replaced whole by the next one.
         _row(
@@ -83,13 +86,13 @@ def write_alert_landing(landing: Path) -> None:
         _row("not_a_number", "sub_usage_two", amount, "lots", metric="requests"),
         # Lifetime usage, never closed: the current usage alone (410 cents) crosses 400 once.
         _row("lifetime", "sub_usage_two", "lifetime_usage_amount", "400"),
-        _row(
-            "lifetime_units",
-            "sub_usage_two",
-            "billable_metric_lifetime_usage_units",
-            "1",
-            metric="api_hits",
+        # Units since the start (§21.1): 3 then 4, where March alone has 1 then 2.
+        *(
+            _row("lifetime_units", "sub_usage_life", lifetime_units, v, metric="api_hits")
+            for v in ("3", "4")
         ),
+        # Refused: the metric's charge on the plan is prorated (as Lago refuses it).
+        _row("lifetime_prorated", "sub_seats_prorated", lifetime_units, "1", metric="seats"),
         # Wallet alerts start at the wallet's value (nothing at Mar 8), then fire as it drops.
         {**_row("wallet_low", None, "wallet_balance_amount", "500"), "wallet_code": "w_usage"},
         *(
@@ -102,6 +105,36 @@ def write_alert_landing(landing: Path) -> None:
         {**_row("x", "sub_usage_two", "current_usage_amount", "1"), "alert_code": ""},
     ]
     write_ndjson(landing / "alerts" / "alerts.ndjson", rows)
+    write_ndjson(
+        landing / "subscriptions" / "alert_subscriptions.ndjson",
+        [
+            {
+                "external_subscription_id": "sub_usage_life",
+                "external_customer_id": "cust_usd",
+                "plan_code": "p_usage_two",
+                "billing_time": "calendar",
+                "started_at": "2026-02-20T00:00:00Z",
+            }
+        ],
+    )
+    write_ndjson(
+        landing / "events" / "alert_events.ndjson",
+        [
+            {
+                "transaction_id": f"life_{day}",
+                "external_subscription_id": "sub_usage_life",
+                "code": "api_hits",
+                "timestamp": day,
+                "properties": {},
+            }
+            for day in (
+                "2026-02-21T10:00:00Z",
+                "2026-02-25T10:00:00Z",
+                "2026-03-06T10:00:00Z",
+                "2026-03-10T10:00:00Z",
+            )
+        ],
+    )
     write_ndjson(
         landing / "wallets" / "usage_wallets.ndjson",
         [
@@ -154,10 +187,17 @@ def refresh_figures(warehouse: Path) -> dict:
 
 def check_first_refresh(warehouse: Path) -> None:
     """Mar 8: every subscription alert starts at 0; spend crosses 100 and 400 (its recurring 1000
-    only fires above 400 + 1000), storage_units its recurring 3, storage_amount its 1000. The
+    only fires above 400 + 1000), storage_units its recurring 3, storage_amount its 1000,
+    lifetime_units its 3 (units since Feb 20; March alone has 1). The
     wallet alerts start at the wallet's values (below 500 cents nothing fires, §21.8.7)."""
     assert triggered(warehouse) == [
         ("lifetime", Decimal(0), Decimal(410), _crossed(("lifetime_400", "400", False))),
+        (
+            "lifetime_units",
+            Decimal(0),
+            Decimal(3),
+            _crossed(("lifetime_units_3", "3", False)),
+        ),
         (
             "spend",
             Decimal(0),
@@ -178,6 +218,7 @@ def check_first_refresh(warehouse: Path) -> None:
     )
     assert evaluated == [
         ("lifetime",),
+        ("lifetime_units",),
         ("retyped",),
         ("spend",),
         ("storage_amount",),
@@ -191,19 +232,26 @@ def check_first_refresh(warehouse: Path) -> None:
         "from intermediate.int_wallet_balances_now",
     ) == [(Decimal(1000), Decimal(549), Decimal(20), Decimal("10.98"))]
     assert refresh_figures(warehouse) == {
-        "alerts_evaluated": 7,
-        "alerts_fired": 4,
-        "alert_webhooks_queued": 4,
+        "alerts_evaluated": 8,
+        "alerts_fired": 5,
+        "alert_webhooks_queued": 5,
     }
 
 
 def check_second_refresh(warehouse: Path) -> None:
-    """Mar 20: units 5 -> 7 cross the step at 6 (k = ceil(5/3) = 2); unchanged amounts fire
-    nothing; the void takes the wallet's balance 1000 -> 400 cents (crosses 500) and its ongoing
+    """Mar 20: units 5 -> 7 cross the step at 6 (k = ceil(5/3) = 2); lifetime units 3 -> 4
+    cross 4; unchanged amounts fire nothing; the void takes the wallet's balance 1000 -> 400
+    cents (crosses 500) and its ongoing
     balance 10.98 -> -1.02 credits (crosses 0; the recurring 5 counts down from 0, not reached);
     each alert was evaluated twice, the second time from the first's value."""
     rows = triggered(warehouse)
-    assert len(rows) == 7
+    assert len(rows) == 9
+    assert (
+        "lifetime_units",
+        Decimal(3),
+        Decimal(4),
+        _crossed(("lifetime_units_4", "4", False)),
+    ) in rows[-4:]
     assert rows[-3:] == [
         (
             "storage_units",
@@ -226,6 +274,7 @@ def check_second_refresh(warehouse: Path) -> None:
     )
     assert previous == [
         ("lifetime", [Decimal(0), Decimal(410)]),
+        ("lifetime_units", [Decimal(0), Decimal(3)]),
         ("retyped", [Decimal(0), Decimal(1000)]),
         ("spend", [Decimal(0), Decimal(410)]),
         ("storage_amount", [Decimal(0), Decimal(1000)]),
@@ -233,11 +282,11 @@ def check_second_refresh(warehouse: Path) -> None:
         ("wallet_low", [Decimal(1000), Decimal(1000)]),
         ("wallet_ongoing", [Decimal("10.98"), Decimal("10.98")]),
     ]
-    # Three alerts fired; the wallet's depletion is one more webhook.
+    # Four alerts fired; the wallet's depletion is one more webhook.
     assert refresh_figures(warehouse) == {
-        "alerts_evaluated": 7,
-        "alerts_fired": 3,
-        "alert_webhooks_queued": 4,
+        "alerts_evaluated": 8,
+        "alerts_fired": 4,
+        "alert_webhooks_queued": 5,
     }
     _check_rejections(warehouse)
     _check_outbox(warehouse, rows)
@@ -245,11 +294,11 @@ def check_second_refresh(warehouse: Path) -> None:
     marts = warehouse.parent / "output" / "marts"
     assert query(
         warehouse, f"select count(*) from read_parquet('{marts / 'fct_alerts_triggered.parquet'}')"
-    ) == [(7,)]
+    ) == [(9,)]
     snapshot = duckdb.connect(str(marts / "billing_snapshot.duckdb"), read_only=True)
     with snapshot:
         assert snapshot.execute("select count(*) from billing.fct_alerts_triggered").fetchone() == (
-            7,
+            9,
         )
 
 
@@ -280,8 +329,8 @@ def _check_rejections(warehouse: Path) -> None:
         "spend_again": "alert_already_exists: alert spend already watches current_usage_amount "
         "on this subscription",
         "not_a_number": "bad_value: a threshold_value is missing or not a number",
-        "lifetime_units": "unsupported_alert_type: billable_metric_lifetime_usage_units alerts are "
-        "not supported yet (docs/deviations.md)",
+        "lifetime_prorated": "full_usage_not_allowed: billable_metric_lifetime_usage_units cannot "
+        "watch a prorated charge: charge c_seats_prorated of plan p_seats_prorated is prorated",
         "wallet_none": "unknown_wallet: no usable wallet has this wallet_code",
     }
     # One bad threshold rejects its whole alert: both rows of not_a_number are rejected.
@@ -307,12 +356,12 @@ def _check_outbox(warehouse: Path, rows: list[tuple]) -> None:
         r[0]
         for r in query(warehouse, "select triggered_alert_id from billing.fct_alerts_triggered")
     }
-    assert len(events) == len(rows) == 7 and {e[0] for e in events} == ids
+    assert len(events) == len(rows) == 9 and {e[0] for e in events} == ids
     assert query(
         warehouse,
         "select count(*) from webhooks.deliveries where webhook_event_id in "
         "(select webhook_event_id from webhooks.events where webhook_type = 'alert.triggered')",
-    ) == [(7,)]
+    ) == [(9,)]
     # The wallet's depletion (§21.7): one event, at the second refresh, the wallet in Lago's shape.
     ((depleted,),) = query(
         warehouse,

@@ -14,6 +14,11 @@
 {#- A unit test's fixture has no schema: it is a CTE of the test's query. -#}
 {%- set usage_exists = not execute or usage_subscriptions.schema is none
     or load_relation(usage_subscriptions) is not none -%}
+{#- Units since the subscription's start, computed by the refresh for the subscriptions that have
+    a billable_metric_lifetime_usage_units alert (absent in a warehouse never refreshed since). -#}
+{%- set lifetime_units = ref('int_usage_lifetime_units') -%}
+{%- set lifetime_units_exist = not execute or lifetime_units.schema is none
+    or load_relation(lifetime_units) is not none -%}
 {%- set invoice_lines = ref('fct_invoice_lines') -%}
 {%- set invoices = ref('fct_invoices') -%}
 {#- The close's invoices, as the last close wrote them (a refresh does not rebuild them); none
@@ -117,6 +122,25 @@ metric_values as (
     where lines.external_subscription_id in (select external_subscription_id from alerts)
     group by lines.external_subscription_id, lines.metric_code
 ),
+
+{#- Max again: the largest bucket's units since the start (int_usage_lifetime_units). An alert
+    that came after the last refresh has none yet: skipped until the next refresh. -#}
+{% if lifetime_units_exist %}
+lifetime_unit_values as (
+    select external_subscription_id, metric_code, max(units) as units
+    from {{ lifetime_units }}
+    where external_subscription_id in (select external_subscription_id from alerts)
+    group by external_subscription_id, metric_code
+),
+{% else %}
+lifetime_unit_values as (
+    select
+        cast(null as varchar) as external_subscription_id,
+        cast(null as varchar) as metric_code,
+        {{ as_decimal('null') }} as units
+    where 1 = 0
+),
+{% endif %}
 {% else %}
 subscriptions as (
     select
@@ -141,6 +165,14 @@ metric_values as (
         {{ as_decimal('null') }} as units
     where 1 = 0
 ),
+
+lifetime_unit_values as (
+    select
+        cast(null as varchar) as external_subscription_id,
+        cast(null as varchar) as metric_code,
+        {{ as_decimal('null') }} as units
+    where 1 = 0
+),
 {% endif %}
 
 valued as (
@@ -153,6 +185,7 @@ valued as (
             when 'billable_metric_current_usage_amount' then metric_values.amount_cents
             when 'billable_metric_current_usage_units' then metric_values.units
             when 'lifetime_usage_amount' then lifetime_values.amount_cents
+            when 'billable_metric_lifetime_usage_units' then lifetime_unit_values.units
         end as current_value
     from alerts
     inner join subscriptions on alerts.external_subscription_id = subscriptions.external_subscription_id
@@ -160,6 +193,9 @@ valued as (
     left join metric_values
         on alerts.external_subscription_id = metric_values.external_subscription_id
         and alerts.metric_code = metric_values.metric_code
+    left join lifetime_unit_values
+        on alerts.external_subscription_id = lifetime_unit_values.external_subscription_id
+        and alerts.metric_code = lifetime_unit_values.metric_code
     where alerts.target_kind = 'subscription'
 ),
 

@@ -13,9 +13,6 @@
     'wallet_credits_ongoing_balance'] -%}
 {%- set metric_types = ['billable_metric_current_usage_amount', 'billable_metric_current_usage_units',
     'billable_metric_lifetime_usage_units'] -%}
-{#- Types Meterhouse evaluates; the others are rejected as not supported yet (docs/deviations.md). -#}
-{%- set supported_types = ['current_usage_amount', 'billable_metric_current_usage_amount',
-    'billable_metric_current_usage_units', 'lifetime_usage_amount'] + wallet_types -%}
 with
 
 rows_loaded as (
@@ -92,6 +89,28 @@ metrics as (
     select distinct metric_code from {{ ref('stg_catalog__billable_metrics') }}
 ),
 
+{#- Lago refuses usage since the start (billable_metric_lifetime_usage_units) when a charge on the
+    metric is prorated: here on any plan of the subscription, in any catalog version, since the
+    alert follows the subscription across plan changes (docs/deviations.md). -#}
+prorated_charges as (
+    select external_subscription_id, metric_code, charge_code, plan_code
+    from (
+        select
+            subscriptions.external_subscription_id,
+            charges.metric_code,
+            charges.charge_code,
+            charges.plan_code,
+            row_number() over (
+                partition by subscriptions.external_subscription_id, charges.metric_code
+                order by charges.plan_code, charges.charge_code
+            ) as charge_rank
+        from {{ ref('int_subscriptions_validated') }} as subscriptions
+        inner join {{ ref('stg_catalog__charges') }} as charges on subscriptions.plan_code = charges.plan_code
+        where subscriptions.rejection_reason is null and charges.is_prorated
+    ) as ranked
+    where charge_rank = 1
+),
+
 judged_versions as (
     select
         typed_versions.*,
@@ -112,7 +131,6 @@ judged_versions as (
             when typed_versions.recurring_count > 1 then 'bad_value'
             when typed_versions.non_positive_recurring > 0 then 'bad_value'
             when typed_versions.repeated_pairs > 0 then 'value_already_exist'
-            when typed_versions.alert_type not in ({{ "'" ~ (supported_types) | join("', '") ~ "'" }}) then 'unsupported_alert_type'
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.target_id not in (select external_subscription_id from subscriptions)
                 then 'unknown_subscription'
@@ -122,6 +140,7 @@ judged_versions as (
             when typed_versions.metric_code is not null
                 and typed_versions.metric_code not in (select metric_code from metrics)
                 then 'unknown_metric'
+            when prorated_charges.charge_code is not null then 'full_usage_not_allowed'
         end as version_rejection_reason,
         case
             when not typed_versions.has_known_type
@@ -152,8 +171,6 @@ judged_versions as (
                 then 'the recurring threshold must be greater than 0'
             when typed_versions.repeated_pairs > 0
                 then 'two thresholds of the alert have the same value and recurring flag'
-            when typed_versions.alert_type not in ({{ "'" ~ (supported_types) | join("', '") ~ "'" }})
-                then typed_versions.alert_type || ' alerts are not supported yet (docs/deviations.md)'
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.target_id not in (select external_subscription_id from subscriptions)
                 then 'no billable subscription has this external_subscription_id'
@@ -163,8 +180,16 @@ judged_versions as (
             when typed_versions.metric_code is not null
                 and typed_versions.metric_code not in (select metric_code from metrics)
                 then 'the metric_code is not a billable metric of the catalog'
+            when prorated_charges.charge_code is not null
+                then 'billable_metric_lifetime_usage_units cannot watch a prorated charge: charge '
+                    || prorated_charges.charge_code || ' of plan ' || prorated_charges.plan_code || ' is prorated'
         end as version_rejection_detail
     from typed_versions
+    left join prorated_charges
+        on typed_versions.alert_type = 'billable_metric_lifetime_usage_units'
+        and typed_versions.target_kind = 'subscription'
+        and typed_versions.target_id = prorated_charges.external_subscription_id
+        and typed_versions.metric_code = prorated_charges.metric_code
 ),
 
 {#- Lago never changes an alert's type: a code stays bound to the type (and metric) of the first
