@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.assets.dbt_models import billing_dbt_models, dbt_asset_key
+from orchestration.assets.dbt_models import billing_dbt_models, dbt_asset_keys_tagged
 from orchestration.assets.landing import landing_inputs
 from orchestration.assets.outputs import (
     accounting_ledger,
@@ -28,32 +28,11 @@ from orchestration.webhooks.assets import (
 
 dbt_project.prepare_if_dev()
 
-FINALIZED_MODELS = (
-    "finalized_customer_numbers",
-    "finalized_invoices",
-    "finalized_invoice_lines",
-    "finalized_invoice_taxes",
-    "finalized_credit_notes",
-    "finalized_credit_note_items",
-    "finalized_credit_note_taxes",
-    "finalized_invoice_credits",
-    "finalized_invoice_line_tiers",
-)
-BILLING_MART_MODELS = (
-    "fct_invoices",
-    "fct_invoice_lines",
-    "fct_invoice_taxes",
-    "fct_invoice_credits",
-    "fct_invoice_line_tiers",
-    "fct_credit_notes",
-    "fct_credit_note_items",
-    "fct_credit_note_taxes",
-    "fct_wallet_transactions",
-    "fct_invoice_restatements",
-    "dim_customers",
-    "rejected_inputs",
-    "invoice_line_events",
-)
+# The frozen tables (models/finalized, dbt tag `finalization`): appended to by a finalization only.
+FROZEN_TABLES = dbt_asset_keys_tagged("finalization")
+# The billing marts, which a finalization rebuilds on top of the frozen rows; alerts are not billed
+# and current usage has its own job.
+BILLED_MARTS = dg.AssetSelection.groups("marts") - dg.AssetSelection.tag("alerts", "")
 
 # The close: load what is new, build every model for the close window, publish Parquet, review.
 # The frozen tables (models/finalized) change only when a month is finalized, so their tests run
@@ -63,7 +42,7 @@ monthly_close_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         landing_inputs, billing_dbt_models, marts_parquet, month_review, webhook_outbox
     )
-    - dg.AssetSelection.checks_for_assets(*(dbt_asset_key(name) for name in FINALIZED_MODELS)),
+    - dg.AssetSelection.checks_for_assets(*FROZEN_TABLES),
     partitions_def=None,
     executor_def=dg.in_process_executor,
     description="Close a billing month (docs/conventions.md): invoices land in draft.",
@@ -73,9 +52,8 @@ monthly_close_job = dg.define_asset_job(
 # render PDFs and sync the books.
 finalize_job = dg.define_asset_job(
     name="finalize_month",
-    selection=dg.AssetSelection.assets(
-        *(dbt_asset_key(name) for name in (*FINALIZED_MODELS, *BILLING_MART_MODELS))
-    )
+    selection=dg.AssetSelection.assets(*FROZEN_TABLES)
+    | BILLED_MARTS
     | dg.AssetSelection.assets(
         invoice_pdfs, credit_note_pdfs, accounting_ledger, marts_parquet, month_review
     )

@@ -192,6 +192,16 @@ def _model_asset_keys() -> dict[str, dg.AssetKey]:
     }
 
 
+def dbt_asset_keys_tagged(tag: str) -> list[dg.AssetKey]:
+    """The asset keys of the dbt models carrying a dbt tag, from the manifest."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return [
+        dg.AssetKey([node["schema"], node["name"]])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and tag in node["tags"]
+    ]
+
+
 def dbt_asset_key(model_name: str) -> dg.AssetKey:
     """The asset key of a dbt model, from the manifest (never hand-written: pitfall 14)."""
     return _model_asset_keys()[model_name]
