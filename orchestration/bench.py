@@ -44,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 
 from orchestration import demo_data
+from orchestration.demo_data import sql_list
 from orchestration.settings import REPO_ROOT
 
 DEFAULT_EVENTS = 10_000_000
@@ -246,21 +247,17 @@ def _connect(options: BenchOptions, database: str = ":memory:") -> duckdb.DuckDB
     return conn
 
 
-def _sql_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
 def _properties_sql(cat: str, val: str) -> str:
     """A metric's properties as JSON text, from a category and a value column (demo shapes)."""
     return f"""
         case metric
-            when 0 then '{{"endpoint": "' || {_sql_list(demo_data.ENDPOINTS)}[{cat} % 5 + 1]
-                || '", "region": "' || {_sql_list(demo_data.REGIONS)}[region + 1] || '"}}'
+            when 0 then '{{"endpoint": "' || {sql_list(demo_data.ENDPOINTS)}[{cat} % 5 + 1]
+                || '", "region": "' || {sql_list(demo_data.REGIONS)}[region + 1] || '"}}'
             when 1 then '{{"tokens": ' || q || {val} || q
-                || ', "model": "' || {_sql_list(demo_data.MODELS)}[{cat} % 2 + 1] || '"}}'
+                || ', "model": "' || {sql_list(demo_data.MODELS)}[{cat} % 2 + 1] || '"}}'
             when 2 then '{{"seconds": ' || q || ({val} // 1000) || '.'
                 || lpad(cast({val} % 1000 as varchar), 3, '0') || q
-                || ', "gpu": "' || {_sql_list(demo_data.GPUS)}[{cat} % 2 + 1] || '"}}'
+                || ', "gpu": "' || {sql_list(demo_data.GPUS)}[{cat} % 2 + 1] || '"}}'
             when 3 then '{{"streams": ' || q || {val} || q || '}}'
             when 4 then '{{"gb": ' || q || ({val} // 100) || '.'
                 || lpad(cast({val} % 100 as varchar), 2, '0') || q || '}}'
@@ -522,7 +519,7 @@ def generate(options: BenchOptions, root: Path) -> Generated:
     files: dict[str, list[Path]] = {fmt: [] for fmt in options.formats}
     written = 0
     injected = dict.fromkeys(("exact_duplicate", "conflicting_duplicate"), 0)
-    metrics = _sql_list(demo_data.METRICS)
+    metrics = sql_list(demo_data.METRICS)
     for m, month in enumerate(months):
         next_month = demo_data._add_months(month, 1)
         month_start = demo_data._ms(datetime(month.year, month.month, 1, tzinfo=UTC))

@@ -978,7 +978,8 @@ from formatted
 """
 
 
-def _sql_list(values: Sequence[str]) -> str:
+def sql_list(values: Sequence[str]) -> str:
+    """A DuckDB list literal of strings, quotes escaped."""
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
@@ -1115,11 +1116,11 @@ def _write_chunk(
     con.register("bulk", bulk)
     con.register("special", special)
     sql = EVENT_SQL.format(
-        codes=_sql_list(METRICS),
-        endpoints=_sql_list(ENDPOINTS),
-        regions=_sql_list(REGIONS),
-        models=_sql_list(MODELS),
-        gpus=_sql_list(GPUS),
+        codes=sql_list(METRICS),
+        endpoints=sql_list(ENDPOINTS),
+        regions=sql_list(REGIONS),
+        models=sql_list(MODELS),
+        gpus=sql_list(GPUS),
         ndjson="true" if fmt == "ndjson" else "false",
     )
     con.execute(
