@@ -1,8 +1,8 @@
 """Read finalized credit notes from the `billing` marts into the renderer's models (issue #5).
 
 Pure mapping, like `orchestration.invoices`: every number comes from SQL as a Decimal (fetchall,
-never .df()) and is passed on unchanged; `_money` only drops trailing zeros and refuses an amount
-that is not rounded to the currency.
+never .df()) and is passed on unchanged; `exact_money` only drops trailing zeros and refuses an
+amount that is not rounded to the currency.
 """
 
 from collections import defaultdict
@@ -12,11 +12,11 @@ import duckdb
 
 from invoice_render import CreditNote, CreditNoteItem, Party, TaxLine
 from orchestration.invoices import (
-    _money,
-    _rows,
-    _seller,
     customer_locale,
     customer_party,
+    exact_money,
+    query_rows,
+    seller_party,
     seller_texts,
 )
 
@@ -111,16 +111,16 @@ def finalized_credit_notes_for_month(
         ValueError: if a note's credited invoice, currency or number is missing, an item is in
             another currency, or an amount is not rounded to the currency.
     """
-    notes = _rows(conn, CREDIT_NOTES_SQL, [month])
+    notes = query_rows(conn, CREDIT_NOTES_SQL, [month])
     if not notes:
         return []
     items = defaultdict(list)
-    for item in _rows(conn, CREDIT_NOTE_ITEMS_SQL, [month]):
+    for item in query_rows(conn, CREDIT_NOTE_ITEMS_SQL, [month]):
         items[item["credit_note_id"]].append(item)
     taxes = defaultdict(list)
-    for tax in _rows(conn, CREDIT_NOTE_TAXES_SQL, [month]):
+    for tax in query_rows(conn, CREDIT_NOTE_TAXES_SQL, [month]):
         taxes[tax["credit_note_id"]].append(tax)
-    seller = _seller(conn)
+    seller = seller_party(conn)
     _, footer = seller_texts(conn)
     return [
         _credit_note(
@@ -162,17 +162,19 @@ def _credit_note(
         seller=seller,
         customer=customer_party(note),
         items=tuple(
-            CreditNoteItem(description=item["description"], amount=_money(item["amount"], exponent))
+            CreditNoteItem(
+                description=item["description"], amount=exact_money(item["amount"], exponent)
+            )
             for item in items
         ),
         taxes=tuple(
             TaxLine(
                 name=tax["tax_name"],
                 rate=tax["tax_rate"],
-                taxable_base_amount=_money(tax["taxable_base_amount"], exponent),
-                tax_amount=_money(tax["tax_amount"], exponent),
+                taxable_base_amount=exact_money(tax["taxable_base_amount"], exponent),
+                tax_amount=exact_money(tax["tax_amount"], exponent),
             )
             for tax in taxes
         ),
-        **{name: _money(note[name], exponent) for name in AMOUNT_COLUMNS},
+        **{name: exact_money(note[name], exponent) for name in AMOUNT_COLUMNS},
     )

@@ -32,7 +32,7 @@ from orchestration.accounting.ledger import (
 )
 
 
-def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+def query_rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
     cursor = conn.execute(sql, params or [])
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -50,7 +50,7 @@ def _is_exact_product(units: Decimal | None, price: Decimal | None, amount: Deci
     return _WIDE.multiply(units, price) == amount
 
 
-def _money(value: Decimal, exponent: int) -> Decimal:
+def exact_money(value: Decimal, exponent: int) -> Decimal:
     # decimal(38, 4) columns carry trailing zeros; the amount is already rounded in SQL, so this
     # only drops them (it raises rather than round if SQL ever left more digits).
     quantum = Decimal(1).scaleb(-exponent)
@@ -67,8 +67,8 @@ def _local_date(instant: datetime | None, timezone: str) -> date | None:
     return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
 
 
-def _seller(conn: duckdb.DuckDBPyConnection) -> Party:
-    row = _rows(conn, "select * from staging.stg_catalog__billing_entities")[0]
+def seller_party(conn: duckdb.DuckDBPyConnection) -> Party:
+    row = query_rows(conn, "select * from staging.stg_catalog__billing_entities")[0]
     return Party(
         name=row["entity_name"],
         legal_name=row["legal_name"],
@@ -114,7 +114,7 @@ def finalized_invoices_for_month(
     conn: duckdb.DuckDBPyConnection, billing_month: date
 ) -> list[Invoice]:
     """Render models of the finalized invoices of one close month, in number order."""
-    invoices = _rows(
+    invoices = query_rows(
         conn,
         """
         select invoices.*, currencies.exponent, customers.customer_name, customers.legal_name,
@@ -135,7 +135,7 @@ def finalized_invoices_for_month(
         [billing_month],
     )
     lines = defaultdict(list)
-    for line in _rows(
+    for line in query_rows(
         conn,
         """
         select
@@ -158,7 +158,7 @@ def finalized_invoices_for_month(
     ):
         lines[line["invoice_id"]].append(line)
     tiers = defaultdict(list)
-    for tier in _rows(
+    for tier in query_rows(
         conn,
         """
         select * from billing.fct_invoice_line_tiers where billing_month = ?
@@ -168,7 +168,7 @@ def finalized_invoices_for_month(
     ):
         tiers[tier["invoice_line_id"]].append(tier)
     credits = defaultdict(list)
-    for credit in _rows(
+    for credit in query_rows(
         conn,
         """
         select
@@ -189,13 +189,13 @@ def finalized_invoices_for_month(
         credits[credit["invoice_id"]].append(credit)
     payment_details, footer = seller_texts(conn)
     taxes = defaultdict(list)
-    for tax in _rows(
+    for tax in query_rows(
         conn,
         "select * from billing.fct_invoice_taxes where billing_month = ? order by tax_code",
         [billing_month],
     ):
         taxes[tax["invoice_id"]].append(tax)
-    seller = _seller(conn)
+    seller = seller_party(conn)
     result = []
     for invoice in invoices:
         exponent = invoice["exponent"]
@@ -220,7 +220,7 @@ def finalized_invoices_for_month(
                     AppliedCredit(
                         kind=credit["credit_type"],
                         name=credit["credit_name"],
-                        amount=_money(credit["amount"], exponent),
+                        amount=exact_money(credit["amount"], exponent),
                     )
                     for credit in credits[invoice["invoice_id"]]
                 ),
@@ -230,7 +230,7 @@ def finalized_invoices_for_month(
                         line_type=line["line_type"],
                         units=line["units"],
                         unit_amount=line["unit_amount"],
-                        amount=_money(line["amount"], exponent),
+                        amount=exact_money(line["amount"], exponent),
                         from_date=_local_date(line["from_datetime"], invoice["timezone"]),
                         # to_datetime is exclusive; the PDF shows the last day billed.
                         to_date=_local_date(
@@ -250,13 +250,13 @@ def finalized_invoices_for_month(
                     TaxLine(
                         name=tax["tax_name"],
                         rate=tax["tax_rate"].normalize(),
-                        taxable_base_amount=_money(tax["taxable_base_amount"], exponent),
-                        tax_amount=_money(tax["tax_amount"], exponent),
+                        taxable_base_amount=exact_money(tax["taxable_base_amount"], exponent),
+                        tax_amount=exact_money(tax["tax_amount"], exponent),
                     )
                     for tax in taxes[invoice["invoice_id"]]
                 ),
                 **{
-                    name: _money(invoice[name], exponent)
+                    name: exact_money(invoice[name], exponent)
                     for name in (
                         "fees_amount",
                         "progressive_billing_credit_amount",
@@ -337,7 +337,7 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
     the taxes, fct_invoice_credits the coupons, credit notes and prepaid credits applied; the
     progressive-billing credit comes from the invoice itself.
     """
-    invoices = _rows(
+    invoices = query_rows(
         conn,
         """
         select invoices.invoice_id, invoices.invoice_number, invoices.issuing_date,
@@ -354,7 +354,7 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
     )
     exponents = {invoice["invoice_id"]: invoice["exponent"] for invoice in invoices}
     revenues = defaultdict(list)
-    for line in _rows(
+    for line in query_rows(
         conn,
         """
         select lines.invoice_id, lines.line_type, lines.plan_code, lines.metric_code,
@@ -365,16 +365,16 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         """,
     ):
         kind, code = _ledger_mapping(LEDGER_REVENUE_OF_LINE_TYPE, line["line_type"], "line type")
-        amount = _money(line["amount"], exponents[line["invoice_id"]])
+        amount = exact_money(line["amount"], exponents[line["invoice_id"]])
         revenues[line["invoice_id"]].append(LedgerRevenue(kind, line[code], amount))
     for invoice in invoices:
         if invoice["progressive_billing_credit_amount"]:
-            credit = _money(invoice["progressive_billing_credit_amount"], invoice["exponent"])
+            credit = exact_money(invoice["progressive_billing_credit_amount"], invoice["exponent"])
             revenues[invoice["invoice_id"]].append(
                 LedgerRevenue("progressive_billing_credit", "usage", -credit)
             )
     credits = defaultdict(list)
-    for credit in _rows(
+    for credit in query_rows(
         conn,
         """
         select credits.invoice_id, credits.credit_type, credits.coupon_code,
@@ -386,10 +386,10 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
     ):
         kind = credit["credit_type"]
         code = _ledger_mapping(LEDGER_CREDIT_CODE_COLUMN, kind, "credit type")
-        amount = _money(credit["amount"], exponents[credit["invoice_id"]])
+        amount = exact_money(credit["amount"], exponents[credit["invoice_id"]])
         credits[credit["invoice_id"]].append(LedgerCredit(kind, credit[code], amount))
     taxes = defaultdict(list)
-    for tax in _rows(
+    for tax in query_rows(
         conn,
         """
         select taxes.invoice_id, taxes.tax_code, taxes.tax_rate, taxes.tax_amount
@@ -398,7 +398,7 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         where invoices.status = 'finalized'
         """,
     ):
-        amount = _money(tax["tax_amount"], exponents[tax["invoice_id"]])
+        amount = exact_money(tax["tax_amount"], exponents[tax["invoice_id"]])
         taxes[tax["invoice_id"]].append(LedgerTax(tax["tax_code"], tax["tax_rate"], amount))
     return [
         LedgerInvoice(
@@ -408,7 +408,7 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
             external_customer_id=invoice["external_customer_id"],
             customer_name=invoice["customer_name"],
             currency=invoice["currency"],
-            total_amount=_money(invoice["total_amount"], invoice["exponent"]),
+            total_amount=exact_money(invoice["total_amount"], invoice["exponent"]),
             revenues=tuple(revenues[invoice["invoice_id"]]),
             taxes=tuple(taxes[invoice["invoice_id"]]),
             credits=tuple(credits[invoice["invoice_id"]]),
@@ -421,7 +421,7 @@ def all_finalized_ledger_credit_notes(
     conn: duckdb.DuckDBPyConnection,
 ) -> list[LedgerCreditNote]:
     """Ledger models of every finalized credit note, with its taxes per code and rate."""
-    notes = _rows(
+    notes = query_rows(
         conn,
         """
         select notes.credit_note_id, notes.credit_note_number, invoices.invoice_number,
@@ -442,7 +442,7 @@ def all_finalized_ledger_credit_notes(
     )
     exponents = {note["credit_note_id"]: note["exponent"] for note in notes}
     taxes = defaultdict(list)
-    for tax in _rows(
+    for tax in query_rows(
         conn,
         """
         select taxes.credit_note_id, taxes.tax_code, taxes.tax_rate, taxes.tax_amount
@@ -451,7 +451,7 @@ def all_finalized_ledger_credit_notes(
         where notes.status = 'finalized'
         """,
     ):
-        amount = _money(tax["tax_amount"], exponents[tax["credit_note_id"]])
+        amount = exact_money(tax["tax_amount"], exponents[tax["credit_note_id"]])
         taxes[tax["credit_note_id"]].append(LedgerTax(tax["tax_code"], tax["tax_rate"], amount))
     return [
         LedgerCreditNote(
@@ -465,7 +465,7 @@ def all_finalized_ledger_credit_notes(
             reason=note["reason"],
             taxes=tuple(taxes[note["credit_note_id"]]),
             **{
-                name: _money(note[name], note["exponent"])
+                name: exact_money(note[name], note["exponent"])
                 for name in (
                     "sub_total_excluding_taxes_amount",
                     "total_amount",
@@ -485,7 +485,7 @@ def all_ledger_wallet_movements(conn: duckdb.DuckDBPyConnection) -> list[LedgerW
     credits, so they are left out here; any other type goes to the ledger, which refuses the
     types it does not know.
     """
-    movements = _rows(
+    movements = query_rows(
         conn,
         """
         select transactions.wallet_transaction_id, transactions.wallet_code,
@@ -519,7 +519,7 @@ def all_ledger_wallet_movements(conn: duckdb.DuckDBPyConnection) -> list[LedgerW
             customer_name=movement["customer_name"],
             currency=movement["currency"],
             credits=movement["credits"],
-            amount=_money(movement["amount"], movement["exponent"]),
+            amount=exact_money(movement["amount"], movement["exponent"]),
         )
         for movement in movements
     ]
