@@ -7,9 +7,10 @@ dagster-dbt. Here dbt's events reach a callback instead of a pipe, and are turne
 Dagster events (materializations, checks) by dagster-dbt's own code.
 """
 
+import json
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,13 @@ class InProcessDbtInvocation(DbtCliInvocation):
         for raw_event in self.raw_events:
             yield DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
         self._raise_on_error()
+
+
+def vars_args(values: Mapping[str, str]) -> list[str]:
+    """`--vars` for one dbt command. Vars, not the environment: the command's process keeps its
+    environment, and its one parsed manifest serves any values (a subprocess's dbt re-parsed the
+    project whenever its vars changed)."""
+    return ["--vars", json.dumps(dict(values), sort_keys=True)]
 
 
 def run_dbt(

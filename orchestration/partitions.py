@@ -86,3 +86,13 @@ def window_of(context: dg.AssetExecutionContext) -> tuple[str, str]:
     """The half-open window [first day of the first month, first day after the last month)."""
     window = context.partition_time_window
     return window.start.date().isoformat(), window.end.date().isoformat()
+
+
+def close_window_vars(start: str, end: str, *, finalize: bool = False) -> dict[str, str]:
+    """dbt's vars for a close of the months [start, end) (first days of months), or for the
+    finalization of the month `start` (docs/conventions.md; macros/billing_period.sql)."""
+    return {
+        "billing_period_start": start,
+        "billing_period_end": end,
+        "finalize_month": start if finalize else "",
+    }

@@ -12,7 +12,6 @@ balances of the real warehouse are never written; the copy is deleted.
 import fcntl
 import os
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,12 +22,9 @@ from pathlib import Path
 import duckdb
 
 from orchestration import console, runs
-from orchestration.project import (
-    DBT_EXECUTABLE,
-    dbt_project,
-    restore_partial_parse,
-    save_partial_parse,
-)
+from orchestration.dbt_in_process import run_dbt, vars_args
+from orchestration.partitions import close_window_vars
+from orchestration.project import dbt_project, restore_partial_parse, save_partial_parse
 from orchestration.runs import RunError
 from orchestration.settings import current_locations, restored_environment
 
@@ -232,38 +228,20 @@ def _close_copy(scratch: Path, first: str, last: str) -> None:
 
     target = Path(dbt_project.project_dir) / "target"
     invocation = target / f"{INVOCATION_PREFIX}-{uuid.uuid4().hex[:12]}"
-    env = {
-        **os.environ,
-        "MH_WAREHOUSE": str(scratch),
-        "MH_BILLING_PERIOD_START": f"{first}-01",
-        "MH_BILLING_PERIOD_END": _month_after(last),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    for name in ("MH_FINALIZE_MONTH", "MH_USAGE_AS_OF"):
-        env.pop(name, None)
-    with _exported(MH_WAREHOUSE=str(scratch)):
-        restore_partial_parse(invocation)
+    window = close_window_vars(f"{first}-01", _month_after(last))
     label = f"preview {first}" + (f"..{last}" if last != first else "")
-    kept: list[str] = []
-    with console.run_output(label) as output:
+    # dbt's profile reads the warehouse from the environment: the copy's, for this command only.
+    with _exported(MH_WAREHOUSE=str(scratch)), console.run_output(label) as output:
+        restore_partial_parse(invocation)
         output.enter("build")
-        process = subprocess.Popen(
-            [DBT_EXECUTABLE, *PREVIEW_DBT_ARGS, "--target-path", str(invocation)],
-            cwd=dbt_project.project_dir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        returncode, _, errors = run_dbt(
+            [*PREVIEW_DBT_ARGS, *vars_args(window)],
+            project_dir=Path(dbt_project.project_dir),
+            profiles_dir=Path(dbt_project.profiles_dir or dbt_project.project_dir),
+            target_path=invocation,
         )
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.write(line)
-            kept = [*kept[-40:], line.rstrip()]
-        returncode = process.wait()
-    if returncode:
-        errors = [line for line in kept if "rror" in line or "ailure" in line] or kept[-10:]
-        raise RunError(f"{label} failed in the scratch copy: " + "\n".join(errors))
-    with _exported(MH_WAREHOUSE=str(scratch)):
+        if returncode:
+            raise RunError(f"{label} failed in the scratch copy: " + "\n".join(errors))
         save_partial_parse(invocation)
     prune_invocation_folders(target, prefix=INVOCATION_PREFIX)
 

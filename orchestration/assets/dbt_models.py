@@ -1,7 +1,6 @@
 """The dbt project as assets: one dbt invocation per close (or per finalization)."""
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -13,7 +12,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from orchestration.partitions import monthly_partitions, window_of
+from orchestration.dbt_in_process import vars_args
+from orchestration.partitions import close_window_vars, monthly_partitions, window_of
 from orchestration.project import dbt_project, save_partial_parse
 
 
@@ -85,23 +85,12 @@ def billing_dbt_models(
 ):
     """Build the billing models for the close window; freeze a month when finalizing."""
     start, end = window_of(context)
-    # The window travels in env vars, not --vars, so dbt keeps its partial parse
-    # (docs/contributing.md).
-    os.environ["MH_BILLING_PERIOD_START"] = start
-    os.environ["MH_BILLING_PERIOD_END"] = end
-    if config.finalize:
-        if len(context.partition_keys) != 1:
-            raise dg.Failure("finalize one month at a time")
-        os.environ["MH_FINALIZE_MONTH"] = start
-    else:
-        os.environ.pop("MH_FINALIZE_MONTH", None)
-    try:
-        invocation = dbt.cli(["build", "--log-level-file", "none"], context=context)
-        # dbt has finished and closed the warehouse: the row counts and money totals below read it.
-        events = list(invocation.stream())
-    finally:
-        for name in ("MH_BILLING_PERIOD_START", "MH_BILLING_PERIOD_END", "MH_FINALIZE_MONTH"):
-            os.environ.pop(name, None)
+    if config.finalize and len(context.partition_keys) != 1:
+        raise dg.Failure("finalize one month at a time")
+    window = close_window_vars(start, end, finalize=config.finalize)
+    invocation = dbt.cli(["build", "--log-level-file", "none", *vars_args(window)], context=context)
+    # dbt has finished and closed the warehouse: the row counts and money totals below read it.
+    events = list(invocation.stream())
     save_partial_parse(invocation.target_path)
     prune_invocation_folders(invocation.target_path.parent)
     with warehouse.get_connection() as conn:

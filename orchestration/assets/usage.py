@@ -7,7 +7,6 @@ a close holds it, it waits (`wait_for_close`, the default) or is skipped, and sa
 """
 
 import hashlib
-import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.dbt_models import prune_invocation_folders
 from orchestration.assets.outputs import publish_marts
+from orchestration.dbt_in_process import vars_args
 from orchestration.landing.catalog import load_catalog
 from orchestration.landing.loader import ensure_raw_tables, load_folder
 from orchestration.landing.readers import LANDING_KINDS
@@ -113,21 +113,14 @@ def _refresh(context, config: UsageRefreshConfig, dbt: DbtCliResource, warehouse
                     for table in USAGE_TABLES
                 },
             }
-    if config.as_of:
-        os.environ["MH_USAGE_AS_OF"] = config.as_of
-    else:
-        os.environ.pop("MH_USAGE_AS_OF", None)
     target = Path(dbt_project.project_dir) / "target"
     evaluated_from = datetime.now(UTC).replace(tzinfo=None)
-    try:
-        invocation = dbt.cli(
-            USAGE_DBT_ARGS,
-            manifest=dbt_project.manifest_path,
-            target_path=target / f"{INVOCATION_PREFIX}-{uuid.uuid4().hex[:12]}",
-        )
-        invocation.wait()
-    finally:
-        os.environ.pop("MH_USAGE_AS_OF", None)
+    invocation = dbt.cli(
+        [*USAGE_DBT_ARGS, *vars_args({"usage_as_of": config.as_of})],
+        manifest=dbt_project.manifest_path,
+        target_path=target / f"{INVOCATION_PREFIX}-{uuid.uuid4().hex[:12]}",
+    )
+    invocation.wait()
     save_partial_parse(invocation.target_path)
     prune_invocation_folders(target, prefix=INVOCATION_PREFIX)
     with warehouse.get_connection() as conn:

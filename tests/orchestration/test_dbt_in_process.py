@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from orchestration import dbt_in_process
+from orchestration.partitions import close_window_vars
 from orchestration.settings import REPO_ROOT
 
 
@@ -15,8 +16,6 @@ from orchestration.settings import REPO_ROOT
 def warehouse(tmp_path, monkeypatch):
     path = tmp_path / "in_process.duckdb"
     monkeypatch.setenv("MH_WAREHOUSE", str(path))
-    monkeypatch.setenv("MH_BILLING_PERIOD_START", "2026-10-01")
-    monkeypatch.setenv("MH_BILLING_PERIOD_END", "2026-11-01")
     return path
 
 
@@ -29,10 +28,15 @@ def _build(tmp_path, name: str, *selection: str):
     )
 
 
-def test_one_parse_per_process_and_the_warehouse_released(tmp_path, warehouse, monkeypatch):
-    parses = []
+def _count_parses(monkeypatch) -> list:
+    parses: list = []
     parse = dbt_in_process._parse
     monkeypatch.setattr(dbt_in_process, "_parse", lambda *args: parses.append(args) or parse(*args))
+    return parses
+
+
+def test_one_parse_per_process_and_the_warehouse_released(tmp_path, warehouse, monkeypatch):
+    parses = _count_parses(monkeypatch)
 
     returncode, events, errors = _build(tmp_path, "first", "int_calendar_months")
     assert (returncode, errors) == (0, [])
@@ -54,6 +58,26 @@ def test_one_parse_per_process_and_the_warehouse_released(tmp_path, warehouse, m
 
     assert _build(tmp_path, "second", "int_calendar_months")[0] == 0
     assert len(parses) == 1  # the second command reused the first one's manifest
+
+
+def test_each_command_gets_its_close_window_without_a_new_parse(tmp_path, warehouse, monkeypatch):
+    parses = _count_parses(monkeypatch)
+    for start in ("2026-09-01", "2026-10-01"):
+        returncode, _, errors = dbt_in_process.run_dbt(
+            [
+                "compile",
+                "--select",
+                "int_charge_events_bucketed",
+                *dbt_in_process.vars_args(close_window_vars(start, "2026-11-01")),
+            ],
+            project_dir=REPO_ROOT,
+            profiles_dir=REPO_ROOT,
+            target_path=tmp_path / start,
+        )
+        assert (returncode, errors) == (0, [])
+        compiled = next((tmp_path / start).rglob("compiled/**/int_charge_events_bucketed.sql"))
+        assert f"cast('{start}' as date)" in compiled.read_text()
+    assert len(parses) == 1
 
 
 def test_a_failing_model_fails_the_command_with_dbt_s_message(tmp_path, warehouse):

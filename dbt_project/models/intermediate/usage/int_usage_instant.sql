@@ -1,7 +1,7 @@
 {{ config(tags=['usage']) }}
-{#- The instant current usage is computed at (docs/current-usage.md): MH_USAGE_AS_OF when the refresh
-    names one (`meterhouse usage --as-of`), else the latest event loaded, else now. One row. -#}
-{%- set as_of = env_var('MH_USAGE_AS_OF', '') -%}
+{#- The instant current usage is computed at (docs/current-usage.md): the var usage_as_of when the
+    refresh names one (`meterhouse usage --as-of`), else the latest event loaded, else now. One row. -#}
+{%- set as_of = var('usage_as_of', '') -%}
 select
     coalesce(
         {% if as_of %}cast('{{ as_of }}' as timestamp){% else %}cast(null as timestamp){% endif %},
