@@ -33,9 +33,11 @@ serve: $(INSTALLED)
 ui: $(INSTALLED)
 	$(BIN)/meterhouse ui
 
+# mypy's settings (which modules are checked strictly) are in pyproject.toml, [tool.mypy].
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check orchestration invoice_render tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf target logs data

@@ -16,10 +16,11 @@ Limitations:
 
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -131,16 +132,19 @@ def _reuse_subsets(font: TTFont) -> None:
     def reused_subset(subset: list[int]) -> bytes:
         return cached_subset(tuple(subset))
 
-    def add_cached_subset_objects(doc, fontname, subset):
-        reference = add_subset_objects(doc, fontname, subset)
+    def add_cached_subset_objects(doc: pdfdoc.PDFDocument, fontname: str, subset: list[int]) -> Any:
+        # Unannotated in the stubs; returns the font's PDF reference.
+        reference = add_subset_objects(doc, fontname, subset)  # type: ignore[no-untyped-call]
         # reportlab names the font file object so; a name it no longer uses only loses the cache.
-        font_file = doc.idToObject.get(f"fontFile:{face.filename}({fontname})")
+        # A PDFStream (the stubs type the table as the base PDFObject, without filters).
+        font_file: Any = doc.idToObject.get(f"fontFile:{face.filename}({fontname})")
         if font_file is not None and font_file.filters == [pdfdoc.PDFZCompress]:
             font_file.filters = [_CACHED_FLATE]
         return reference
 
-    face.makeSubset = reused_subset
-    face.addSubsetObjects = add_cached_subset_objects
+    # Replacing the face's bound methods is the point (one face per process, see above).
+    face.makeSubset = reused_subset  # type: ignore[method-assign,assignment]
+    face.addSubsetObjects = add_cached_subset_objects  # type: ignore[method-assign]
 
 
 # Longest text a Paragraph shows; a longer one is cut and ends with "…" (the warehouse keeps it
@@ -187,9 +191,17 @@ class _Paragraph(Paragraph):
 
     _wrapped_at: float | None = None
 
-    def _setup(self, text, style, bulletText, frags, cleaner):  # reportlab's signature
+    def _setup(  # reportlab's signature
+        self,
+        text: str,
+        style: ParagraphStyle,
+        bulletText: str | None,
+        frags: list[Any] | None,
+        cleaner: Callable[[str], str] | None,
+    ) -> None:
         if frags is not None or bulletText is not None:  # split halves arrive parsed
-            super()._setup(text, style, bulletText, frags, cleaner)
+            # A private method the type stubs leave out.
+            super()._setup(text, style, bulletText, frags, cleaner)  # type: ignore[misc]
             return
         parsed_text, parsed_style, parsed_frags, parsed_bullet = _parsed(text, style)
         self.text = parsed_text
@@ -213,7 +225,9 @@ class _Paragraph(Paragraph):
 
 
 @lru_cache(maxsize=8192)
-def _parsed(markup: str, style: ParagraphStyle) -> tuple[str, ParagraphStyle, tuple, object]:
+def _parsed(
+    markup: str, style: ParagraphStyle
+) -> tuple[str, ParagraphStyle, tuple[Any, ...], str | None]:
     """What reportlab's Paragraph makes of `markup` in `style` (styles are process-wide)."""
     paragraph = Paragraph(markup, style)
     return paragraph.text, paragraph.style, tuple(paragraph.frags), paragraph.bulletText

@@ -46,6 +46,7 @@ import pyarrow as pa
 from orchestration import demo_data
 from orchestration.demo_data import sql_list
 from orchestration.settings import REPO_ROOT
+from orchestration.sql_rows import one_row
 
 DEFAULT_EVENTS = 10_000_000
 DEFAULT_SUBSCRIPTIONS = 100_000
@@ -369,7 +370,7 @@ def _bad_rows(count: int, month_start_ms: int, sub_ids: Sequence[str]) -> list[d
     """`count` rows of each rejection kind the loader or the close must catch."""
     ts = demo_data._iso(month_start_ms + 2 * 86_400_000, millis=True)
     ok = '{"endpoint": "/v1/chat", "region": "us"}'
-    kinds = [
+    kinds: list[tuple[str, dict[str, str | None]]] = [
         ("missing_field", {"code": None}),
         ("missing_field", {"transaction_id": None}),
         ("bad_timestamp", {"timestamp": "not-a-date"}),
@@ -842,8 +843,9 @@ def compare_floor_to_close(warehouse: Path, floor_parquet: Path) -> dict[str, in
     """
     floor = str(floor_parquet).replace("'", "''")
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        row = conn.execute(
-            f"""
+        row = one_row(
+            conn.execute(
+                f"""
             with
             metrics as (
                 select metric_code, aggregation, rounding_function
@@ -898,7 +900,8 @@ def compare_floor_to_close(warehouse: Path, floor_parquet: Path) -> dict[str, in
                 count(*) filter (where only_floor)
             from compared
             """
-        ).fetchone()
+            )
+        )
     names = ("rows", "event_counts_differ", "units_differ", "only_billed", "only_floor")
     return dict(zip(names, (int(v) for v in row), strict=True))
 

@@ -29,6 +29,7 @@ import pyarrow.parquet
 from orchestration import bench
 from orchestration.bench import BenchOptions, BenchResult, Figure
 from orchestration.settings import REPO_ROOT
+from orchestration.sql_rows import one_row
 
 TARGET_REFRESH_OVER_FLOOR = 2.0
 TARGET_UNCHANGED_SECONDS = 3.0  # plus the command's start-up
@@ -303,8 +304,9 @@ def compare_floor_to_usage(warehouse: Path) -> dict[str, int]:
     """Buckets with events in either, the floor's against billing.fct_usage_current: how many
     differ in units, in events and in exact amount, and how many only one side has."""
     with duckdb.connect(str(warehouse)) as conn:
-        row = conn.execute(
-            """
+        row = one_row(
+            conn.execute(
+                """
             with product as (
                 select external_subscription_id, charge_code, filter_code, pricing_group, units,
                        events_count, precise_amount as amount
@@ -323,7 +325,8 @@ def compare_floor_to_usage(warehouse: Path) -> dict[str, int]:
                 and product.filter_code = floor.filter_code
                 and product.pricing_group is not distinct from floor.pricing_group
             """
-        ).fetchone()
+            )
+        )
     keys = ("buckets", "one_side_only", "units", "events", "amount")
     return dict(zip(keys, row, strict=True))
 
@@ -335,7 +338,7 @@ def _arriving_events(landing: Path, as_of: str, count: int) -> Path:
         for row in _csv_rows(next((landing / "subscriptions").glob("*.csv")))
     ]
     with duckdb.connect() as conn:
-        instant = conn.execute("select cast(? as timestamp)", [as_of]).fetchone()[0]
+        instant = one_row(conn.execute("select cast(? as timestamp)", [as_of]))[0]
     stamp = instant.isoformat(timespec="milliseconds") + "Z"
     table = pa.table(
         {

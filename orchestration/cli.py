@@ -4,11 +4,16 @@ import argparse
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from orchestration import dbt_docs
 from orchestration.settings import REPO_ROOT, Locations, command_environment, export_locations
+
+# A read-only command of orchestration/review_cli.py: parsed arguments and paths in, exit code out.
+ReviewCommand = Callable[[argparse.Namespace, Locations], int]
 
 
 def _dagster_home(locations: Locations) -> Path:
@@ -153,7 +158,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
 
 
-def _run(args: argparse.Namespace, review_commands: dict) -> int:
+def _run(args: argparse.Namespace, review_commands: dict[str, ReviewCommand]) -> int:
     from orchestration import console
 
     locations = _prepare(args)
@@ -223,7 +228,9 @@ def _run(args: argparse.Namespace, review_commands: dict) -> int:
     return 0
 
 
-def _add_preview(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def _add_preview(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+) -> argparse.ArgumentParser:
     preview = commands.add_parser(
         "preview",
         help="preview the invoices of the current periods, as if they ended now (nothing billed)",
@@ -237,7 +244,7 @@ def _add_preview(commands: argparse._SubParsersAction) -> argparse.ArgumentParse
     return preview
 
 
-def _preview(args: argparse.Namespace, since: datetime) -> list[tuple]:
+def _preview(args: argparse.Namespace, since: datetime) -> list[tuple[Any, ...]]:
     """`meterhouse preview`: orchestration/preview.py, docs/preview.md."""
     from orchestration import preview, runs
 
@@ -260,7 +267,9 @@ def _add_output_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--debug", action="store_true", help="print stack traces of errors")
 
 
-def _add_review_commands(commands: argparse._SubParsersAction) -> dict:
+def _add_review_commands(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+) -> dict[str, ReviewCommand]:
     """status, validate, explain and rejects: read-only commands (orchestration/review_cli.py)."""
     from orchestration import review_cli
 
@@ -275,7 +284,7 @@ def _formats(value: str) -> tuple[str, ...]:
     return formats
 
 
-def _add_bench(commands: argparse._SubParsersAction) -> None:
+def _add_bench(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     bench = commands.add_parser(
         "bench", help="benchmark load, close and PDFs against a raw DuckDB floor"
     )

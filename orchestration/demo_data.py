@@ -55,6 +55,7 @@ from orchestration.landing.readers import (
     WALLET_TRANSACTIONS,
     WALLETS,
 )
+from orchestration.sql_rows import one_row
 
 MAX_ROWS_PER_FILE = 1_000_000
 MANIFEST_NAME = "demo_manifest.json"
@@ -1156,7 +1157,7 @@ def _write_chunk(
     else:
         table = con.sql(f"select {columns} from chunk_out order by arrival, ord").to_arrow_table()
         pq.write_table(table, path, compression="zstd", row_group_size=250_000)
-    count = int(con.execute("select count(*) from chunk_out").fetchone()[0])
+    count = int(one_row(con.execute("select count(*) from chunk_out"))[0])
     con.execute("drop table chunk_out")
     return count, replayed
 
@@ -1208,8 +1209,8 @@ def _write_events(
     counts = rng.multinomial(n_regular, (p / p.sum()).ravel()).reshape(n_subs, len(chunks))
 
     # A handful of valid events shortly before a mid-month start: loaded, never billed.
-    before_sub = np.array(mid, dtype=np.int64)[rng.permutation(len(mid))] if mid else np.zeros(0)
-    before_sub = np.resize(before_sub, n_before).astype(np.int32)
+    candidates = np.array(mid, dtype=np.int64)[rng.permutation(len(mid))] if mid else np.zeros(0)
+    before_sub = np.resize(candidates, n_before).astype(np.int32)
     started = np.array([s.started_ms for s in subs], dtype=np.int64)
     gap = np.minimum(2 * DAY_MS, started[before_sub] - ctx.total_start)
     before_ts = started[before_sub] - 1 - (rng.random(n_before) * (gap - 1)).astype(np.int64)

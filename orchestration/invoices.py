@@ -30,6 +30,7 @@ from orchestration.accounting.ledger import (
     LedgerTax,
     LedgerWalletMovement,
 )
+from orchestration.sql_rows import one_row
 
 
 def query_rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -84,9 +85,11 @@ def seller_party(conn: duckdb.DuckDBPyConnection) -> Party:
 
 def seller_texts(conn: duckdb.DuckDBPyConnection) -> tuple[str | None, str | None]:
     """The billing entity's payment details and invoice footer, printed as given."""
-    return conn.execute(
-        "select payment_details, invoice_footer from staging.stg_catalog__billing_entities"
-    ).fetchone()
+    return one_row(
+        conn.execute(
+            "select payment_details, invoice_footer from staging.stg_catalog__billing_entities"
+        )
+    )
 
 
 def customer_locale(row: dict) -> str:
@@ -369,9 +372,9 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         revenues[line["invoice_id"]].append(LedgerRevenue(kind, line[code], amount))
     for invoice in invoices:
         if invoice["progressive_billing_credit_amount"]:
-            credit = exact_money(invoice["progressive_billing_credit_amount"], invoice["exponent"])
+            progressive = exact_money(invoice["progressive_billing_credit_amount"], invoice["exponent"])
             revenues[invoice["invoice_id"]].append(
-                LedgerRevenue("progressive_billing_credit", "usage", -credit)
+                LedgerRevenue("progressive_billing_credit", "usage", -progressive)
             )
     credits = defaultdict(list)
     for credit in query_rows(

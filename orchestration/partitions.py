@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.settings import Locations
+from orchestration.sql_rows import one_row
 
 EARLIEST_MONTH = "2000-01"
 
@@ -55,7 +56,7 @@ def first_close_month(locations: Locations) -> FirstMonth:
                     "select strftime(min(started_at), '%Y-%m') from raw.subscriptions",
                 ):
                     try:
-                        value = conn.execute(sql).fetchone()[0]
+                        value = one_row(conn.execute(sql))[0]
                     except duckdb.CatalogException:
                         continue
                     if value:

@@ -27,6 +27,7 @@ from orchestration.partitions import close_window_vars
 from orchestration.project import dbt_project, restore_partial_parse, save_partial_parse
 from orchestration.runs import RunError
 from orchestration.settings import current_locations, restored_environment
+from orchestration.sql_rows import one_row
 
 # Preview table -> the close's mart it holds rows of (same columns; previews add two).
 PREVIEW_TABLES = {
@@ -146,17 +147,19 @@ def _instant(conn: duckdb.DuckDBPyConnection, as_of: str | None) -> datetime:
     """`as_of` (naive UTC text), else the latest event loaded, else now (as current usage)."""
     if as_of:
         return datetime.fromisoformat(as_of)
-    latest = conn.execute("select max(event_timestamp) from raw.events").fetchone()[0]
+    latest = one_row(conn.execute("select max(event_timestamp) from raw.events"))[0]
     return latest or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _has_subscriptions(conn: duckdb.DuckDBPyConnection, instant: datetime, customer: str) -> bool:
     return (
-        conn.execute(
-            "select count(*) from raw.subscriptions where external_customer_id = ? "
-            "and started_at <= ?",
-            [customer, instant],
-        ).fetchone()[0]
+        one_row(
+            conn.execute(
+                "select count(*) from raw.subscriptions where external_customer_id = ? "
+                "and started_at <= ?",
+                [customer, instant],
+            )
+        )[0]
         > 0
     )
 
@@ -301,7 +304,7 @@ def _write_previews(
         except BaseException:
             conn.execute("rollback")
             raise
-        return conn.execute("select count(*) from preview_invoice_ids").fetchone()[0]
+        return one_row(conn.execute("select count(*) from preview_invoice_ids"))[0]
     finally:
         conn.execute("detach preview_copy")
 

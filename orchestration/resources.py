@@ -65,13 +65,14 @@ class BillingDbtCliResource(DbtCliResource):
         restore_partial_parse(target_path)
         profile = [*(["--profile", self.profile] if self.profile else [])]
         profile += ["--target", self.target] if self.target else []
+        # Used only when indirect_selection is set.
         indirect = ["--indirect-selection", params.indirect_selection]
         return in_process_invocation(
             args=[
                 *cleaned_args,
                 *profile,
                 *params.selection_args,
-                *(indirect if params.indirect_selection else []),
+                *(indirect if params.indirect_selection else []),  # type: ignore[list-item]
             ],
             manifest=params.manifest,
             dagster_dbt_translator=params.dagster_dbt_translator,
@@ -85,4 +86,5 @@ class BillingDbtCliResource(DbtCliResource):
         )
 
 
-dbt = BillingDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+# dagster-dbt's field is typed str; its validator turns a DbtProject into the project's path.
+dbt = BillingDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.settings import Locations
+from orchestration.sql_rows import one_row
 
 
 def add_commands(
@@ -76,11 +77,13 @@ def _billing(locations: Locations, snapshot: Path | None) -> Iterator[duckdb.Duc
 
 def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
-        conn.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
+        one_row(
+            conn.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            )
+        )[0]
     )
 
 
@@ -102,15 +105,17 @@ def _status(args: argparse.Namespace, locations: Locations) -> int:
             conn, "raw", "finalizations", "billing_month", "finished_at is not null"
         )
         pending = (
-            conn.execute(
-                "select count(*), count(distinct invoice_id) from billing.fct_invoice_restatements "
-                "where settlement_status = 'pending'"
-            ).fetchone()
+            one_row(
+                conn.execute(
+                    "select count(*), count(distinct invoice_id) "
+                    "from billing.fct_invoice_restatements where settlement_status = 'pending'"
+                )
+            )
             if _has_table(conn, "billing", "fct_invoice_restatements")
             else (0, 0)
         )
         last_close = (
-            conn.execute("select max(closed_at) from raw.closed_months").fetchone()[0]
+            one_row(conn.execute("select max(closed_at) from raw.closed_months"))[0]
             if _has_table(conn, "raw", "closed_months")
             else None
         )
@@ -373,10 +378,12 @@ def _explain(args: argparse.Namespace, locations: Locations) -> int:
                 _print(f"  {_tier_text(tier, currency)}")
             if line_type != "charge" or not metric:
                 continue
-            count = conn.execute(
-                "select count(*) from billing.invoice_line_events where invoice_line_id = ?",
-                [line_id],
-            ).fetchone()[0]
+            count = one_row(
+                conn.execute(
+                    "select count(*) from billing.invoice_line_events where invoice_line_id = ?",
+                    [line_id],
+                )
+            )[0]
             _print(f"  events behind this line: {count}")
             for transaction_id, event_at, source_file, line_number, properties in conn.execute(
                 "select transaction_id, event_at, source_file, line_number, properties "
@@ -443,11 +450,13 @@ def _rejects(args: argparse.Namespace, locations: Locations) -> int:
             "order by input_kind, source_file, line_number limit ?",
             [args.reason, args.reason, args.kind, args.kind, args.limit],
         ).fetchall()
-        total = conn.execute(
-            "select count(*) from billing.rejected_inputs "
-            "where (? is null or reason = ?) and (? is null or input_kind = ?)",
-            [args.reason, args.reason, args.kind, args.kind],
-        ).fetchone()[0]
+        total = one_row(
+            conn.execute(
+                "select count(*) from billing.rejected_inputs "
+                "where (? is null or reason = ?) and (? is null or input_kind = ?)",
+                [args.reason, args.reason, args.kind, args.kind],
+            )
+        )[0]
     for kind, reason, source_file, line, detail, raw in rows:
         where = source_file + (f" line {line}" if line is not None else "")
         _print(f"{where}: {reason} ({kind}): {detail}")

@@ -25,6 +25,7 @@ import duckdb
 from orchestration import console
 from orchestration.partitions import first_close_month, monthly_partitions
 from orchestration.settings import Locations, current_locations
+from orchestration.sql_rows import one_row
 
 
 class RunError(Exception):
@@ -140,8 +141,8 @@ def _release_killed_runs(instance: dg.DagsterInstance) -> None:
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
         for run_id in storage.get_concurrency_run_ids():
-            run = instance.get_run_by_id(run_id)
-            if run is None or run.status not in UNFINISHED:
+            claimant = instance.get_run_by_id(run_id)
+            if claimant is None or claimant.status not in UNFINISHED:
                 storage.free_concurrency_slots_for_run(run_id)
 
 
@@ -389,9 +390,9 @@ def refresh_usage(as_of: str | None = None, *, wait: bool = False) -> dict:
         from orchestration.assets.usage import usage_figures
 
         with connect_warehouse(current_locations().warehouse) as conn:
-            refreshed_at = conn.execute(
-                "select max(refreshed_at) from raw.usage_refresh_inputs"
-            ).fetchone()[0]
+            refreshed_at = one_row(
+                conn.execute("select max(refreshed_at) from raw.usage_refresh_inputs")
+            )[0]
             # The refresh records its inputs only when it computed; an older record means it
             # found nothing new (orchestration/assets/usage.py).
             return {**usage_figures(conn), "unchanged": refreshed_at < started}

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, cast, overload
 
 import orjson
 from starlette.applications import Starlette
@@ -153,9 +154,12 @@ class Api:
                 token = bearer_token(request.headers.get("authorization"))
                 if not self.settings.api_keys.accepts(token):
                     raise errors.unauthorized()
+                # is_async tells which of the two kinds `handler` is.
                 if is_async:
-                    return await handler(request)
-                return await run_in_threadpool(handler, request)
+                    return await cast(Awaitable[Response], handler(request))
+                return await run_in_threadpool(
+                    cast(Callable[[Request], Response], handler), request
+                )
             except ApiError as error:
                 return error.response()
 
@@ -720,6 +724,10 @@ def _in_dates(value: date | None, query) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
+@overload
+def _integer(query: Any, name: str, default: int, minimum: int = 0) -> int: ...
+@overload
+def _integer(query: Any, name: str, default: None = None, minimum: int = 0) -> int | None: ...
 def _integer(query, name: str, default: int | None = None, minimum: int = 0) -> int | None:
     value = query.get(name)
     if value is None:

@@ -145,6 +145,7 @@ class LandingJournal:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     async def _seal_periodically(self) -> None:
+        assert self.seal_seconds is not None  # start() runs this task only when it is set
         while True:
             await asyncio.sleep(self.seal_seconds)
             await asyncio.to_thread(self.seal)
@@ -192,6 +193,7 @@ class LandingJournal:
         written), or {} once all of them are on disk."""
         if self._task is None:
             raise RuntimeError("the journal is not started")
+        assert self._wake is not None  # start() sets it with _task
         future = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(lines, future))
         self._wake.set()
@@ -201,9 +203,11 @@ class LandingJournal:
         """Hand waiting requests to a committer as soon as one of `commit_threads` is free."""
         slots = asyncio.Semaphore(self.commit_threads)
         running: set[asyncio.Task] = set()
+        wake = self._wake
+        assert wake is not None  # start() sets it before it starts this task
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             if not self._pending:
                 continue
             await slots.acquire()
@@ -225,7 +229,7 @@ class LandingJournal:
             return
         finally:
             slots.release()
-            if self._pending:
+            if self._pending and self._wake is not None:  # set since start()
                 self._wake.set()
         for pending, outcome in zip(group, outcomes, strict=True):
             if not pending.future.done():

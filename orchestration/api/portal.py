@@ -237,7 +237,7 @@ class Portal:
         value_column = next((c for c in ("amount", "units") if c in rows[0]), None)
         if day_column is None or value_column is None:
             return ""
-        totals: dict[object, Decimal] = {}
+        totals: dict[date, Decimal] = {}
         for row in rows:
             day = row[day_column]
             day = day.date() if isinstance(day, datetime) else day

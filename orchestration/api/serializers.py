@@ -172,7 +172,9 @@ def fee(line: dict) -> dict:
     }
 
 
-def customer(row: dict, *, entity_timezone: str, created_at: object = None) -> dict:
+def customer(
+    row: dict, *, entity_timezone: str, created_at: datetime | date | str | None = None
+) -> dict:
     external_id = row["external_customer_id"]
     timezone = row.get("timezone") or None
     updated = row.get("updated_at")

@@ -5,6 +5,7 @@ import os
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -24,9 +25,10 @@ from orchestration.invoices import (
 from orchestration.partitions import monthly_partitions
 from orchestration.rendering import render_invoice_pdfs
 from orchestration.settings import current_locations
+from orchestration.sql_rows import one_row
 
 # Every output follows the close month, runs once for a backfill range, and opens the warehouse.
-MONTHLY_OUTPUT = {
+MONTHLY_OUTPUT: dict[str, Any] = {
     "group_name": "outputs",
     "partitions_def": monthly_partitions,
     "backfill_policy": dg.BackfillPolicy.single_run(),
@@ -187,7 +189,7 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, in
         conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
         os.replace(temporary, target)  # readers see the old file or the new one, never half
         # Counted from the Parquet: a view is computed once, by the copy.
-        counts[table] = conn.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
+        counts[table] = one_row(conn.execute(f"select count(*) from read_parquet('{target}')"))[0]
     # Not billing.duckdb: a catalog named `billing` would make `billing.<table>` ambiguous.
     _publish_snapshot(conn, tables, folder / "billing_snapshot.duckdb")
     return counts

@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.dbt_models import dbt_asset_key
 from orchestration.partitions import monthly_partitions
+from orchestration.sql_rows import one_row
 
 REVIEW_KEY = dg.AssetKey(["review", "month_review"])
 STATUS_TAG = "meterhouse/month_status"
@@ -156,11 +157,13 @@ class MonthReview:
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
-        conn.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
+        one_row(
+            conn.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            )
+        )[0]
     )
 
 
@@ -217,9 +220,11 @@ def build_review(
     previous_day = date(first_day.year - (first_day.month == 1), (first_day.month - 2) % 12 + 1, 1)
     finalized = (
         _table_exists(conn, "raw", "finalizations")
-        and conn.execute(
-            "select count(*) from raw.finalizations where billing_month = ?", [first_day]
-        ).fetchone()[0]
+        and one_row(
+            conn.execute(
+                "select count(*) from raw.finalizations where billing_month = ?", [first_day]
+            )
+        )[0]
     )
     review = MonthReview(month=month, status="finalized" if finalized else "draft")
     review.invoices = conn.execute(
@@ -282,9 +287,9 @@ def build_review(
         "exists (select 1 from review_load_windows as w "
         "where r.loaded_at between w.started_at and w.ended_at)"
     )
-    review.rejected_all_time = conn.execute(
-        "select count(*) from billing.rejected_inputs"
-    ).fetchone()[0]
+    review.rejected_all_time = one_row(
+        conn.execute("select count(*) from billing.rejected_inputs")
+    )[0]
     review.rejected = conn.execute(
         "select input_kind, reason, count(*) from billing.rejected_inputs as r "
         f"where {loaded_by_close} group by input_kind, reason order by input_kind, reason"
@@ -319,8 +324,9 @@ def build_review(
 
 def _subscription_changes(conn: duckdb.DuckDBPyConnection, first_day: date) -> dict[str, int]:
     """Subscriptions started, changed (a new version, not a start) and ended within the month."""
-    row = conn.execute(
-        """
+    row = one_row(
+        conn.execute(
+            """
         with versions as (
             select
                 external_subscription_id,
@@ -348,8 +354,9 @@ def _subscription_changes(conn: duckdb.DuckDBPyConnection, first_day: date) -> d
         from versions
         cross join month_bounds
         """,
-        [first_day, first_day],
-    ).fetchone()
+            [first_day, first_day],
+        )
+    )
     return {"new": row[0], "changed": row[1], "ended": row[2]}
 
 

@@ -16,6 +16,7 @@ from invoice_render.i18n import DOCUMENT_LANGUAGES, DOCUMENT_LOCALE_PATTERN
 from orchestration.landing.readers import sql_string
 from orchestration.landing.schemas import known_currencies, known_timezones
 from orchestration.settings import REPO_ROOT
+from orchestration.sql_rows import one_row
 
 PROPERTY_COLUMNS = (
     "amount",
@@ -1052,7 +1053,7 @@ def _load_file(conn: duckdb.DuckDBPyConnection, catalog_dir: Path, name: str) ->
         )
     except duckdb.Error as error:
         raise CatalogError(f"{name}.csv: cannot be read as CSV: {error}") from error
-    return conn.execute(f"select count(*) from raw.catalog_{name}").fetchone()[0]
+    return one_row(conn.execute(f"select count(*) from raw.catalog_{name}"))[0]
 
 
 def catalog_violations(conn: duckdb.DuckDBPyConnection) -> list[Violation]:

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pandera.errors
@@ -30,6 +31,7 @@ from orchestration.landing.readers import (
     landing_files,
     stage_file,
 )
+from orchestration.sql_rows import one_row
 
 LINEAGE_COLUMNS = (
     ("payload_hash", "varchar not null"),
@@ -188,8 +190,12 @@ def _validate(conn: duckdb.DuckDBPyConnection, kind: LandingKind, loaded_at: dat
     column_name)`: the column is the one that failed, named in the quarantined row's detail."""
     schema = schemas.with_scalar_fields(SCHEMAS[kind.name](loaded_at + FUTURE_TOLERANCE))
     columns = list(schema.columns)
-    frame = pl.from_arrow(
-        conn.sql(f"select line_number, {', '.join(columns)} from typed").to_arrow_table()
+    # from_arrow gives a DataFrame for a Table (a Series only for an Array).
+    frame = cast(
+        pl.DataFrame,
+        pl.from_arrow(
+            conn.sql(f"select line_number, {', '.join(columns)} from typed").to_arrow_table()
+        ),
     )
     rejections = pl.DataFrame(
         {"line_number": [], "reason": [], "column_name": []},
@@ -388,8 +394,9 @@ def load_file(
     _quarantine(conn, kind, source_file, loaded_at, "row_rejections")
     target_columns = ", ".join(name for name, _ in kind.table_columns)
     # Everything valid that is not a duplicate (conflicting ones are in row_rejections by now).
-    inserted = conn.execute(
-        f"""
+    inserted = one_row(
+        conn.execute(
+            f"""
         insert into raw.{kind.name} ({target_columns}, payload_hash, source_file, line_number,
                                      loaded_at)
         select {target_columns}, payload_hash, ?, line_number, ?
@@ -397,13 +404,14 @@ def load_file(
         where {valid}
             and line_number not in (select line_number from classified where outcome = 'duplicate')
         """,
-        [source_file, loaded_at],
-    ).fetchone()[0]
-    stats.rows_read = conn.execute("select count(*) from staged_text").fetchone()[0]
+            [source_file, loaded_at],
+        )
+    )[0]
+    stats.rows_read = one_row(conn.execute("select count(*) from staged_text"))[0]
     stats.rows_loaded = inserted
-    stats.rows_duplicate = conn.execute(
-        "select count(*) from classified where outcome = 'duplicate'"
-    ).fetchone()[0]
+    stats.rows_duplicate = one_row(
+        conn.execute("select count(*) from classified where outcome = 'duplicate'")
+    )[0]
     stats.rejected_by_reason.update(
         dict(conn.execute("select reason, count(*) from row_rejections group by reason").fetchall())
     )
@@ -433,12 +441,14 @@ def landing_first_start(folder: Path) -> str | None:
             try:
                 stage_file(conn, kind, path)
                 # Only starts the loader would accept: a bad_timestamp row bills nothing.
-                value = conn.execute(
-                    "select strftime(min(started_at), '%Y-%m') from "
-                    f"(select is_parseable, {kind.typing_sql} from staged_text) "
-                    "where is_parseable and started_at >= ?",
-                    [schemas.EARLIEST_TIMESTAMP],
-                ).fetchone()[0]
+                value = one_row(
+                    conn.execute(
+                        "select strftime(min(started_at), '%Y-%m') from "
+                        f"(select is_parseable, {kind.typing_sql} from staged_text) "
+                        "where is_parseable and started_at >= ?",
+                        [schemas.EARLIEST_TIMESTAMP],
+                    )
+                )[0]
             except (UnreadableFileError, duckdb.Error):
                 continue
             if value and (earliest is None or value < earliest):
@@ -460,18 +470,22 @@ def load_folder(
         source_file = path.relative_to(folder.parent).as_posix()
         stat = path.stat()
         modified_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-        already = conn.execute(
-            "select count(*) from raw.loaded_files where input_kind = ? and source_file = ? "
-            "and file_size = ? and file_modified_at = ?",
-            [kind.name, source_file, stat.st_size, modified_at],
-        ).fetchone()[0]
+        already = one_row(
+            conn.execute(
+                "select count(*) from raw.loaded_files where input_kind = ? and source_file = ? "
+                "and file_size = ? and file_modified_at = ?",
+                [kind.name, source_file, stat.st_size, modified_at],
+            )
+        )[0]
         if already:
             continue
         digest = content_hash(path)
-        if conn.execute(
-            "select count(*) from raw.loaded_files where input_kind = ? and content_hash = ?",
-            [kind.name, digest],
-        ).fetchone()[0]:
+        if one_row(
+            conn.execute(
+                "select count(*) from raw.loaded_files where input_kind = ? and content_hash = ?",
+                [kind.name, digest],
+            )
+        )[0]:
             # Loaded before under this or another name: remember this name and time, read nothing.
             conn.execute(
                 "insert into raw.loaded_files values (?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",

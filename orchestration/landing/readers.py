@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from orchestration.sql_rows import one_row
+
 FORMATS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -855,9 +857,9 @@ def _stage_csv(conn: duckdb.DuckDBPyConnection, kind: LandingKind, path: Path) -
             )
         except duckdb.InvalidInputException as error:  # the reader gave up on the whole file
             raise UnreadableFileError(str(error)) from error
-    last_record, last_raw = conn.execute(
-        "select max(record_number), max_by(raw, record_number) from staged_records"
-    ).fetchone()
+    last_record, last_raw = one_row(
+        conn.execute("select max(record_number), max_by(raw, record_number) from staged_records")
+    )
     marker_read = last_raw is not None and END_MARKER in last_raw
     if marker_read:
         conn.execute("delete from staged_records where record_number = ?", [last_record])

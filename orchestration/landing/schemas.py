@@ -95,7 +95,8 @@ def with_scalar_fields(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         columns={**schema.columns, "has_nested_value": pa.Column(pl.Boolean)},
         checks=[*schema.checks, _row_check("bad_value", ~pl.col("has_nested_value"))],
-        strict=schema.strict,
+        # pandera types the attribute (bool | str) wider than the argument (bool | "filter").
+        strict=schema.strict,  # type: ignore[arg-type]
     )
 
 

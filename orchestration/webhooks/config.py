@@ -146,7 +146,12 @@ def _endpoint(item: object, where: str) -> Endpoint:
         raise WebhookConfigError(f"{where}: unknown keys {sorted(unknown)}")
     url = item.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
-    if not parts or parts.scheme not in ("http", "https") or not parts.hostname:
+    if (
+        not isinstance(url, str)
+        or not parts
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+    ):
         raise WebhookConfigError(f"{where}: `url` must be an http:// or https:// URL, got {url!r}")
     algo = item.get("signature_algo", "hmac")
     if algo == "jwt":

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from orchestration.runs import RunError, warehouse_lock
 from orchestration.settings import Locations
+from orchestration.sql_rows import one_row
 from orchestration.webhooks import outbox
 from orchestration.webhooks.config import Endpoint, WebhookSettings
 
@@ -80,7 +81,8 @@ def post(url: str, body: bytes, request_headers: dict[str, str], timeout: float)
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    # webhooks/config.py accepts only http(s) URLs with a host, so hostname is never None.
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout)  # type: ignore[arg-type]
     try:
         connection.request("POST", path, body=body, headers=request_headers)
         response = connection.getresponse()
@@ -183,6 +185,8 @@ def deliver_due(
         with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
             results = list(pool.map(send, due))
         report = PassReport(attempted=len(results))
+        # (status, attempts, outcome, attempted at, retry at, delivered at, webhook id)
+        updates: list[tuple[str, int, Outcome, datetime, datetime | None, datetime | None, str]]
         updates = []
         for webhook_id, attempts, outcome in results:
             at = now()
@@ -206,10 +210,12 @@ def deliver_due(
             if updates:
                 _record(conn, results)
             report.counts = outbox.status_counts(conn)
-            report.next_attempt_at = conn.execute(
-                "select min(next_attempt_at) from webhooks.deliveries "
-                "where status in ('pending', 'retrying')"
-            ).fetchone()[0]
+            report.next_attempt_at = one_row(
+                conn.execute(
+                    "select min(next_attempt_at) from webhooks.deliveries "
+                    "where status in ('pending', 'retrying')"
+                )
+            )[0]
             outbox.publish_log(conn, locations.output_dir)
         return report
 

@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration.api import serializers
 from orchestration.api.catalog import Catalog
+from orchestration.sql_rows import one_row
 from orchestration.webhooks.config import WebhookSettings
 
 SCHEMA_SQL = """
@@ -180,11 +181,13 @@ def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
-        conn.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
+        one_row(
+            conn.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [schema, table],
+            )
+        )[0]
     )
 
 
@@ -286,8 +289,9 @@ def _queue_deliveries(
     if rows:
         conn.executemany("insert into webhook_endpoints values (?, ?, ?, ?, ?)", rows)
     webhook_id = event_id_sql("new.webhook_event_id", "endpoints.endpoint_id")
-    return conn.execute(
-        f"""
+    return one_row(
+        conn.execute(
+            f"""
         insert into webhooks.deliveries
         select distinct
             {webhook_id}, new.webhook_event_id, endpoints.endpoint_id, endpoints.url,
@@ -298,8 +302,9 @@ def _queue_deliveries(
             on endpoints.all_types or endpoints.event_type = new.webhook_type
         where {webhook_id} not in (select webhook_id from webhooks.deliveries)
         """,
-        [now, now],
-    ).fetchone()[0]
+            [now, now],
+        )
+    )[0]
 
 
 def _new_rows(conn: duckdb.DuckDBPyConnection, sql: str, object_type: str) -> list[dict]:
@@ -477,10 +482,12 @@ def _event_errors(
     ).fetchall()
     if not rows:
         return []
-    object_id = conn.execute(
-        "select md5(string_agg(rejected_input_id, ',' order by rejected_input_id)) "
-        "from webhook_event_errors"
-    ).fetchone()[0]
+    object_id = one_row(
+        conn.execute(
+            "select md5(string_agg(rejected_input_id, ',' order by rejected_input_id)) "
+            "from webhook_event_errors"
+        )
+    )[0]
     errors: dict[str, list[str]] = {key: [] for key in LAGO_EVENT_ERROR_KEYS}
     for _, reason, transaction_id in rows:
         errors.setdefault(EVENT_ERROR_KEYS.get(reason, reason), []).append(transaction_id)
