@@ -372,7 +372,9 @@ def all_finalized_ledger_invoices(conn: duckdb.DuckDBPyConnection) -> list[Ledge
         revenues[line["invoice_id"]].append(LedgerRevenue(kind, line[code], amount))
     for invoice in invoices:
         if invoice["progressive_billing_credit_amount"]:
-            progressive = exact_money(invoice["progressive_billing_credit_amount"], invoice["exponent"])
+            progressive = exact_money(
+                invoice["progressive_billing_credit_amount"], invoice["exponent"]
+            )
             revenues[invoice["invoice_id"]].append(
                 LedgerRevenue("progressive_billing_credit", "usage", -progressive)
             )
