@@ -19,6 +19,7 @@ from orchestration.assets.usage import (
 )
 from orchestration.project import dbt_project
 from orchestration.resources import dbt, warehouse
+from orchestration.settings import export_locations
 from orchestration.webhooks.assets import (
     webhook_deliveries,
     webhook_delivery_job,
@@ -26,6 +27,9 @@ from orchestration.webhooks.assets import (
     webhook_outbox,
 )
 
+# The code location's entry point: Dagster (`dagster dev`, a workspace, the CLI's runs) loads
+# this module, and its resources read the locations from the environment (dg.EnvVar).
+export_locations()
 dbt_project.prepare_if_dev()
 
 # The frozen tables (models/finalized, dbt tag `finalization`): appended to by a finalization only.

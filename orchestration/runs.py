@@ -488,8 +488,9 @@ def _finalize(month: str) -> None:
 
 def ui_command(locations: Locations) -> str:
     """`meterhouse ui`, with the locations of this command where they are not the defaults."""
-    from orchestration.settings import DEFAULTS, _absolute
+    from orchestration.settings import resolve_locations
 
+    defaults = resolve_locations({})
     flags = {
         "MH_CATALOG_DIR": ("--catalog", locations.catalog_dir),
         "MH_LANDING_DIR": ("--landing", locations.landing_dir),
@@ -497,9 +498,7 @@ def ui_command(locations: Locations) -> str:
         "MH_OUTPUT_DIR": ("--output", locations.output_dir),
     }
     parts = ["meterhouse ui"] + [
-        f"{flag} {path}"
-        for name, (flag, path) in flags.items()
-        if str(path) != _absolute(DEFAULTS[name])
+        f"{flag} {path}" for name, (flag, path) in flags.items() if str(path) != defaults[name]
     ]
     return " ".join(parts)
 

@@ -1,12 +1,14 @@
 """Where things live: the four locations of README.md resolved from MH_* environment variables.
 
 Defaults are relative to the repository root, because dbt runs there. Paths are made absolute so
-that Dagster, dbt and DuckDB agree whatever the working directory.
+that Dagster, dbt and DuckDB agree whatever the working directory. Importing this module changes
+nothing: `resolve_locations` is pure, and the entry points (each CLI command, the Dagster code
+location in orchestration/definitions.py) apply the result with `export_locations`.
 """
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,9 @@ DEFAULTS = {
     "MH_OUTPUT_DIR": "data/output",
 }
 
-# dagster-dbt looks for `dbt` on PATH; make the venv's own bin win when the venv is not activated.
+# The venv's own executables (dbt, dagster, bean-check), called by absolute path so that an
+# unactivated venv works without touching PATH.
 VENV_BIN = str(Path(sys.executable).parent)
-if VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
 
 
 def _absolute(value: str) -> str:
@@ -41,15 +42,23 @@ class Locations:
     output_dir: Path
 
 
-def export_locations(overrides: dict[str, str | None] | None = None) -> Locations:
-    """Resolve every MH_* location (override > environment > default) and export it.
+def resolve_locations(
+    environ: Mapping[str, str], overrides: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """Every MH_* location as an absolute path: override > environment > default."""
+    overrides = overrides or {}
+    return {
+        name: _absolute(overrides.get(name) or environ.get(name) or default)
+        for name, default in DEFAULTS.items()
+    }
+
+
+def export_locations(overrides: Mapping[str, str | None] | None = None) -> Locations:
+    """Resolve every MH_* location and export it into this process's environment.
 
     Exporting keeps Dagster resources (`dg.EnvVar`) and dbt's `profiles.yml` on the same files.
     """
-    overrides = overrides or {}
-    for name, default in DEFAULTS.items():
-        value = overrides.get(name) or os.environ.get(name) or default
-        os.environ[name] = _absolute(value)
+    os.environ.update(resolve_locations(os.environ, overrides))
     return current_locations()
 
 
@@ -84,15 +93,10 @@ def restored_environment(*names: str) -> Iterator[None]:
 
 def current_locations() -> Locations:
     """The locations as currently exported (defaults when nothing was set)."""
-    values = {
-        name: _absolute(os.environ.get(name) or default) for name, default in DEFAULTS.items()
-    }
+    values = resolve_locations(os.environ)
     return Locations(
         catalog_dir=Path(values["MH_CATALOG_DIR"]),
         landing_dir=Path(values["MH_LANDING_DIR"]),
         warehouse=Path(values["MH_WAREHOUSE"]),
         output_dir=Path(values["MH_OUTPUT_DIR"]),
     )
-
-
-export_locations()
