@@ -1020,7 +1020,11 @@ class _NumberedCanvas(Canvas):
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temp file beside `target`, fsync, then rename over it."""
+    """Write to a temp file beside `target`, fsync, then rename over it.
+
+    For callers of this library's `render_*_pdf(path)`; the orchestration renders bytes and
+    publishes them through its own writer (orchestration/files.py), the library not depending
+    on it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Unique per writer, and short enough to stay under NAME_MAX for long target names.
     temp = target.with_name(f".{target.name[:200]}.{uuid.uuid4().hex[:16]}.tmp")

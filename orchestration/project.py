@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from orchestration.files import replaced_atomically
 from orchestration.settings import REPO_ROOT, VENV_BIN
 
 DBT_EXECUTABLE = str(Path(VENV_BIN) / "dbt")
@@ -83,10 +84,8 @@ def save_partial_parse(invocation_target: Path) -> None:
     if not written.exists():
         return
     entry = _partial_parse_entry()
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-    shutil.copyfile(written, temporary)
-    os.replace(temporary, entry)  # atomic: a reader sees the old file or the new one, whole
+    with replaced_atomically(entry) as temporary:  # a reader sees the old file or the new one
+        shutil.copyfile(written, temporary)
     entries = sorted(entry.parent.glob("*.msgpack"), key=_modified, reverse=True)
     for old in entries[KEPT_PARTIAL_PARSES:]:
         old.unlink(missing_ok=True)

@@ -29,7 +29,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from invoice_render import Invoice, render_invoice_pdf_bytes
-from orchestration.files import write_atomically
+from orchestration.files import fsync_path, write_atomically
 
 # Below this many documents a pool costs more (worker start-up, ~1 s) than it saves.
 POOL_THRESHOLD = 64
@@ -65,14 +65,6 @@ def _render_chunk(jobs: Sequence[tuple[Invoice, Path]], batch: str) -> list[tupl
     return written
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def render_invoice_pdfs(jobs: Sequence[tuple[Invoice, Path]], workers: int | None = None) -> int:
     """Render every (invoice, path) and return how many were written.
 
@@ -102,13 +94,13 @@ def render_invoice_pdfs(jobs: Sequence[tuple[Invoice, Path]], workers: int | Non
                 for future in done:
                     pairs = future.result()
                     written.extend(pairs)
-                    syncing.extend(syncer.submit(_fsync, temp) for temp, _ in pairs)
+                    syncing.extend(syncer.submit(fsync_path, temp) for temp, _ in pairs)
             for future in syncing:
                 future.result()
         for temp, target in written:
             os.replace(temp, target)
         for folder in {target.parent for _, target in written}:
-            _fsync(folder)  # the renames themselves
+            fsync_path(folder)  # the renames themselves
     except BaseException:
         for folder in {target.parent for _, target in jobs}:
             for temp in folder.glob(f".*.{batch}.tmp"):

@@ -55,9 +55,7 @@ context that traps ``Inexact``, so a sum that would need rounding raises instead
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +75,7 @@ from beancount import loader
 from beancount.core import account as bc_account
 from beancount.core import data as bc_data
 
-from orchestration.faults import crash_point
+from orchestration.files import write_atomically
 
 RECEIVABLE_ACCOUNT = "Assets:Receivable:Customers"
 TAX_ACCOUNT_ROOT = "Liabilities:Tax"
@@ -749,7 +747,7 @@ def sync_ledger(
 ) -> LedgerSyncResult:
     """Rewrite the ledger at ``path`` from the documents; skip the write when nothing changed.
 
-    The file is replaced atomically (temporary file in the same directory, then ``os.replace``),
+    The file is replaced atomically (``orchestration.files.write_atomically``),
     and parent directories are created. Pass every finalized document, not only the new month's:
     the file holds exactly the documents given.
     """
@@ -770,20 +768,8 @@ def sync_ledger(
     if path.is_file() and path.read_bytes() == content:
         return LedgerSyncResult(path=path, changed=False, **counts)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else _DEFAULT_FILE_MODE
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        crash_point("ledger_writing")
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomically(path, content, point="ledger_writing", mode=mode)
     return LedgerSyncResult(path=path, changed=True, **counts)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.files import fsync_path, replaced_atomically
 from orchestration.landing.loader import stage_and_validate
 from orchestration.landing.readers import LANDING_KINDS
 
@@ -82,14 +83,6 @@ def _process_alive(spool_name: str) -> bool:
     except OSError:
         return True
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def _fsync_directory(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LandingJournal:
@@ -163,9 +156,8 @@ class LandingJournal:
             if not files:
                 return 0
             target = self._next_name("sealed")
-            temporary = target.with_name(f".{target.name}.tmp")
-            try:
-                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            with replaced_atomically(target, sync_folder=True) as temporary:
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 try:
                     for path in files:
                         try:
@@ -175,14 +167,9 @@ class LandingJournal:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.replace(temporary, target)
-                _fsync_directory(target.parent)
-            except BaseException:
-                temporary.unlink(missing_ok=True)
-                raise
             for path in files:
                 path.unlink(missing_ok=True)
-            _fsync_directory(self.spool)
+            fsync_path(self.spool)
             with self._stats_lock:
                 self.stats.fsyncs += 3
                 self.stats.seals += 1
@@ -267,27 +254,21 @@ class LandingJournal:
         """Judge, write, fsync and rename one group; the outcome of each request."""
         started = time.perf_counter()
         target = self._next_name()
-        temporary = target.with_name(f".{target.name}.tmp")
-        try:
-            # Judged from a scratch copy outside the landing folder (the reader goes by suffix).
-            scratch = self._scratch / f"{threading.get_ident()}.ndjson"
-            self._write(scratch, requests)
-            outcomes = self._judge(scratch, requests)
-            accepted = [r for r, o in zip(requests, outcomes, strict=True) if not o]
-            if accepted:
+        # Judged from a scratch copy outside the landing folder (the reader goes by suffix).
+        scratch = self._scratch / f"{threading.get_ident()}.ndjson"
+        self._write(scratch, requests)
+        outcomes = self._judge(scratch, requests)
+        accepted = [r for r, o in zip(requests, outcomes, strict=True) if not o]
+        if accepted:
+            with replaced_atomically(target, sync_folder=True) as temporary:
                 self._write(temporary, accepted)
                 fd = os.open(temporary, os.O_WRONLY)
                 try:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.replace(temporary, target)
-                _fsync_directory(target.parent)
-                with self._stats_lock:
-                    self.stats.fsyncs += 2
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+            with self._stats_lock:
+                self.stats.fsyncs += 2
         with self._stats_lock:
             self.stats.commits += 1
             self.stats.rows += sum(len(r) for r in accepted)

@@ -1,7 +1,6 @@
 """What a finalized month produces outside the warehouse: invoice PDFs, the Beancount ledger, and
 Parquet copies of every `billing` table for BI tools (docs/tables.md)."""
 
-import os
 import time
 from datetime import date
 from pathlib import Path
@@ -15,7 +14,7 @@ from invoice_render import render_credit_note_pdf_bytes
 from orchestration.accounting import check_ledger, sync_ledger
 from orchestration.assets.dbt_models import dbt_asset_key
 from orchestration.credit_notes import finalized_credit_notes_for_month
-from orchestration.files import sweep_temporaries, write_atomically
+from orchestration.files import replaced_atomically, sweep_temporaries, write_atomically
 from orchestration.invoices import (
     all_finalized_ledger_credit_notes,
     all_finalized_ledger_invoices,
@@ -185,9 +184,9 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, in
     ]
     for table in tables:
         target = folder / f"{table}.parquet"
-        temporary = folder / f".{table}.parquet.tmp"
-        conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
-        os.replace(temporary, target)  # readers see the old file or the new one, never half
+        # Readers see the old file or the new one, never half.
+        with replaced_atomically(target) as temporary:
+            conn.execute(f"copy (select * from billing.{table}) to '{temporary}' (format parquet)")
         # Counted from the Parquet: a view is computed once, by the copy.
         counts[table] = one_row(conn.execute(f"select count(*) from read_parquet('{target}')"))[0]
     # Not billing.duckdb: a catalog named `billing` would make `billing.<table>` ambiguous.
@@ -201,20 +200,19 @@ def _publish_snapshot(conn: duckdb.DuckDBPyConnection, tables: list[str], target
     A BI tool may keep it open while runs go on; it is written in the storage format of DuckDB
     1.4, which older drivers read too (docs/contributing.md).
     """
-    temporary = target.with_name(f".{target.name}.tmp")
-    conn.execute(f"attach '{temporary}' as billing_snapshot (storage_version 'v1.4.0')")
-    try:
-        conn.execute("create schema billing_snapshot.billing")
-        for table in tables:
-            # From the Parquet just written: a view (invoice_line_events) is not computed twice.
-            parquet = target.parent / f"{table}.parquet"
-            conn.execute(
-                f"create table billing_snapshot.billing.{table} as "
-                f"select * from read_parquet('{parquet}')"
-            )
-    finally:
-        conn.execute("detach billing_snapshot")
-    os.replace(temporary, target)
+    with replaced_atomically(target) as temporary:
+        conn.execute(f"attach '{temporary}' as billing_snapshot (storage_version 'v1.4.0')")
+        try:
+            conn.execute("create schema billing_snapshot.billing")
+            for table in tables:
+                # From the Parquet just written: a view (invoice_line_events) is computed once.
+                parquet = target.parent / f"{table}.parquet"
+                conn.execute(
+                    f"create table billing_snapshot.billing.{table} as "
+                    f"select * from read_parquet('{parquet}')"
+                )
+        finally:
+            conn.execute("detach billing_snapshot")
 
 
 # What credit_note_pdfs reads: the notes, their items and taxes, the credited invoice, the customer.

@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration.api import serializers
 from orchestration.api.catalog import Catalog
+from orchestration.files import replaced_atomically
 from orchestration.sql_rows import one_row
 from orchestration.webhooks.config import WebhookSettings
 
@@ -509,15 +510,12 @@ def _event_errors(
 
 def publish_log(conn: duckdb.DuckDBPyConnection, output_dir: Path) -> Path:
     """`billing.fct_webhook_deliveries` as Parquet beside the other marts (docs/tables.md)."""
-    folder = output_dir / "marts"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "fct_webhook_deliveries.parquet"
-    temporary = folder / ".fct_webhook_deliveries.parquet.tmp"
-    conn.execute(
-        f"copy (select * from billing.fct_webhook_deliveries order by created_at, webhook_id) "
-        f"to '{temporary}' (format parquet)"
-    )
-    temporary.replace(target)
+    target = output_dir / "marts" / "fct_webhook_deliveries.parquet"
+    with replaced_atomically(target) as temporary:
+        conn.execute(
+            f"copy (select * from billing.fct_webhook_deliveries order by created_at, webhook_id) "
+            f"to '{temporary}' (format parquet)"
+        )
     return target
 
 
