@@ -36,7 +36,7 @@ ui: $(INSTALLED)
 # mypy's settings (which modules are checked strictly) are in pyproject.toml, [tool.mypy].
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check orchestration invoice_render tests
+	$(BIN)/ruff format --check orchestration invoice_render meterhouse_tools tests
 	$(BIN)/mypy
 
 clean:

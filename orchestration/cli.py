@@ -314,7 +314,7 @@ def _bench(args: argparse.Namespace) -> int:
         from orchestration.api.command import run_api_bench_command
 
         return run_api_bench_command(args)
-    from orchestration.bench import BenchOptions, format_table, run_bench
+    from meterhouse_tools.bench import BenchOptions, format_table, run_bench
 
     options = BenchOptions(
         events=args.events,

@@ -595,7 +595,7 @@ def demo(
 def _demo(
     locations: Locations, *, months: int, customers: int, events: int, seed: int, first_month: str
 ) -> None:
-    from orchestration.demo_data import generate_demo_dataset
+    from meterhouse_tools.demo_data import generate_demo_dataset
 
     since = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 

@@ -37,7 +37,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def add_api_bench_options(bench: argparse.ArgumentParser) -> None:
-    """`meterhouse bench --api` and its options (orchestration/api/bench.py)."""
+    """`meterhouse bench --api` and its options (meterhouse_tools/api_bench.py)."""
     bench.add_argument("--api", action="store_true", help="benchmark the HTTP API's batch endpoint")
     bench.add_argument("--api-requests", type=int, default=3000, help="batches to send at most")
     bench.add_argument("--api-batch", type=int, default=100, help="events a batch")
@@ -47,7 +47,7 @@ def add_api_bench_options(bench: argparse.ArgumentParser) -> None:
 
 
 def run_api_bench_command(args: argparse.Namespace) -> int:
-    from orchestration.api.bench import ApiBenchOptions, run_api_bench
+    from meterhouse_tools.api_bench import ApiBenchOptions, run_api_bench
 
     result = run_api_bench(
         ApiBenchOptions(

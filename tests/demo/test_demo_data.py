@@ -1,4 +1,4 @@
-"""Tests for the deterministic Lumen Labs demo data set (orchestration.demo_data)."""
+"""Tests for the deterministic Lumen Labs demo data set (meterhouse_tools.demo_data)."""
 
 import csv
 import hashlib
@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration import demo_data
-from orchestration.demo_data import (
+from meterhouse_tools import demo_data
+from meterhouse_tools.demo_data import (
     ANOMALY_KINDS,
     CUSTOMER_FIELDS,
     EVENT_FIELDS,

@@ -201,7 +201,7 @@ def build_reference(root: Path) -> dict:
     Returns the landing template, a copy of the closed workspace (where a finalization starts
     from) and the rows, marts and documents after the close and after the finalization.
     """
-    from orchestration.demo_data import generate_demo_dataset
+    from meterhouse_tools.demo_data import generate_demo_dataset
 
     landing = root / "landing"
     generate_demo_dataset(

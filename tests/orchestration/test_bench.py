@@ -128,7 +128,7 @@ def test_both_formats_give_the_same_floor_and_the_same_load(bench):
 
 
 def test_the_generated_data_is_deterministic(tmp_path):
-    from orchestration.bench import BenchOptions, generate
+    from meterhouse_tools.bench import BenchOptions, generate
 
     options = BenchOptions(events=5_000, subscriptions=100, formats=("parquet",))
     first = generate(options, tmp_path / "a")

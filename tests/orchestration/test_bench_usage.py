@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.bench_usage import usage_floor_sql
+from meterhouse_tools.bench_usage import usage_floor_sql
 from orchestration.cli import main
 from orchestration.settings import REPO_ROOT
 

@@ -26,8 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet
 
-from orchestration import bench
-from orchestration.bench import BenchOptions, BenchResult, Figure
+from meterhouse_tools import bench
+from meterhouse_tools.bench import BenchOptions, BenchResult, Figure
 from orchestration.settings import REPO_ROOT
 from orchestration.sql_rows import one_row
 

@@ -43,8 +43,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from orchestration import demo_data
-from orchestration.demo_data import sql_list
+from meterhouse_tools import demo_data
+from meterhouse_tools.demo_data import sql_list
 from orchestration.settings import REPO_ROOT
 from orchestration.sql_rows import one_row
 
@@ -86,15 +86,15 @@ class BenchOptions:
     threads: int = 2
     memory_limit: str = "3GB"
     render_pdfs: bool = True
-    usage: bool = False  # current usage instead of the close (orchestration/bench_usage.py)
+    usage: bool = False  # current usage instead of the close (meterhouse_tools/bench_usage.py)
 
     @property
     def month_keys(self) -> list[str]:
         """The bench months, oldest first (YYYY-MM)."""
         last = date.fromisoformat(f"{self.last_month}-01")
-        return [
-            f"{m:%Y-%m}" for m in (demo_data._add_months(last, -k) for k in range(self.months))
-        ][::-1]
+        return [f"{m:%Y-%m}" for m in (demo_data.add_months(last, -k) for k in range(self.months))][
+            ::-1
+        ]
 
 
 @dataclass(slots=True)
@@ -368,7 +368,7 @@ from conflicting
 
 def _bad_rows(count: int, month_start_ms: int, sub_ids: Sequence[str]) -> list[dict]:
     """`count` rows of each rejection kind the loader or the close must catch."""
-    ts = demo_data._iso(month_start_ms + 2 * 86_400_000, millis=True)
+    ts = demo_data.iso_instant(month_start_ms + 2 * 86_400_000, millis=True)
     ok = '{"endpoint": "/v1/chat", "region": "us"}'
     kinds: list[tuple[str, dict[str, str | None]]] = [
         ("missing_field", {"code": None}),
@@ -430,8 +430,8 @@ def generate(options: BenchOptions, root: Path) -> Generated:
     rng_customers, rng_subs, rng_events = np.random.default_rng(options.seed).spawn(3)
 
     # Customers and subscriptions: the demo's own helpers (names, addresses, timezones, taxes).
-    people = demo_data._make_customers(rng_customers, n_customers, first_month)
-    primary = demo_data._primary_plans(rng_subs, people)
+    people = demo_data.make_customers(rng_customers, n_customers, first_month)
+    primary = demo_data.primary_plans(rng_subs, people)
     width = max(6, len(str(options.subscriptions)))
     subs = []
     for n in range(options.subscriptions):
@@ -443,11 +443,11 @@ def generate(options: BenchOptions, root: Path) -> Generated:
         # The first local day of the month, but not before the month starts in UTC: a start on
         # the UTC eve (east of UTC) would make the close backfill an empty previous month.
         started_ms = max(
-            demo_data._local_midnight_ms(first_month, people[customer].row["timezone"]),
-            demo_data._ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC)),
+            demo_data.local_midnight_ms(first_month, people[customer].row["timezone"]),
+            demo_data.epoch_ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC)),
         )
         subs.append(
-            demo_data._Subscription(f"sub_{n + 1:0{width}d}", customer, plan, started_ms, None)
+            demo_data.Subscription(f"sub_{n + 1:0{width}d}", customer, plan, started_ms, None)
         )
 
     landing = {fmt: root / f"landing_{fmt}" for fmt in options.formats}
@@ -455,13 +455,13 @@ def generate(options: BenchOptions, root: Path) -> Generated:
         for name in ("customers", "subscriptions", "events"):
             (folder / name).mkdir(parents=True, exist_ok=True)
     first = landing[options.formats[0]]
-    demo_data._write_csv(
+    demo_data.write_csv(
         first / "customers" / "customers.csv", demo_data.CUSTOMER_FIELDS, (c.row for c in people)
     )
-    demo_data._write_csv(
+    demo_data.write_csv(
         first / "subscriptions" / "subscriptions.csv",
         demo_data.SUBSCRIPTION_FIELDS,
-        demo_data._subscription_rows(subs, people),
+        demo_data.subscription_rows(subs, people),
     )
     for folder in list(landing.values())[1:]:
         for name in ("customers/customers.csv", "subscriptions/subscriptions.csv"):
@@ -522,9 +522,9 @@ def generate(options: BenchOptions, root: Path) -> Generated:
     injected = dict.fromkeys(("exact_duplicate", "conflicting_duplicate"), 0)
     metrics = sql_list(demo_data.METRICS)
     for m, month in enumerate(months):
-        next_month = demo_data._add_months(month, 1)
-        month_start = demo_data._ms(datetime(month.year, month.month, 1, tzinfo=UTC))
-        month_end = demo_data._ms(datetime(next_month.year, next_month.month, 1, tzinfo=UTC))
+        next_month = demo_data.add_months(month, 1)
+        month_start = demo_data.epoch_ms(datetime(month.year, month.month, 1, tzinfo=UTC))
+        month_end = demo_data.epoch_ms(datetime(next_month.year, next_month.month, 1, tzinfo=UTC))
         edges = np.linspace(
             month_start + BOUNDARY_MARGIN_MS, month_end - BOUNDARY_MARGIN_MS, parts + 1
         ).astype(np.int64)
@@ -683,7 +683,7 @@ def floor_sql(
         for code, aggregation, field in _catalog_metrics(catalog_dir)
     )
     start = f"{months[0]}-01"
-    end = demo_data._add_months(date.fromisoformat(f"{months[-1]}-01"), 1).isoformat()
+    end = demo_data.add_months(date.fromisoformat(f"{months[-1]}-01"), 1).isoformat()
     subs = str(subscriptions_csv).replace("'", "''")
     event_at = 'cast(try_cast(events."timestamp" as timestamptz) as timestamp)'
     return f"""
@@ -936,7 +936,7 @@ def _run_in_workdir(options: BenchOptions) -> BenchResult:
     os.environ["MH_DUCKDB_MEMORY_LIMIT"] = options.memory_limit  # dbt's DuckDB (profiles.yml)
     try:
         if options.usage:
-            from orchestration.bench_usage import run_usage_bench
+            from meterhouse_tools.bench_usage import run_usage_bench
 
             return run_usage_bench(options, root)
         with MemorySampler() as memory:

@@ -426,24 +426,24 @@ class _Customer:
     user_pool: int  # distinct active users the customer can send
 
 
-def _ms(moment: datetime) -> int:
+def epoch_ms(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
-def _iso(ms: int, *, millis: bool = False) -> str:
+def iso_instant(ms: int, *, millis: bool = False) -> str:
     moment = EPOCH + timedelta(milliseconds=int(ms))
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{moment.microsecond // 1000:03d}Z" if millis else f"{text}Z"
 
 
-def _add_months(month: date, count: int) -> date:
+def add_months(month: date, count: int) -> date:
     index = month.year * 12 + month.month - 1 + count
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _local_midnight_ms(month: date, timezone: str) -> int:
+def local_midnight_ms(month: date, timezone: str) -> int:
     zone = ZoneInfo(timezone) if timezone else UTC
-    return _ms(datetime(month.year, month.month, 1, tzinfo=zone).astimezone(UTC))
+    return epoch_ms(datetime(month.year, month.month, 1, tzinfo=zone).astimezone(UTC))
 
 
 def _slug(name: str) -> str:
@@ -486,7 +486,7 @@ def _address(country: _Country, rng: np.random.Generator) -> tuple[str, str, str
     return line1, line2, city, zipcode, state
 
 
-def _make_customers(rng: np.random.Generator, count: int, first_month: date) -> list[_Customer]:
+def make_customers(rng: np.random.Generator, count: int, first_month: date) -> list[_Customer]:
     codes = _assign_countries(rng, count)
     name_order = {}
     for country in COUNTRIES:
@@ -498,7 +498,7 @@ def _make_customers(rng: np.random.Generator, count: int, first_month: date) -> 
         name_order[country.code] = order
     seen = dict.fromkeys(COUNTRY_BY_CODE, 0)
     width = max(4, len(str(count)))
-    start_ms = _ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
+    start_ms = epoch_ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
     customers = []
     for index, code in enumerate(codes):
         country = COUNTRY_BY_CODE[code]
@@ -534,7 +534,7 @@ def _make_customers(rng: np.random.Generator, count: int, first_month: date) -> 
             "document_locale": DOCUMENT_LOCALES.get(code, ""),
             # Every other German customer pays in 30 days; the rest by the entity's term.
             "net_payment_term": "30" if code == "DE" and nth % 2 == 1 else "",
-            "updated_at": _iso(updated_ms),
+            "updated_at": iso_instant(updated_ms),
         }
         pool = int(rng.integers(5, 201))
         customers.append(_Customer(row=row, country=country, key=key, user_pool=pool))
@@ -547,7 +547,7 @@ def _customer_updates(
     """Later rows for a few customers: a new billing email, sometimes a new address."""
     count = max(2, round(len(customers) / 15))
     chosen = np.sort(rng.choice(len(customers), size=min(count, len(customers)), replace=False))
-    start_ms = _ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
+    start_ms = epoch_ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
     updates = []
     for order, index in enumerate(chosen):
         customer = customers[int(index)]
@@ -562,7 +562,7 @@ def _customer_updates(
                 line1, line2, _, _, _ = _address(customer.country, rng)
                 row["address_line1"], row["address_line2"] = line1, line2
             updated_ms += int(rng.integers(1 * 86_400, 10 * 86_400)) * 1000
-            row["updated_at"] = _iso(updated_ms)
+            row["updated_at"] = iso_instant(updated_ms)
             updates.append(row)
     updates.sort(key=lambda r: (r["updated_at"], r["external_customer_id"]))
     return updates
@@ -573,7 +573,7 @@ def _customer_updates(
 
 
 @dataclass(slots=True)
-class _Subscription:
+class Subscription:
     sub_id: str
     customer: int
     plan: str
@@ -585,7 +585,7 @@ class _Subscription:
     api_share: float = 0.0  # overrides the plan's api_calls share when set
 
 
-def _primary_plans(rng: np.random.Generator, customers: Sequence[_Customer]) -> list[str]:
+def primary_plans(rng: np.random.Generator, customers: Sequence[_Customer]) -> list[str]:
     plans = []
     for customer in customers:
         options = PLANS_BY_CURRENCY[customer.country.currency]
@@ -608,8 +608,8 @@ def _primary_plans(rng: np.random.Generator, customers: Sequence[_Customer]) -> 
 
 def _make_subscriptions(
     rng: np.random.Generator, customers: Sequence[_Customer], first_month: date, months: int
-) -> list[_Subscription]:
-    plans = _primary_plans(rng, customers)
+) -> list[Subscription]:
+    plans = primary_plans(rng, customers)
     entries: list[tuple[int, int, str]] = [(i, 0, plan) for i, plan in enumerate(plans)]
     # A few USD/EUR customers add a second subscription on another plan of their currency.
     multi = [i for i, c in enumerate(customers) if c.country.currency in ("USD", "EUR")]
@@ -627,16 +627,16 @@ def _make_subscriptions(
     entries.sort()
     width = max(4, len(str(len(entries))))
     subs = [
-        _Subscription(f"sub_{n + 1:0{width}d}", customer, plan, 0, None)
+        Subscription(f"sub_{n + 1:0{width}d}", customer, plan, 0, None)
         for n, (customer, _, plan) in enumerate(entries)
     ]
     primary = [s for s, (_, order, _) in zip(subs, entries, strict=True) if order == 0]
 
-    start_ms = _ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
-    end_ms = _ms(datetime.combine(_add_months(first_month, months), datetime.min.time(), UTC))
+    start_ms = epoch_ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
+    end_ms = epoch_ms(datetime.combine(add_months(first_month, months), datetime.min.time(), UTC))
     special: set[str] = set()
 
-    def pick(candidates: list[_Subscription]) -> _Subscription | None:
+    def pick(candidates: list[Subscription]) -> Subscription | None:
         free = [s for s in candidates if s.sub_id not in special]
         if not free:
             return None
@@ -646,8 +646,8 @@ def _make_subscriptions(
 
     terminated = pick([s for s in primary if s.plan == "team_eur"])
     if terminated is not None:
-        month = _add_months(first_month, min(1, months - 1))
-        month_ms = _ms(datetime(month.year, month.month, 1, tzinfo=UTC))
+        month = add_months(first_month, min(1, months - 1))
+        month_ms = epoch_ms(datetime(month.year, month.month, 1, tzinfo=UTC))
         terminated.terminated_ms = month_ms + 13 * DAY_MS + int(rng.integers(0, 3 * 86_400)) * 1000
     whale_pools = (
         [s for s in primary if s.plan == "starter_usd"],
@@ -673,19 +673,17 @@ def _make_subscriptions(
 
     for sub in subs:
         if not sub.mid_month:
-            sub.started_ms = _local_midnight_ms(
-                first_month, customers[sub.customer].row["timezone"]
-            )
+            sub.started_ms = local_midnight_ms(first_month, customers[sub.customer].row["timezone"])
     return subs
 
 
-def _subscription_rows(
-    subs: Sequence[_Subscription], customers: Sequence[_Customer]
+def subscription_rows(
+    subs: Sequence[Subscription], customers: Sequence[_Customer]
 ) -> list[dict[str, str]]:
     rows = []
     for sub in subs:
-        started = _iso(sub.started_ms)
-        terminated = "" if sub.terminated_ms is None else _iso(sub.terminated_ms)
+        started = iso_instant(sub.started_ms)
+        terminated = "" if sub.terminated_ms is None else iso_instant(sub.terminated_ms)
         rows.append(
             {
                 "external_subscription_id": sub.sub_id,
@@ -764,18 +762,18 @@ def _concat(blocks: Iterable[Block]) -> Block:
 
 def _context(
     rng: np.random.Generator,
-    subs: Sequence[_Subscription],
+    subs: Sequence[Subscription],
     customers: Sequence[_Customer],
     first_month: date,
     months: int,
 ) -> _Context:
-    last = _add_months(first_month, months)
-    total_start = _ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
-    total_end = _ms(datetime(last.year, last.month, 1, tzinfo=UTC))
+    last = add_months(first_month, months)
+    total_start = epoch_ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC))
+    total_end = epoch_ms(datetime(last.year, last.month, 1, tzinfo=UTC))
     starts, ends, mixes, regions = [], [], [], []
     for sub in subs:
         customer = customers[sub.customer]
-        local_end = _local_midnight_ms(last, customer.row["timezone"])
+        local_end = local_midnight_ms(last, customer.row["timezone"])
         end = min(total_end, local_end, sub.terminated_ms or total_end)
         starts.append(max(sub.started_ms, total_start))
         ends.append(end)
@@ -905,9 +903,9 @@ def _scaled(base: int, events: int) -> int:
 def _chunks(first_month: date, months: int, expected: np.ndarray) -> list[_Chunk]:
     chunks = []
     for month in range(months):
-        begin, end = _add_months(first_month, month), _add_months(first_month, month + 1)
-        start_ms = _ms(datetime(begin.year, begin.month, 1, tzinfo=UTC))
-        end_ms = _ms(datetime(end.year, end.month, 1, tzinfo=UTC))
+        begin, end = add_months(first_month, month), add_months(first_month, month + 1)
+        start_ms = epoch_ms(datetime(begin.year, begin.month, 1, tzinfo=UTC))
+        end_ms = epoch_ms(datetime(end.year, end.month, 1, tzinfo=UTC))
         parts = max(1, math.ceil(expected[month] / MAX_ROWS_PER_FILE))
         edges = np.linspace(start_ms, end_ms, parts + 1).astype(np.int64)
         ext = ("ndjson", "csv")[month] if month < 2 else "parquet"
@@ -1016,7 +1014,7 @@ def _special_rows(
             "transaction_id": tx,
             "external_subscription_id": ctx.sub_ids[sub],
             "code": "api_calls",
-            "timestamp": _iso(ts, millis=True),
+            "timestamp": iso_instant(ts, millis=True),
         }
         properties: object = {
             "endpoint": ENDPOINTS[int(rng.integers(len(ENDPOINTS)))],
@@ -1165,7 +1163,7 @@ def _write_chunk(
 def _write_events(
     rng: np.random.Generator,
     landing_dir: Path,
-    subs: Sequence[_Subscription],
+    subs: Sequence[Subscription],
     customers: Sequence[_Customer],
     first_month: date,
     months: int,
@@ -1196,7 +1194,7 @@ def _write_events(
 
     month_edges = np.array(
         [
-            _ms(datetime.combine(_add_months(first_month, m), datetime.min.time(), UTC))
+            epoch_ms(datetime.combine(add_months(first_month, m), datetime.min.time(), UTC))
             for m in range(months + 1)
         ],
         dtype=np.int64,
@@ -1318,7 +1316,7 @@ def _write_events(
 # Entry point
 
 
-def _write_csv(path: Path, fields: Sequence[str], rows: Iterable[dict[str, str]]) -> None:
+def write_csv(path: Path, fields: Sequence[str], rows: Iterable[dict[str, str]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(fields), lineterminator="\n")
         writer.writeheader()
@@ -1381,7 +1379,7 @@ def _write_account_inputs(
                 {
                     "external_customer_id": customer_id,
                     "coupon_code": choices[index // 4 % len(choices)],
-                    "applied_at": _iso(_ms(start + timedelta(days=2, hours=9))),
+                    "applied_at": iso_instant(epoch_ms(start + timedelta(days=2, hours=9))),
                     "amount_override": "",
                     "percentage_rate_override": "",
                 }
@@ -1399,26 +1397,26 @@ def _write_account_inputs(
                     "priority": "1",
                     "allowed_line_types": "",
                     "metric_codes": "",
-                    "created_at": _iso(_ms(start + timedelta(days=1))),
+                    "created_at": iso_instant(epoch_ms(start + timedelta(days=1))),
                     "expires_at": "",
                 }
             )
-            second = _add_months(first_month, 1)
+            second = add_months(first_month, 1)
             paid = datetime(second.year, second.month, 4, 12, tzinfo=UTC)
             movements += [
                 {
                     "wallet_code": wallet,
                     "transaction_type": "granted",
                     "credits": "25",
-                    "created_at": _iso(_ms(start + timedelta(days=1))),
+                    "created_at": iso_instant(epoch_ms(start + timedelta(days=1))),
                     "paid_at": "",
                 },
                 {
                     "wallet_code": wallet,
                     "transaction_type": "purchased",
                     "credits": "100",
-                    "created_at": _iso(_ms(paid - timedelta(days=1))),
-                    "paid_at": _iso(_ms(paid)),
+                    "created_at": iso_instant(epoch_ms(paid - timedelta(days=1))),
+                    "paid_at": iso_instant(epoch_ms(paid)),
                 },
             ]
             if index % 10 == 7:
@@ -1427,13 +1425,13 @@ def _write_account_inputs(
                         "wallet_code": wallet,
                         "transaction_type": "voided",
                         "credits": "10",
-                        "created_at": _iso(_ms(paid + timedelta(days=1))),
+                        "created_at": iso_instant(epoch_ms(paid + timedelta(days=1))),
                         "paid_at": "",
                     }
                 )
-    _write_csv(landing_dir / ACCOUNT_FILES[0], APPLIED_COUPON_FIELDS, coupons)
-    _write_csv(landing_dir / ACCOUNT_FILES[1], WALLET_FIELDS, wallets)
-    _write_csv(landing_dir / ACCOUNT_FILES[2], WALLET_TRANSACTION_FIELDS, movements)
+    write_csv(landing_dir / ACCOUNT_FILES[0], APPLIED_COUPON_FIELDS, coupons)
+    write_csv(landing_dir / ACCOUNT_FILES[1], WALLET_FIELDS, wallets)
+    write_csv(landing_dir / ACCOUNT_FILES[2], WALLET_TRANSACTION_FIELDS, movements)
 
 
 def generate_demo_dataset(
@@ -1461,16 +1459,16 @@ def generate_demo_dataset(
     _clean(landing_dir)
     rng_customers, rng_subscriptions, rng_events = np.random.default_rng(seed).spawn(3)
 
-    people = _make_customers(rng_customers, customers, first_month)
+    people = make_customers(rng_customers, customers, first_month)
     updates = _customer_updates(rng_customers, people, first_month)
     subs = _make_subscriptions(rng_subscriptions, people, first_month, months)
-    _write_csv(landing_dir / "customers/customers.csv", CUSTOMER_FIELDS, (c.row for c in people))
+    write_csv(landing_dir / "customers/customers.csv", CUSTOMER_FIELDS, (c.row for c in people))
     with (landing_dir / "customers/customer_updates.ndjson").open("w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in updates)
-    _write_csv(
+    write_csv(
         landing_dir / "subscriptions/subscriptions.csv",
         SUBSCRIPTION_FIELDS,
-        _subscription_rows(subs, people),
+        subscription_rows(subs, people),
     )
     _write_account_inputs(landing_dir, people, first_month)
     event_files, injected, written = _write_events(
