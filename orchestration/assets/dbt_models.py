@@ -68,9 +68,10 @@ class DbtRunConfig(dg.Config):
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    # Unit tests run in `make test`, not in every close; current usage has its own job
-    # (orchestration/assets/usage.py).
-    exclude="test_type:unit tag:usage",
+    # Unit tests and the data tests tagged `suite_only` (the key tests of staging and intermediate
+    # models, docs/performance.md "What runs where") run in `make test`, not in every close;
+    # current usage has its own job (orchestration/assets/usage.py).
+    exclude="test_type:unit tag:usage tag:suite_only",
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=BillingDbtTranslator(),

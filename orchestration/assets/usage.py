@@ -32,7 +32,7 @@ USAGE_ASSET_KEYS = [dg.AssetKey(["billing", name]) for name in USAGE_TABLES]
 # One dbt invocation: the usage models and what they read that is not scoped to a close window
 # (staging views, validated accounts, reference seeds). A close's period-scoped and frozen tables
 # are never selected, so a refresh leaves closed and draft months as they are; `cautious` keeps
-# the tests of those tables out too.
+# the tests of those tables out too. The `suite_only` key tests run in `make test` instead.
 USAGE_DBT_ARGS = [
     "build",
     "--select",
@@ -41,7 +41,7 @@ USAGE_DBT_ARGS = [
     # last close wrote them, never rebuilt here.
     "+tag:usage tag:alerts +int_alerts_validated +int_wallet_transactions_validated",
     "--exclude",
-    "tag:period_scoped tag:finalization test_type:unit",
+    "tag:period_scoped tag:finalization test_type:unit tag:suite_only",
     "--indirect-selection",
     "cautious",
     "--log-level-file",  # the run's log (logs/) has dbt's lines; docs/performance.md

@@ -461,6 +461,13 @@ RULES: list[Rule] = [
     ),
     (
         "metric_filters",
+        "values must not list a value twice",
+        'select line_number from raw.catalog_metric_filters as m where m."values" is not null '
+        "and len(string_split(m.\"values\", '|')) "
+        "<> len(list_distinct(string_split(m.\"values\", '|')))",
+    ),
+    (
+        "metric_filters",
         "key must not contain `=`, `;` or `|`, and a value must not be `*` nor contain `;` "
         "(they are the syntax of conditions in charge_filters.csv)",
         "select line_number from raw.catalog_metric_filters as m "
@@ -772,6 +779,13 @@ RULES: list[Rule] = [
         ("recurring",),
         "{column} must be true or false",
         f"not {_is_bool('{column}')}",
+    ),
+    (
+        "usage_thresholds",
+        "a plan has this threshold amount twice",
+        "select line_number from raw.catalog_usage_thresholds "
+        f"where {_is_decimal('amount')} qualify count(*) over (partition by plan_code, "
+        f"try_cast(amount as decimal(38, 9)), {_bool('recurring')}) > 1",
     ),
     (
         "usage_thresholds",

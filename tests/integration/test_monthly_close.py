@@ -16,6 +16,7 @@ Catalog: seeds/catalog. October 2026.
   the November fee 7,500: fees 7,852; tax 750 + 35.2 = 785.2 -> 785; total 8,637.
 """
 
+import json
 import os
 import subprocess
 from datetime import date
@@ -154,11 +155,23 @@ def test_finalize_refuses_open_and_unclosed_months(scenario, capsys):
     assert "not a closable month" in capsys.readouterr().err
 
 
-def test_dbt_unit_tests_pass_against_the_shared_warehouse(scenario, tmp_path):
+def test_dbt_unit_tests_and_suite_only_data_tests_pass_against_the_shared_warehouse(
+    scenario, tmp_path
+):
+    """What closes do not run (docs/performance.md, "What runs where"): the dbt unit tests, and
+    the data tests tagged `suite_only` (the key tests of staging and intermediate models), here
+    on the closed and finalized scenario."""
     # Its own target path: target/manifest.json is read by the closes of parallel test workers.
-    target = ["--target-path", str(tmp_path / "target")]
+    target = tmp_path / "target"
     result = subprocess.run(
-        [DBT_EXECUTABLE, "test", "--select", "test_type:unit", *target],
+        [
+            DBT_EXECUTABLE,
+            "test",
+            "--select",
+            "test_type:unit tag:suite_only",
+            "--target-path",
+            str(target),
+        ],
         cwd=REPO_ROOT,
         env={**os.environ, "MH_WAREHOUSE": str(scenario["warehouse"])},
         capture_output=True,
@@ -166,3 +179,13 @@ def test_dbt_unit_tests_pass_against_the_shared_warehouse(scenario, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+    manifest = json.loads((target / "manifest.json").read_text())
+    suite_only = {
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "test" and "suite_only" in node["tags"]
+    }
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    passed = {r["unique_id"] for r in results if r["status"] == "pass"}
+    assert len(suite_only) > 40
+    assert suite_only <= passed, sorted(suite_only - passed)

@@ -142,6 +142,12 @@ CASES = [
     (
         "metric_filters.csv",
         "card|bank",
+        "card|bank|card",
+        "metric_filters.csv line 4: values must not list a value twice",
+    ),
+    (
+        "metric_filters.csv",
+        "card|bank",
         "card|*",
         "metric_filters.csv line 4: key must not contain `=`, `;` or `|`, and a value must not "
         "be `*`",
@@ -502,6 +508,8 @@ def test_usage_thresholds_on_a_unit_priced_plan_load(tmp_path: Path):
     [
         ("lite,25,true\nlite,30,true\n", "usage_thresholds.csv line 3: a plan has at most one "
          "recurring threshold (docs/rules.md §14)"),
+        ("lite,25,false\nlite,25.0,false\n", "usage_thresholds.csv line 3: a plan has this "
+         "threshold amount twice"),
         ("lite,0,false\n", "usage_thresholds.csv line 2, column amount: amount must be a decimal "
          "above 0"),
         ("lite,10,maybe\n", "usage_thresholds.csv line 2, column recurring: recurring must be "

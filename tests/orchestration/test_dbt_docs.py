@@ -46,6 +46,67 @@ def test_every_model_has_a_description(manifest: dict) -> None:
     assert undescribed == [], "models without a description (add one to the YAML beside the SQL)"
 
 
+# The generic tests that state a model's grain (dbt_project/tests/generic/ has the second).
+KEY_TESTS = {"unique", "unique_combination_of_columns"}
+# Models without a primary-key test, each with the reason. Keep it rare: a log has a key too (the
+# columns that identify one of its rows), so only a model whose rows cannot be told apart belongs.
+KEYLESS_MODELS: dict[str, str] = {}
+# dbt tag of the data tests that run in `make test` only, never in a close or a refresh
+# (docs/performance.md, "What runs where"); orchestration/assets/dbt_models.py excludes it.
+SUITE_ONLY_TAG = "suite_only"
+
+
+def _key_tests(manifest: dict) -> dict[str, list[dict]]:
+    """The primary-key tests of each model, by the model's unique_id."""
+    tests: dict[str, list[dict]] = {}
+    for test in _nodes(manifest, "test"):
+        if (test.get("test_metadata") or {}).get("name") in KEY_TESTS and test["attached_node"]:
+            tests.setdefault(test["attached_node"], []).append(test)
+    return tests
+
+
+def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
+    """docs/contributing.md, "Tests": a `unique` or `unique_combination_of_columns` test per model.
+    An ephemeral model is exempt: it is no relation, so no query can test it."""
+    models = _nodes(manifest, "model")
+    keyed = _key_tests(manifest)
+    assert len(keyed) > 90
+    unkeyed = sorted(
+        model["original_file_path"]
+        for model in models
+        if model["unique_id"] not in keyed
+        and model["config"]["materialized"] != "ephemeral"
+        and model["name"] not in KEYLESS_MODELS
+    )
+    assert unkeyed == [], (
+        "models without a primary-key test (add `unique` or `unique_combination_of_columns` to "
+        "the YAML beside the SQL, with a description of what a duplicate means): "
+        + ", ".join(unkeyed)
+    )
+    names = {model["name"] for model in models}
+    assert set(KEYLESS_MODELS) <= names, "KEYLESS_MODELS names a model that no longer exists"
+    keyed_anyway = sorted(name for name in KEYLESS_MODELS if f"model.meterhouse.{name}" in keyed)
+    assert keyed_anyway == [], "a model of KEYLESS_MODELS has a key test: take it off the list"
+
+
+def test_the_public_tables_keys_run_in_every_close(manifest: dict) -> None:
+    """The key tests of the public tables guard what users read and are billed on: none of them
+    may be moved out of the close with the suite-only tag (docs/performance.md). A view is not
+    a table: testing it computes it whole (invoice_line_events reads every event)."""
+    tables = {
+        model["unique_id"]
+        for model in _public_models(manifest)
+        if model["config"]["materialized"] != "view"
+    }
+    assert {"model.meterhouse.fct_invoices", "model.meterhouse.rejected_inputs"} <= tables
+    keyed = _key_tests(manifest)
+    assert sorted(tables - set(keyed)) == []
+    moved = sorted(
+        test["name"] for model in tables for test in keyed[model] if SUITE_ONLY_TAG in test["tags"]
+    )
+    assert moved == [], "key tests of public tables tagged suite_only"
+
+
 def test_every_column_of_the_public_tables_has_a_description(manifest: dict) -> None:
     public = _public_models(manifest)
     assert {m["name"] for m in public} >= {"fct_invoices", "fct_invoice_lines", "dim_customers"}

@@ -10,7 +10,7 @@ from orchestration.assets.dbt_models import (
     billing_dbt_models,
     dbt_asset_key,
 )
-from orchestration.assets.usage import USAGE_ASSET_KEYS
+from orchestration.assets.usage import USAGE_ASSET_KEYS, USAGE_DBT_ARGS
 from orchestration.cli import main
 from orchestration.definitions import defs, finalize_job, monthly_close_job
 from orchestration.partitions import (
@@ -19,6 +19,7 @@ from orchestration.partitions import (
     monthly_partitions,
     ui_first_month,
 )
+from orchestration.project import dbt_project
 from orchestration.settings import Locations
 
 
@@ -136,6 +137,23 @@ def test_dbt_keys_are_schema_and_model():
     assert BillingDbtTranslator._group(
         {"original_file_path": "dbt_project/models/marts/x.sql"}
     ) == ("marts")
+
+
+def test_suite_only_dbt_tests_are_not_checks_of_a_close_or_a_refresh():
+    """The key tests tagged suite_only run in `make test` only (docs/performance.md, "What runs
+    where"): they are no asset checks, and the usage refresh's dbt command leaves them out."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    suite_only = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and "suite_only" in node["tags"]
+    }
+    checks = {spec.name for spec in billing_dbt_models.check_specs}
+    assert len(suite_only) > 40
+    assert suite_only.isdisjoint(checks)
+    # The public table's key stays a check of every close.
+    assert "unique_combination_of_columns_rejected_inputs_rejected_input_id__loaded_at" in checks
+    assert "tag:suite_only" in USAGE_DBT_ARGS[USAGE_DBT_ARGS.index("--exclude") + 1].split()
 
 
 def test_dbt_tests_as_checks_carry_their_yaml_description():
