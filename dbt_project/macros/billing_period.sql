@@ -24,3 +24,22 @@
     {%- set month = var("finalize_month", "") -%}
     {%- if month -%}cast('{{ month }}' as date){%- else -%}cast(null as date){%- endif -%}
 {%- endmacro %}
+
+{#- An ephemeral model is compiled into the model that refs it, but its `{{ this }}` and
+    `is_incremental()` are its own (no table, never incremental). This returns the table of the
+    period-scoped model `name` as its earlier closes left it: what `{{ this }}` is inside that
+    model when `is_incremental()` holds there, and none when its next build starts from scratch
+    (first build, --full-refresh). Only ephemeral models compiled into `name` may read it: a
+    `ref()` would be a cycle. -#}
+{% macro period_scoped_table_so_far(name) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ name] -%}
+    {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+    {%- set full_refresh = node.config.full_refresh if node.config.full_refresh is not none
+        else flags.FULL_REFRESH -%}
+    {%- if relation is none or relation.type != 'table' or node.config.materialized != 'incremental'
+        or full_refresh -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
