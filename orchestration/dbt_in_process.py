@@ -84,6 +84,7 @@ def run_dbt(
         str(target_path),
     ]
     manifest = _parsed_manifest(project_dir, profiles_dir, target_path, QUIET)
+    _forget_compilation(manifest)
     events: list[dict[str, Any]] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -125,6 +126,24 @@ def _close_duckdb() -> None:
         environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
     if environment is not None:
         environment.close()
+
+
+def _forget_compilation(manifest: Any) -> None:
+    """Have dbt compile the ephemeral models again, and inject them again, for this command.
+
+    dbt records a compilation on the manifest's nodes and skips what it finds done: an ephemeral
+    model compiled once keeps its SQL, and a model whose ephemeral models' CTEs were injected once
+    is not injected again (`extra_ctes_injected`, dbt/compilation.py). A subprocess started from a
+    fresh manifest; here one manifest serves every command of the process, so the second close
+    would run int_invoice_lines_drafted without its CTEs (or with the first close's window).
+    """
+    for node in manifest.nodes.values():
+        if getattr(node, "extra_ctes_injected", False):
+            node.extra_ctes_injected = False
+            node.extra_ctes = []
+            node._pre_injected_sql = None
+            if node.config.materialized == "ephemeral":
+                node.compiled = False
 
 
 def _parsed_manifest(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list[str]):

@@ -97,3 +97,28 @@ def test_the_manifest_follows_the_warehouse(tmp_path, warehouse, monkeypatch):
         assert conn.execute("select count(*) from intermediate.int_calendar_months").fetchone() == (
             2760,
         )
+
+
+def test_each_command_compiles_the_ephemeral_models_again(tmp_path, warehouse):
+    """dbt keeps a compilation on the manifest's nodes; the manifest serves every command of the
+    process, so each must inject the ephemeral models again, with its own close window."""
+    for start in ("2026-09-01", "2026-10-01"):
+        returncode, _, errors = dbt_in_process.run_dbt(
+            [
+                "compile",
+                "--select",
+                "int_invoice_lines_drafted",
+                *dbt_in_process.vars_args(close_window_vars(start, "2026-11-01")),
+            ],
+            project_dir=REPO_ROOT,
+            profiles_dir=REPO_ROOT,
+            target_path=tmp_path / start,
+        )
+        assert (returncode, errors) == (0, [])
+        compiled = next((tmp_path / start).rglob("compiled/**/int_invoice_lines_drafted.sql"))
+        sql = compiled.read_text()
+        for kind in ("subscription_fees", "charge_fees", "progressive_billing"):
+            assert f"__dbt__cte__int_invoice_lines__{kind} as (" in sql
+        # The ephemeral billings model reads the window of this command, not the first one's.
+        billings = sql.split("__dbt__cte__int_invoice_lines__billings as (")[1].split("\n)")[0]
+        assert f"billing_month >= cast('{start}' as date)" in billings
