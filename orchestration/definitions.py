@@ -17,7 +17,7 @@ from orchestration.assets.usage import (
     usage_refresh_on_landing,
     usage_refresh_schedule,
 )
-from orchestration.project import dbt_project
+from orchestration.project import dbt_project, ensure_manifest
 from orchestration.resources import dbt, warehouse
 from orchestration.settings import export_locations
 from orchestration.webhooks.assets import (
@@ -30,7 +30,10 @@ from orchestration.webhooks.assets import (
 # The code location's entry point: Dagster (`dagster dev`, a workspace, the CLI's runs) loads
 # this module, and its resources read the locations from the environment (dg.EnvVar).
 export_locations()
-dbt_project.prepare_if_dev()
+# Under `dagster dev`, refresh a stale manifest, in this process: dagster-dbt's own preparer
+# would look for a `dbt` executable on PATH, which an unactivated venv does not provide.
+if dbt_project.preparer.using_dagster_dev():
+    ensure_manifest()
 
 # The frozen tables (models/finalized, dbt tag `finalization`): appended to by a finalization only.
 FROZEN_TABLES = dbt_asset_keys_tagged("finalization")
