@@ -60,23 +60,28 @@ def test_one_parse_per_process_and_the_warehouse_released(tmp_path, warehouse, m
     assert len(parses) == 1  # the second command reused the first one's manifest
 
 
+def _compiled_for_window(tmp_path, model: str, start: str) -> str:
+    """`dbt compile` of one model for the close window [start, 2026-11-01), in this process."""
+    returncode, _, errors = dbt_in_process.run_dbt(
+        [
+            "compile",
+            "--select",
+            model,
+            *dbt_in_process.vars_args(close_window_vars(start, "2026-11-01")),
+        ],
+        project_dir=REPO_ROOT,
+        profiles_dir=REPO_ROOT,
+        target_path=tmp_path / start,
+    )
+    assert (returncode, errors) == (0, [])
+    return next((tmp_path / start).rglob(f"compiled/**/{model}.sql")).read_text()
+
+
 def test_each_command_gets_its_close_window_without_a_new_parse(tmp_path, warehouse, monkeypatch):
     parses = _count_parses(monkeypatch)
     for start in ("2026-09-01", "2026-10-01"):
-        returncode, _, errors = dbt_in_process.run_dbt(
-            [
-                "compile",
-                "--select",
-                "int_charge_events_bucketed",
-                *dbt_in_process.vars_args(close_window_vars(start, "2026-11-01")),
-            ],
-            project_dir=REPO_ROOT,
-            profiles_dir=REPO_ROOT,
-            target_path=tmp_path / start,
-        )
-        assert (returncode, errors) == (0, [])
-        compiled = next((tmp_path / start).rglob("compiled/**/int_charge_events_bucketed.sql"))
-        assert f"cast('{start}' as date)" in compiled.read_text()
+        sql = _compiled_for_window(tmp_path, "int_charge_events_bucketed", start)
+        assert f"cast('{start}' as date)" in sql
     assert len(parses) == 1
 
 
@@ -103,20 +108,7 @@ def test_each_command_compiles_the_ephemeral_models_again(tmp_path, warehouse):
     """dbt keeps a compilation on the manifest's nodes; the manifest serves every command of the
     process, so each must inject the ephemeral models again, with its own close window."""
     for start in ("2026-09-01", "2026-10-01"):
-        returncode, _, errors = dbt_in_process.run_dbt(
-            [
-                "compile",
-                "--select",
-                "int_invoice_lines_drafted",
-                *dbt_in_process.vars_args(close_window_vars(start, "2026-11-01")),
-            ],
-            project_dir=REPO_ROOT,
-            profiles_dir=REPO_ROOT,
-            target_path=tmp_path / start,
-        )
-        assert (returncode, errors) == (0, [])
-        compiled = next((tmp_path / start).rglob("compiled/**/int_invoice_lines_drafted.sql"))
-        sql = compiled.read_text()
+        sql = _compiled_for_window(tmp_path, "int_invoice_lines_drafted", start)
         for kind in ("subscription_fees", "charge_fees", "progressive_billing"):
             assert f"__dbt__cte__int_invoice_lines__{kind} as (" in sql
         # The ephemeral billings model reads the window of this command, not the first one's.
