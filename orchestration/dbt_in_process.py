@@ -8,6 +8,7 @@ Dagster events (materializations, checks) by dagster-dbt's own code.
 """
 
 import json
+import re
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -85,6 +86,7 @@ def run_dbt(
     ]
     manifest = _parsed_manifest(project_dir, profiles_dir, target_path, QUIET)
     _forget_compilation(manifest)
+    _inject_ctes_without_a_parse()
     events: list[dict[str, Any]] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -144,6 +146,55 @@ def _forget_compilation(manifest: Any) -> None:
             node._pre_injected_sql = None
             if node.config.materialized == "ephemeral":
                 node.compiled = False
+
+
+# What may come before a model's first keyword: whitespace and SQL comments.
+_LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+_WITH = re.compile(r"with\b", re.IGNORECASE)
+_RECURSIVE = re.compile(r"\s*recursive\b", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s*")
+
+
+def inject_ctes(sql: str, ctes: Sequence[Any], parse_and_inject: Any) -> str:
+    """dbt's injection of ephemeral models' CTEs into a model's SQL, without sqlparse where the
+    answer is plain: a single statement whose first word, after comments, is `with` (not
+    `with recursive`) gets the CTEs spliced in after it and its whitespace, where dbt's token
+    walk puts them. Anything else goes to dbt's own `parse_and_inject`.
+
+    dbt tokenizes the model's whole query with sqlparse to find that `with`: 1.5 to 4 s of every
+    close for int_invoice_lines_drafted alone, whose kinds of line are ephemeral models
+    (docs/performance.md). tests/orchestration/test_dbt_in_process.py checks that the two agree
+    on every injection the project makes.
+    """
+    if ctes and ";" not in sql:
+        keyword = _WITH.match(sql, _skip(_LEADING_COMMENTS, sql, 0))
+        if keyword and not _RECURSIVE.match(sql, keyword.end()):
+            # dbt inserts before the token after `with`, past its whitespace.
+            at = _skip(_WHITESPACE, sql, keyword.end())
+            joined = ", ".join(cte.sql for cte in ctes)
+            return f"{sql[:at]}{joined}, {sql[at:]}"
+    return parse_and_inject(sql, ctes)
+
+
+def _skip(pattern: re.Pattern[str], sql: str, position: int) -> int:
+    """Where `sql` goes on after what `pattern` matches at `position` (it may match nothing)."""
+    match = pattern.match(sql, position)
+    return match.end() if match else position
+
+
+def _inject_ctes_without_a_parse() -> None:
+    """Have dbt's compiler use `inject_ctes` (once per process)."""
+    import dbt.compilation
+
+    original = dbt.compilation.inject_ctes_into_sql
+    if hasattr(original, "dbt_s_own"):
+        return
+
+    def injected(sql: str, ctes: Sequence[Any]) -> str:
+        return inject_ctes(sql, ctes, original)
+
+    injected.dbt_s_own = original  # type: ignore[attr-defined]
+    dbt.compilation.inject_ctes_into_sql = injected
 
 
 def _parsed_manifest(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list[str]):

@@ -114,3 +114,64 @@ def test_each_command_compiles_the_ephemeral_models_again(tmp_path, warehouse):
         # The ephemeral billings model reads the window of this command, not the first one's.
         billings = sql.split("__dbt__cte__int_invoice_lines__billings as (")[1].split("\n)")[0]
         assert f"billing_month >= cast('{start}' as date)" in billings
+
+
+def _dbt_s_own_injection():
+    import dbt.compilation
+
+    injection = dbt.compilation.inject_ctes_into_sql
+    return getattr(injection, "dbt_s_own", injection)
+
+
+def _refuse(sql, ctes):
+    raise AssertionError("dbt's sqlparse injection was used")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "with a as (select 1) select * from a",
+        "\n  -- a comment\n/* and\n another */ WITH a as (select 1) select * from a",
+        "With\na as (select 1)\nselect * from a",
+    ],
+)
+def test_ctes_go_right_after_the_first_with_without_sqlparse(sql):
+    from dbt.contracts.graph.nodes import InjectedCTE
+
+    ctes = [InjectedCTE(id="x", sql=" __dbt__cte__x as (\nselect 2\n)")]
+    assert dbt_in_process.inject_ctes(sql, ctes, _refuse) == _dbt_s_own_injection()(sql, ctes)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select 1",  # no with: dbt adds one
+        "with recursive a as (select 1) select * from a",
+        "with a as (select 1) select * from a; select 2",
+        "with_x as (select 1)",
+    ],
+)
+def test_anything_else_is_left_to_dbt(sql):
+    from dbt.contracts.graph.nodes import InjectedCTE
+
+    ctes = [InjectedCTE(id="x", sql=" __dbt__cte__x as (\nselect 2\n)")]
+    with pytest.raises(AssertionError, match="sqlparse"):
+        dbt_in_process.inject_ctes(sql, ctes, _refuse)
+
+
+def test_every_injection_of_the_project_equals_dbt_s_own(tmp_path, warehouse, monkeypatch):
+    """The ephemeral kinds of invoice line, compiled into int_invoice_lines_drafted and into one
+    another: each injection equals what dbt's sqlparse walk gives (run inside dbt's command, with
+    its sqlparse settings), and none needed that walk."""
+    pairs: list = []
+    inject = dbt_in_process.inject_ctes
+
+    def both(sql, ctes, parse):
+        pairs.append((inject(sql, ctes, _refuse), parse(sql, ctes)))
+        return pairs[-1][1]
+
+    monkeypatch.setattr(dbt_in_process, "inject_ctes", both)
+    _compiled_for_window(tmp_path, "int_invoice_lines_drafted", "2026-10-01")
+    assert len(pairs) >= 3  # the model, and the kinds that read other kinds
+    for ours, dbt_s in pairs:
+        assert ours == dbt_s
