@@ -108,8 +108,13 @@ def run_dbt(
 
     command, *rest = args
     result = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(
-        [*QUIET, command, *location, *rest]
+        [*QUIET, command, *location, "--no-write-json", *rest]
     )
+    # dbt's JSON artifacts but run_results.json: the manifest is this process's own (above), and
+    # writing it out again (with the semantic manifest) took 1 to 2 s of every close.
+    write = getattr(result.result, "write", None)
+    if write is not None:
+        write(str(target_path / "run_results.json"))
     sys.stdout.flush()
     _close_duckdb()
     if result.exception is not None and not errors:
@@ -204,7 +209,10 @@ def _parsed_manifest(project_dir: Path, profiles_dir: Path, target_path: Path, q
     with _MANIFESTS_LOCK:
         if key not in _MANIFESTS:
             _MANIFESTS.clear()  # one warehouse at a time, as a rule: keep memory flat
-            _MANIFESTS[key] = _parse(project_dir, profiles_dir, target_path, quiet)
+            # Not written out as manifest.json: dagster-dbt reads the project's (ensure_manifest).
+            _MANIFESTS[key] = _parse(
+                project_dir, profiles_dir, target_path, quiet, write_json=False
+            )
         return _MANIFESTS[key]
 
 
@@ -216,7 +224,14 @@ def parse_project(project_dir: Path, target_path: Path) -> None:
         _MANIFESTS[(str(project_dir), project_sources_stamp(), partial_parse_key())] = manifest
 
 
-def _parse(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list[str]):
+def _parse(
+    project_dir: Path,
+    profiles_dir: Path,
+    target_path: Path,
+    quiet: list[str],
+    *,
+    write_json: bool = True,
+):
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke(
@@ -233,6 +248,7 @@ def _parse(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list
             str(target_path),
             "--log-level-file",
             "none",
+            "--write-json" if write_json else "--no-write-json",
         ]
     )
     if not result.success:

@@ -31,7 +31,11 @@ def _build(tmp_path, name: str, *selection: str):
 def _count_parses(monkeypatch) -> list:
     parses: list = []
     parse = dbt_in_process._parse
-    monkeypatch.setattr(dbt_in_process, "_parse", lambda *args: parses.append(args) or parse(*args))
+    monkeypatch.setattr(
+        dbt_in_process,
+        "_parse",
+        lambda *args, **kwargs: parses.append(args) or parse(*args, **kwargs),
+    )
     return parses
 
 
