@@ -135,6 +135,48 @@ def test_every_data_test_says_what_a_failure_means(manifest: dict) -> None:
     assert undescribed == [], "data tests without a description of what a failure means"
 
 
+# A macro's signature in its macro_sql: `{% macro name(first, second=default) %}`.
+MACRO_SIGNATURE = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\((.*?)\)\s*-?%\}", re.S)
+
+
+def _signature_arguments(macro: dict) -> list[str]:
+    match = MACRO_SIGNATURE.search(macro["macro_sql"])
+    assert match and match.group(1) == macro["name"], macro["original_file_path"]
+    arguments = [argument.strip() for argument in match.group(2).split(",")]
+    return [argument.split("=")[0].strip() for argument in arguments if argument]
+
+
+def test_every_macro_is_described_with_its_arguments(manifest: dict) -> None:
+    """docs/contributing.md, "Macros": dbt_project/macros/_macros.yml describes every macro of
+    dbt_project/macros/ and each of its arguments, in the signature's order. (The generic tests
+    of dbt_project/tests/generic/ are macros too; their tests are described by
+    test_every_data_test_says_what_a_failure_means.)"""
+    macros = [
+        m
+        for m in manifest["macros"].values()
+        if m["package_name"] == "meterhouse"
+        and m["original_file_path"].startswith("dbt_project/macros/")
+    ]
+    assert len(macros) > 100
+    undescribed = sorted(m["name"] for m in macros if not m["description"].strip())
+    assert undescribed == [], "macros missing from _macros.yml: " + ", ".join(undescribed)
+    documented = {m["name"]: [argument["name"] for argument in m["arguments"]] for m in macros}
+    mismatched = sorted(
+        f"{m['name']}({', '.join(_signature_arguments(m))}) documented as "
+        f"({', '.join(documented[m['name']])})"
+        for m in macros
+        if documented[m["name"]] != _signature_arguments(m)
+    )
+    assert mismatched == [], "macros whose documented arguments differ: " + "; ".join(mismatched)
+    untyped = sorted(
+        f"{m['name']}.{a['name']}"
+        for m in macros
+        for a in m["arguments"]
+        if not (a.get("type") or "").strip() or not (a.get("description") or "").strip()
+    )
+    assert untyped == [], "macro arguments without a type or a description: " + ", ".join(untyped)
+
+
 def test_docs_tables_page_lists_every_public_table_and_column(manifest: dict) -> None:
     page = (REPO_ROOT / "docs" / "tables.md").read_text()
     sections = dict(re.findall(r"^## `billing\.(\w+)`\n(.*?)(?=^## |\Z)", page, re.S | re.M))
