@@ -110,8 +110,8 @@ def run_dbt(
     result = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke(
         [*QUIET, command, *location, "--no-write-json", *rest]
     )
-    # dbt's JSON artifacts but run_results.json: the manifest is this process's own (above), and
-    # writing it out again (with the semantic manifest) took 1 to 2 s of every close.
+    # Of dbt's JSON artifacts only run_results.json is written: the manifest is this process's
+    # own (above), and writing it out again with the semantic manifest took 1 to 2 s a close.
     write = getattr(result.result, "write", None)
     if write is not None:
         write(str(target_path / "run_results.json"))
