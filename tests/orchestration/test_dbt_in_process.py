@@ -127,6 +127,12 @@ def _dbt_s_own_injection():
     return getattr(injection, "dbt_s_own", injection)
 
 
+def _one_cte() -> list:
+    from dbt.contracts.graph.nodes import InjectedCTE
+
+    return [InjectedCTE(id="x", sql=" __dbt__cte__x as (\nselect 2\n)")]
+
+
 def _refuse(sql, ctes):
     raise AssertionError("dbt's sqlparse injection was used")
 
@@ -140,9 +146,7 @@ def _refuse(sql, ctes):
     ],
 )
 def test_ctes_go_right_after_the_first_with_without_sqlparse(sql):
-    from dbt.contracts.graph.nodes import InjectedCTE
-
-    ctes = [InjectedCTE(id="x", sql=" __dbt__cte__x as (\nselect 2\n)")]
+    ctes = _one_cte()
     assert dbt_in_process.inject_ctes(sql, ctes, _refuse) == _dbt_s_own_injection()(sql, ctes)
 
 
@@ -156,9 +160,7 @@ def test_ctes_go_right_after_the_first_with_without_sqlparse(sql):
     ],
 )
 def test_anything_else_is_left_to_dbt(sql):
-    from dbt.contracts.graph.nodes import InjectedCTE
-
-    ctes = [InjectedCTE(id="x", sql=" __dbt__cte__x as (\nselect 2\n)")]
+    ctes = _one_cte()
     with pytest.raises(AssertionError, match="sqlparse"):
         dbt_in_process.inject_ctes(sql, ctes, _refuse)
 
