@@ -1,8 +1,9 @@
 """Immutable inputs of the invoice renderer.
 
-Every amount arrives already computed and rounded by the warehouse (STYLE §0): the renderer only
-formats. Dates are displayed exactly as given, so pass the *inclusive* last day of a period (the
-warehouse's exclusive `billing_period_end` minus one day) if that is what the invoice should show.
+Every amount arrives already computed and rounded by the warehouse (docs/contributing.md,
+"Python"): the renderer only formats. Dates are displayed exactly as given, so pass the
+*inclusive* last day of a period (the warehouse's exclusive `billing_period_end` minus one day)
+if that is what the invoice should show.
 """
 
 from dataclasses import dataclass

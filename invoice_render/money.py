@@ -1,9 +1,9 @@
 """Locale-aware formatting of amounts, unit prices, quantities, rates and dates (Babel/CLDR).
 
 Nothing here rounds. `format_money` refuses an amount with more decimals than the currency
-exponent instead of re-rounding it (STYLE §9), and every Babel call runs in a wide decimal
-context because Babel normalises values in the current context, whose default precision (28
-digits) is narrower than the warehouse's DECIMAL(38, s).
+exponent instead of re-rounding it (docs/contributing.md, "Money"), and every Babel call runs in a
+wide decimal context because Babel normalises values in the current context, whose default
+precision (28 digits) is narrower than the warehouse's DECIMAL(38, s).
 """
 
 import copy

@@ -1,4 +1,4 @@
-"""The dbt project, with dbt_project.yml at the repository root (STYLE §1)."""
+"""The dbt project, with dbt_project.yml at the repository root."""
 
 import hashlib
 import os

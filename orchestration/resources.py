@@ -1,4 +1,4 @@
-"""Resources; configuration only from the MH_* environment (STYLE §8)."""
+"""Resources; configuration only from the MH_* environment (docs/contributing.md, "Python")."""
 
 import importlib.metadata
 from collections.abc import Sequence

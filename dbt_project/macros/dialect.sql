@@ -1,4 +1,4 @@
-{#- Dialect-specific expressions (STYLE §4): a default__ (ANSI-ish / Spark) and a duckdb__ each. -#}
+{#- Dialect-specific expressions (docs/contributing.md, "Portable SQL"): a default__ (ANSI-ish / Spark) and a duckdb__ each. -#}
 
 {#- Text value of a top-level key of a JSON object column; the key may be a column. Any key Lago
     accepts works (quotes, `$`, dots, braces, slashes...): the key is data, never SQL text nor a

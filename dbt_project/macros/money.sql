@@ -1,5 +1,5 @@
 {#- Rule: nested exact macros get column operands, computed in an earlier step (docs/performance.md). -#}
-{#- Exact numbers (STYLE §6): quantities and unrounded money are decimal(38, 9); rounded money is
+{#- Exact numbers (docs/contributing.md, "Money"): quantities and unrounded money are decimal(38, 9); rounded money is
     decimal(38, 4), wide enough for every ISO 4217 minor unit (JPY 0, USD 2, KWD 3, CLF 4). -#}
 {% macro as_decimal(expression) -%}
     cast({{ expression }} as decimal(38, 9))

@@ -46,6 +46,27 @@ def test_every_model_has_a_description(manifest: dict) -> None:
     assert undescribed == [], "models without a description (add one to the YAML beside the SQL)"
 
 
+def test_every_model_is_described_in_the_yaml_beside_it(manifest: dict) -> None:
+    """docs/contributing.md, "YAML": one layout, `<model>.yml` beside `<model>.sql`, holding that
+    model and its unit tests, so a reader finds a model's description, tests and rule-book cases
+    where the SQL is."""
+    misplaced = sorted(
+        f"{m['original_file_path']} is described in {m['patch_path']}"
+        for m in _nodes(manifest, "model")
+        if (m["patch_path"] or "").split("://")[-1] != m["original_file_path"][:-4] + ".yml"
+    )
+    assert misplaced == []
+    models = {m["name"]: m["original_file_path"] for m in _nodes(manifest, "model")}
+    unit_tests = [u for u in manifest["unit_tests"].values() if u["package_name"] == "meterhouse"]
+    assert len(unit_tests) > 20
+    astray = sorted(
+        f"{u['name']} ({u['original_file_path']}) tests {u['model']}"
+        for u in unit_tests
+        if u["original_file_path"] != models[u["model"]][:-4] + ".yml"
+    )
+    assert astray == []
+
+
 # The generic tests that state a model's grain (dbt_project/tests/generic/ has the second).
 KEY_TESTS = {"unique", "unique_combination_of_columns"}
 # Models without a primary-key test, each with the reason. Keep it rare: a log has a key too (the
