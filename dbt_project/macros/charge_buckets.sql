@@ -11,7 +11,7 @@
     `source` is read twice and `<name>_filtered` twice: make `source` a recomputed_cte() join, as
     `<name>_filtered` is, so that neither is written out with every event's properties.
 -#}
-{% macro bucketed_charge_events(source, name) -%}
+{% macro bucketed_charge_events(source, name, filter_conditions, filter_children, charge_filters, pricing_group_keys) -%}
 {{ name }}_filter_matches as (
     select
         {{ source }}.scope_key,
@@ -20,7 +20,7 @@
         conditions.valid_from as filter_valid_from,
         conditions.filter_code
     from {{ source }}
-    inner join {{ ref('int_charge_filter_conditions') }} as conditions
+    inner join {{ filter_conditions }} as conditions
         on {{ source }}.charge_code = conditions.charge_code
         and {{ source }}.charges_period_start >= conditions.valid_from
         and {{ source }}.charges_period_start < conditions.valid_to
@@ -36,7 +36,7 @@
     from {{ name }}_filter_matches as matches
     where not exists (
         select 1
-        from {{ ref('int_charge_filter_children') }} as children
+        from {{ filter_children }} as children
         inner join {{ name }}_filter_matches as child_matches
             on children.child_filter_code = child_matches.filter_code
         where children.charge_code = matches.charge_code
@@ -59,7 +59,7 @@
         on {{ source }}.scope_key = kept.scope_key
         and {{ source }}.charge_code = kept.charge_code
         and {{ source }}.transaction_id = kept.transaction_id
-    left join {{ ref('stg_catalog__charge_filters') }} as charge_filters
+    left join {{ charge_filters }} as charge_filters
         on kept.charge_code = charge_filters.charge_code
         and kept.filter_valid_from = charge_filters.valid_from
         and kept.filter_code = charge_filters.filter_code
@@ -78,7 +78,7 @@
             "','"
         ) }} || '}' as pricing_group
     from {{ name }}_filtered as filtered
-    inner join {{ ref('int_pricing_group_keys') }} as group_keys
+    inner join {{ pricing_group_keys }} as group_keys
         on filtered.pricing_group_keys = group_keys.pricing_group_keys
     group by filtered.scope_key, filtered.charge_code, filtered.transaction_id, filtered.filter_code
 ),

@@ -7,9 +7,10 @@
     volume tier: the full units of a prorated charge, §1.4), amount, package_size, free_units.
     The bucket's own tiers are used when it has some, else the charge's.
 -#}
-{% macro charge_model_amounts(source, name) -%}
+{% macro charge_model_amounts(source, name, charge_tiers) -%}
 {{ name }}_tier_sets as (
-    {{ tier_set_in_force(source, source ~ ".charge_model in ('graduated', 'volume', 'graduated_percentage')") }}
+    {{ tier_set_in_force(source, source ~ ".charge_model in ('graduated', 'volume', 'graduated_percentage')",
+        charge_tiers) }}
 ),
 
 {{ name }}_tiers as (
@@ -28,7 +29,7 @@
         tiers.is_adjacent_convention
     from {{ source }}
     inner join {{ name }}_tier_sets as tier_sets on {{ source }}.price_key = tier_sets.price_key
-    inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
+    inner join {{ charge_tiers }} as tiers
         on {{ source }}.charge_code = tiers.charge_code
         and tier_sets.tier_filter_code = tiers.filter_code
         and tier_sets.tier_valid_from = tiers.valid_from
@@ -222,7 +223,7 @@
     the bucket's own tiers when it has some, else the charge's, in their latest version on or
     before tier_date (tiers are versioned as a set, docs/inputs.md), for the rows of `source`
     that meet `condition`. -#}
-{% macro tier_set_in_force(source, condition) -%}
+{% macro tier_set_in_force(source, condition, charge_tiers) -%}
     select price_key, tier_filter_code, tier_valid_from
     from (
         select
@@ -235,7 +236,7 @@
                     tiers.valid_from desc
             ) as set_rank
         from {{ source }}
-        inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
+        inner join {{ charge_tiers }} as tiers
             on {{ source }}.charge_code = tiers.charge_code
             and (tiers.filter_code = {{ source }}.filter_code or tiers.filter_code = '')
             and tiers.valid_from <= {{ source }}.tier_date

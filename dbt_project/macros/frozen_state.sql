@@ -1,12 +1,14 @@
-{#- The frozen ledger (models/finalized) as earlier state, read without a DAG edge, the way an
-    incremental model reads {{ this }}. Manual credit notes credit invoices finalized by earlier
-    runs, while the invoices of this close are drafted from those notes: a ref() would be a cycle.
-    Returns the relation, or none before the first finalization (callers then read no rows). -#}
-{% macro frozen_relation(model_name) -%}
+{#- The frozen ledger (models/finalized) as earlier state, the way an incremental model reads
+    {{ this }}. Manual credit notes credit invoices finalized by earlier runs, while the invoices of
+    this close are drafted from those notes: a ref() would be a cycle, so the model reads the frozen
+    table through the `ledger` source (models/finalized/_ledger__sources.yml), which puts the edge in
+    the lineage without ordering the build on it. Returns that relation, or none before the first
+    finalization, when the table does not exist yet (callers then read no rows). -#}
+{% macro frozen_relation(frozen_table) -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
-    {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-        | selectattr('name', 'equalto', model_name) | first -%}
-    {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {{ return(adapter.get_relation(
+        database=frozen_table.database, schema=frozen_table.schema, identifier=frozen_table.identifier
+    )) }}
 {%- endmacro %}
 
 {#- A pre-hook for a frozen model that gained a column: a table frozen before gets it, empty on

@@ -3,7 +3,10 @@
     the very same statements. The close passes its window of scheduled billings; current usage
     passes the period that holds its instant, and the events up to that instant. -#}
 
-{% macro charge_events_bucketed(billing_charges_sql, events_until=none) -%}
+{% macro charge_events_bucketed(
+    billing_charges_sql, events, filter_conditions, filter_children, charge_filters, pricing_group_keys,
+    events_until=none
+) -%}
 {#-
     The events behind each in-arrears charge of the close window, in their buckets (docs/rules.md §2,
     §1.10, §1.11): one row per scheduled billing, charge, bucket and event. This is the close's one
@@ -33,7 +36,7 @@ events as (
         operation_type,
         precise_total_amount,
         event_at
-    from {{ ref('stg_landing__events') }}
+    from {{ events }}
     {%- if events_until %}
     where event_at <= {{ events_until }}
     {%- endif %}
@@ -67,7 +70,9 @@ charged_events as {{ recomputed_cte() }} (
         and (not billing_charges.is_billing_day_fee or events.event_at < billing_charges.charges_from_at)
 ),
 
-{{ bucketed_charge_events('charged_events', 'bucketed') }}
+{{ bucketed_charge_events(
+    'charged_events', 'bucketed', filter_conditions, filter_children, charge_filters, pricing_group_keys
+) }}
 
 select
     billing_month,
@@ -98,7 +103,7 @@ where aggregation = 'count'
     or ({{ is_numeric_text('value_text') }} and {{ event_number('value_text') }} is not null)
 {%- endmacro %}
 
-{% macro charge_units_aggregated(billing_charges_sql, bucketed_relation) -%}
+{% macro charge_units_aggregated(billing_charges_sql, bucketed_relation, charge_filters, pricing_group_keys) -%}
 {#-
     Units per scheduled billing, charge and bucket (docs/rules.md §2, §2.1): the bucketed events
     aggregated by the charge's metric, then metric rounding. Every bucket of every charge gets a
@@ -113,7 +118,7 @@ with
 
 charge_filters as (
     select charge_code, filter_code, pricing_group_keys, valid_from, valid_to
-    from {{ ref('stg_catalog__charge_filters') }}
+    from {{ charge_filters }}
 ),
 
 {#- The empty group of a list of group keys: every key null. -#}
@@ -121,7 +126,7 @@ empty_groups as (
     select
         pricing_group_keys,
         '{' || {{ string_agg_sorted(json_quote('group_key') ~ " || ':null'", "','") }} || '}' as pricing_group
-    from {{ ref('int_pricing_group_keys') }}
+    from {{ pricing_group_keys }}
     group by pricing_group_keys
 ),
 
@@ -486,7 +491,7 @@ select
 from units
 {%- endmacro %}
 
-{% macro charges_priced(usage_sql, billing_charges_sql, bucketed_relation) -%}
+{% macro charges_priced(usage_sql, billing_charges_sql, bucketed_relation, charges, charge_filters, charge_tiers) -%}
 {#-
     The amount of each charge bucket for its units (docs/rules.md §1), unrounded, with the bucket's
     properties (a filter's own, falling back to its charge's, §1.11):
@@ -509,11 +514,11 @@ billing_charges as (
 ),
 
 charges as (
-    select * from {{ ref('stg_catalog__charges') }}
+    select * from {{ charges }}
 ),
 
 charge_filters as (
-    select * from {{ ref('stg_catalog__charge_filters') }}
+    select * from {{ charge_filters }}
 ),
 
 buckets as (
@@ -556,7 +561,7 @@ unit_priced_input as (
         or (charge_model = 'graduated' and not is_prorated_charge)
 ),
 
-{{ charge_model_amounts('unit_priced_input', 'unit_priced') }},
+{{ charge_model_amounts('unit_priced_input', 'unit_priced', charge_tiers) }},
 
 events as (
     select
@@ -694,7 +699,9 @@ prorated_events as (
 ),
 
 prorated_tier_sets as (
-    {{ tier_set_in_force('buckets', "buckets.charge_model = 'graduated' and buckets.is_prorated_charge") }}
+    {{ tier_set_in_force(
+        'buckets', "buckets.charge_model = 'graduated' and buckets.is_prorated_charge", charge_tiers
+    ) }}
 ),
 
 prorated_tiers as (
@@ -715,7 +722,7 @@ prorated_tiers as (
         tiers.flat_amount
     from prorated_events
     inner join prorated_tier_sets as tier_sets on prorated_events.price_key = tier_sets.price_key
-    inner join {{ ref('stg_catalog__charge_tiers') }} as tiers
+    inner join {{ charge_tiers }} as tiers
         on prorated_events.charge_code = tiers.charge_code
         and tier_sets.tier_filter_code = tiers.filter_code
         and tier_sets.tier_valid_from = tiers.valid_from
@@ -772,7 +779,7 @@ prorated_graduated_amounts as (
     ) as flats on buckets.price_key = flats.price_key
     -- No events: the first tier's flat fee alone (§18.1).
     left join prorated_tier_sets as tier_sets on buckets.price_key = tier_sets.price_key
-    left join {{ ref('stg_catalog__charge_tiers') }} as first_flat
+    left join {{ charge_tiers }} as first_flat
         on buckets.charge_code = first_flat.charge_code
         and tier_sets.tier_filter_code = first_flat.filter_code
         and tier_sets.tier_valid_from = first_flat.valid_from
@@ -819,7 +826,10 @@ select
 from priced
 {%- endmacro %}
 
-{% macro pay_in_advance_fees_priced(periods_sql, events_until=none, in_close_window=true) -%}
+{% macro pay_in_advance_fees_priced(
+    periods_sql, events, charges, billable_metrics, charge_filters, charge_tiers, filter_conditions,
+    filter_children, pricing_group_keys, events_until=none, in_close_window=true
+) -%}
 {#-
     Pay-in-advance charge fees (docs/rules.md §7): one fee per event, dated by the event, in the close
     month that holds the event's local date (docs/conventions.md). Its amount is the difference the
@@ -859,12 +869,12 @@ period_windows as (
 ),
 
 charges as (
-    select * from {{ ref('stg_catalog__charges') }} where is_pay_in_advance
+    select * from {{ charges }} where is_pay_in_advance
 ),
 
 metrics as (
     select metric_code, aggregation, field_name, is_recurring, valid_from, valid_to
-    from {{ ref('stg_catalog__billable_metrics') }}
+    from {{ billable_metrics }}
 ),
 
 period_charges as (
@@ -910,7 +920,7 @@ charged_events as {{ recomputed_cte() }} (
             then {{ json_value_text('events.properties', 'period_charges.field_name') }}
         end as value_text
     from period_charges
-    inner join {{ ref('stg_landing__events') }} as events
+    inner join {{ events }} as events
         on period_charges.external_subscription_id = events.external_subscription_id
         {%- if events_until %}
         and events.event_at <= {{ events_until }}
@@ -920,7 +930,9 @@ charged_events as {{ recomputed_cte() }} (
         and (events.event_at >= period_charges.charges_from_at or period_charges.is_recurring)
 ),
 
-{{ bucketed_charge_events('charged_events', 'bucketed') }},
+{{ bucketed_charge_events(
+    'charged_events', 'bucketed', filter_conditions, filter_children, charge_filters, pricing_group_keys
+) }},
 
 valued_events as (
     select
@@ -1080,7 +1092,7 @@ priced_fee_events as (
         on fee_events.charge_code = charges.charge_code
         and fee_events.charges_period_start >= charges.valid_from
         and fee_events.charges_period_start < charges.valid_to
-    left join {{ ref('stg_catalog__charge_filters') }} as charge_filters
+    left join {{ charge_filters }} as charge_filters
         on fee_events.charge_code = charge_filters.charge_code
         and fee_events.filter_code = charge_filters.filter_code
         and fee_events.charges_period_start >= charge_filters.valid_from
@@ -1104,7 +1116,7 @@ unit_priced_input as (
     where charge_model in ('standard', 'package', 'graduated', 'graduated_percentage')
 ),
 
-{{ charge_model_amounts('unit_priced_input', 'unit_priced') }},
+{{ charge_model_amounts('unit_priced_input', 'unit_priced', charge_tiers) }},
 
 {#- Percentage (§1.5) along the sequence: the model on events 1..n, for each n. -#}
 percentage_sequence as (

@@ -16,17 +16,33 @@ from orchestration.dbt_in_process import vars_args
 from orchestration.partitions import close_window_vars, monthly_partitions, window_of
 from orchestration.project import dbt_project, save_partial_parse
 
+# The dbt source of the frozen tables read back as earlier state
+# (dbt_project/models/finalized/_ledger__sources.yml, docs/contributing.md "dbt").
+FROZEN_STATE_SOURCE = "ledger"
+# The key prefix of that source's tables: not their models' keys, which they would duplicate.
+EARLIER_STATE_PREFIX = "earlier_state"
+
 
 class BillingDbtTranslator(DagsterDbtTranslator):
-    """Keys are [schema, model] (billing/fct_invoices); groups are the layer folders."""
+    """Keys are [schema, model] (billing/fct_invoices); groups are the layer folders.
+
+    The `ledger` source is the finalized models' own tables read as earlier state. dbt's graph
+    shows that edge; Dagster's cannot: the frozen models are built from what reads them, so the
+    dep would be a cycle (and the source's default key is the model's key). Its tables get keys
+    of their own, and the models that read them no dep on them."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any):
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = self.get_resource_props(manifest, unique_id)
+        if node["resource_type"] == "source" and node["source_name"] == FROZEN_STATE_SOURCE:
+            return spec.replace_attributes(
+                key=dg.AssetKey([EARLIER_STATE_PREFIX, node["schema"], node["name"]])
+            )
         if node["resource_type"] in ("model", "seed", "snapshot"):
             return spec.replace_attributes(
                 key=dg.AssetKey([node["schema"], node["name"]]),
                 group_name=self._group(node),
+                deps=[dep for dep in spec.deps if dep.asset_key.path[0] != EARLIER_STATE_PREFIX],
             )
         return spec
 

@@ -1,5 +1,7 @@
 """The dbt docs: every model, public column and data test is described, and `meterhouse docs`
-builds a site whose catalog holds the billing tables and serves it on localhost.
+builds a site whose catalog holds the billing tables and serves it on localhost. The dbt graph:
+macros read no relation of their own (a model's inputs are the ref()s and source()s in it), the
+frozen ledger is read through a declared source, and the daily events feed has a freshness check.
 
 The manifest checks read target/manifest.json, which tests/conftest.py prepares (`dbt parse`)
 before collection. docs/tables.md is checked against the same manifest, so the page a BI user
@@ -7,12 +9,16 @@ reads lists every column of every public table.
 """
 
 import json
+import os
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import urllib.request
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration import dbt_docs
@@ -196,6 +202,118 @@ def test_every_macro_is_described_with_its_arguments(manifest: dict) -> None:
         if not (a.get("type") or "").strip() or not (a.get("description") or "").strip()
     )
     assert untyped == [], "macro arguments without a type or a description: " + ", ".join(untyped)
+
+
+MACROS_DIR = REPO_ROOT / "dbt_project" / "macros"
+JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+RELATION_CALL = re.compile(r"\b(ref|source)\s*\(")
+
+
+def relation_calls(macro_sql: str) -> list[str]:
+    """The ref( and source( calls of macro code, outside its Jinja comments."""
+    code = JINJA_COMMENT.sub("", macro_sql)
+    return [
+        f"line {code[: match.start()].count(chr(10)) + 1}: {match.group(0)}"
+        for match in RELATION_CALL.finditer(code)
+    ]
+
+
+def test_relation_calls_are_found_outside_comments() -> None:
+    assert relation_calls("{#- reads ref('x') -#}\nselect 1") == []
+    assert relation_calls("{#- doc -#}\nselect * from {{ ref('x') }}") == ["line 2: ref("]
+    assert relation_calls("{{ source ('ledger', 'x') }}") == ["line 1: source ("]
+    assert relation_calls("{{ source }}.charge_code, json(source ~ '.p')") == []
+
+
+def test_no_macro_reads_a_relation() -> None:
+    """docs/contributing.md, "dbt": macros compute values or emit dialect; the relations a model
+    reads are the ref()s and source()s written in the model, passed to the macros it calls."""
+    files = sorted(MACROS_DIR.rglob("*.sql"))
+    assert len(files) > 10
+    calls = {
+        str(path.relative_to(REPO_ROOT)): found
+        for path in files
+        if (found := relation_calls(path.read_text()))
+    }
+    assert calls == {}, "macros that call ref() or source(): " + json.dumps(calls)
+
+
+def _frozen_models(manifest: dict) -> dict[str, dict]:
+    return {m["name"]: m for m in _nodes(manifest, "model") if "finalization" in m["tags"]}
+
+
+def test_the_ledger_source_is_the_tables_of_the_finalized_models(manifest: dict) -> None:
+    """The `ledger` source names the finalized models' own tables (same database, schema and
+    name), so a profile or schema change moves both together."""
+    ledger = [s for s in manifest["sources"].values() if s["source_name"] == "ledger"]
+    assert len(ledger) >= 3
+    frozen = _frozen_models(manifest)
+    for table in ledger:
+        assert table["name"] in frozen, table["name"]
+        assert table["relation_name"] == frozen[table["name"]]["relation_name"]
+        assert table["description"].strip()
+
+
+def test_frozen_reads_are_edges_of_the_graph(manifest: dict) -> None:
+    """A model that reads the frozen ledger (frozen_relation) depends on the `ledger` source in
+    the manifest, so lineage and `dbt ls --select +<model>` show it; it never refs a finalized
+    model (that would be a cycle)."""
+    readers = [m for m in _nodes(manifest, "model") if "frozen_relation(" in m["raw_code"]]
+    assert {m["name"] for m in readers} >= {
+        "int_manual_credit_notes_validated",
+        "int_invoice_restatements",
+        "int_credit_note_items_drafted",
+    }
+    frozen_ids = {m["unique_id"] for m in _frozen_models(manifest).values()}
+    for model in readers:
+        parents = set(model["depends_on"]["nodes"])
+        read = set(re.findall(r"frozen_relation\(source\('ledger', '(\w+)'\)\)", model["raw_code"]))
+        assert read and read == {
+            p.split(".")[-1] for p in parents if p.startswith("source.meterhouse.ledger.")
+        }, model["name"]
+        assert not parents & frozen_ids, model["name"]
+
+
+def test_the_events_feed_declares_its_freshness(manifest: dict) -> None:
+    """docs/operations.md, "Is the data fresh?": the events source is checked against the column
+    in which the loader records each row's load time."""
+    from orchestration.landing.loader import LINEAGE_COLUMNS
+
+    events = manifest["sources"]["source.meterhouse.landing.events"]
+    assert events["loaded_at_field"] in {name for name, _ in LINEAGE_COLUMNS}
+    freshness = events["freshness"]
+    warn, error = freshness["warn_after"], freshness["error_after"]
+    assert warn["count"] and error["count"]
+    days = {"hour": 1 / 24, "day": 1}
+    assert warn["count"] * days[warn["period"]] < error["count"] * days[error["period"]]
+
+
+@pytest.mark.integration
+def test_source_freshness_runs_on_a_built_warehouse(scenario: dict, tmp_path: Path) -> None:
+    """`dbt source freshness` against a copy of the scenario's warehouse whose events were
+    loaded three days ago: it reads their load time and warns, without failing."""
+    from orchestration.project import DBT_EXECUTABLE
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(scenario["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("update raw.events set loaded_at = loaded_at - interval 3 day")
+        (newest,) = conn.execute("select max(loaded_at) from raw.events").fetchone()
+    target = tmp_path / "target"
+    env = {**os.environ, "MH_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    command = [
+        DBT_EXECUTABLE, "source", "freshness", "--project-dir", str(REPO_ROOT),
+        "--profiles-dir", str(REPO_ROOT), "--target-path", str(target),
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    freshness = json.loads((target / "sources.json").read_text())
+    results = {result["unique_id"]: result for result in freshness["results"]}
+    events = results.pop("source.meterhouse.landing.events")
+    assert events["status"] == "warn"
+    assert events["max_loaded_at"].startswith(newest.isoformat(sep="T")[:19])
+    assert events["max_loaded_at_time_ago_in_s"] > 3 * 86400 - 600
+    assert results == {}, "only the events feed has a freshness check"
 
 
 def test_docs_tables_page_lists_every_public_table_and_column(manifest: dict) -> None:

@@ -209,3 +209,21 @@ def test_a_usage_refresh_is_skipped_while_a_close_holds_the_warehouse(tmp_path, 
     assert any(
         "usage refresh skipped" in m and "another close or finalization" in m for m in messages
     )
+
+
+def test_frozen_reads_are_no_dagster_deps():
+    """The models that read the frozen ledger through the dbt `ledger` source
+    (docs/contributing.md, "dbt") keep no Dagster dep on it: the finalized tables are built from
+    what reads them, so the dep would be a cycle. Their other deps stay."""
+    graph = defs.resolve_asset_graph()
+    readers = ("int_manual_credit_notes_validated", "int_invoice_restatements")
+    for name in readers:
+        parents = {key.to_user_string() for key in graph.get(dbt_asset_key(name)).parent_keys}
+        assert parents, name
+        assert not {key for key in parents if key.startswith(("ledger/", "earlier_state/"))}, name
+    assert "staging/stg_landing__credit_notes" in {
+        key.to_user_string()
+        for key in graph.get(dbt_asset_key("int_manual_credit_notes_validated")).parent_keys
+    }
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert not {key for key in keys if key.startswith("earlier_state/")}

@@ -4,8 +4,8 @@
     or that would credit more than is left of the invoice or line (after earlier notes, oldest
     first) is kept with its rejection reason for `rejected_inputs` and never issued. The frozen
     invoices are read as earlier state (macros/frozen_state.sql). -#}
-{%- set frozen_invoices = frozen_relation('finalized_invoices') -%}
-{%- set frozen_lines = frozen_relation('finalized_invoice_lines') -%}
+{%- set frozen_invoices = frozen_relation(source('ledger', 'finalized_invoices')) -%}
+{%- set frozen_lines = frozen_relation(source('ledger', 'finalized_invoice_lines')) -%}
 with
 
 notes as (

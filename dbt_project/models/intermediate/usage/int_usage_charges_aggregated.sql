@@ -3,5 +3,7 @@
     bucket of every charge gets a row, with or without events. -#}
 {{ charge_units_aggregated(
     'select * from ' ~ ref('int_usage_billing_charges'),
-    ref('int_usage_charge_events_bucketed')
+    ref('int_usage_charge_events_bucketed'),
+    charge_filters=ref('stg_catalog__charge_filters'),
+    pricing_group_keys=ref('int_pricing_group_keys')
 ) }}

@@ -23,12 +23,22 @@ with
 lifetime_bucketed as {{ materialized_cte() }} (
     {{ charge_events_bucketed(
         lifetime_charges,
+        events=ref('stg_landing__events'),
+        filter_conditions=ref('int_charge_filter_conditions'),
+        filter_children=ref('int_charge_filter_children'),
+        charge_filters=ref('stg_catalog__charge_filters'),
+        pricing_group_keys=ref('int_pricing_group_keys'),
         events_until='(select as_of_at from ' ~ ref('int_usage_instant') ~ ')'
     ) }}
 ),
 
 bucket_units as (
-    {{ charge_units_aggregated(lifetime_charges, 'lifetime_bucketed') }}
+    {{ charge_units_aggregated(
+        lifetime_charges,
+        'lifetime_bucketed',
+        charge_filters=ref('stg_catalog__charge_filters'),
+        pricing_group_keys=ref('int_pricing_group_keys')
+    ) }}
 )
 
 select

@@ -106,7 +106,7 @@ unit_priced_input as (
         and units_at_end is not null and units_at_end > 0
 ),
 
-{{ charge_model_amounts('unit_priced_input', 'unit_priced') }}
+{{ charge_model_amounts('unit_priced_input', 'unit_priced', charge_tiers=ref('stg_catalog__charge_tiers')) }}
 
 select
     projected_units.subscription_billing_id,

@@ -10,7 +10,7 @@
     x the line's tax rates. int_credit_notes_drafted rounds them per note. Manual notes credit
     frozen lines, read as earlier state (macros/frozen_state.sql).
 -#}
-{%- set frozen_lines = frozen_relation('finalized_invoice_lines') -%}
+{%- set frozen_lines = frozen_relation(source('ledger', 'finalized_invoice_lines')) -%}
 with
 
 termination_items as (

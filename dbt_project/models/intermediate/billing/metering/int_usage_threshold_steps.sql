@@ -79,7 +79,14 @@ charged_events as {{ recomputed_cte() }} (
         and {{ before_window_end('events.event_at', 'period_charges.charges_to_at', 'period_charges.is_end_served') }}
 ),
 
-{{ bucketed_charge_events('charged_events', 'bucketed') }},
+{{ bucketed_charge_events(
+    'charged_events',
+    'bucketed',
+    filter_conditions=ref('int_charge_filter_conditions'),
+    filter_children=ref('int_charge_filter_children'),
+    charge_filters=ref('stg_catalog__charge_filters'),
+    pricing_group_keys=ref('int_pricing_group_keys')
+) }},
 
 bucket_steps as (
     select
@@ -138,7 +145,7 @@ unit_priced_input as (
     from priced_steps
 ),
 
-{{ charge_model_amounts('unit_priced_input', 'unit_priced') }},
+{{ charge_model_amounts('unit_priced_input', 'unit_priced', charge_tiers=ref('stg_catalog__charge_tiers')) }},
 
 bucket_amounts as (
     select

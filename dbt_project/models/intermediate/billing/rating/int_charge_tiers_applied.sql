@@ -78,7 +78,7 @@ unit_priced_input as (
     from buckets
 ),
 
-{{ charge_model_amounts('unit_priced_input', 'unit_priced') }},
+{{ charge_model_amounts('unit_priced_input', 'unit_priced', charge_tiers=ref('stg_catalog__charge_tiers')) }},
 
 graduated_steps as (
     select

@@ -12,12 +12,12 @@
     Progressive-billing invoices are left out: the period-end invoice that they precede holds
     the whole period's fees, so comparing it alone counts each late event once.
 
-    Frozen tables are read as earlier state (macros/frozen_state.sql), not through ref(): the
-    close drafts from them while finalization appends to them.
+    Frozen tables are read as earlier state through the `ledger` source (macros/frozen_state.sql),
+    not through ref(): the close drafts from them while finalization appends to them.
 -#}
-{%- set frozen_invoices = frozen_relation('finalized_invoices') -%}
-{%- set frozen_lines = frozen_relation('finalized_invoice_lines') -%}
-{%- set frozen_items = frozen_relation('finalized_credit_note_items') -%}
+{%- set frozen_invoices = frozen_relation(source('ledger', 'finalized_invoices')) -%}
+{%- set frozen_lines = frozen_relation(source('ledger', 'finalized_invoice_lines')) -%}
+{%- set frozen_items = frozen_relation(source('ledger', 'finalized_credit_note_items')) -%}
 with
 
 {% if frozen_invoices and frozen_lines and frozen_items %}
