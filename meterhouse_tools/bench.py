@@ -43,8 +43,23 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from meterhouse_tools import demo_data
-from meterhouse_tools.demo_data import sql_list
+from meterhouse_tools.demo_data.clock import add_months, epoch_ms, iso_instant, local_midnight_ms
+from meterhouse_tools.demo_data.customers import make_customers
+from meterhouse_tools.demo_data.event_files import sql_list
+from meterhouse_tools.demo_data.subscriptions import Subscription, primary_plans, subscription_rows
+from meterhouse_tools.demo_data.vocabulary import (
+    CUSTOMER_FIELDS,
+    ENDPOINTS,
+    GPUS,
+    METRICS,
+    MODELS,
+    NUMERIC_STRING_SHARE,
+    PLAN_MIX,
+    PLANS_BY_CURRENCY,
+    REGIONS,
+    SUBSCRIPTION_FIELDS,
+)
+from meterhouse_tools.demo_data.writers import write_csv
 from orchestration.settings import REPO_ROOT
 from orchestration.sql_rows import one_row
 
@@ -92,9 +107,7 @@ class BenchOptions:
     def month_keys(self) -> list[str]:
         """The bench months, oldest first (YYYY-MM)."""
         last = date.fromisoformat(f"{self.last_month}-01")
-        return [f"{m:%Y-%m}" for m in (demo_data.add_months(last, -k) for k in range(self.months))][
-            ::-1
-        ]
+        return [f"{m:%Y-%m}" for m in (add_months(last, -k) for k in range(self.months))][::-1]
 
 
 @dataclass(slots=True)
@@ -252,13 +265,13 @@ def _properties_sql(cat: str, val: str) -> str:
     """A metric's properties as JSON text, from a category and a value column (demo shapes)."""
     return f"""
         case metric
-            when 0 then '{{"endpoint": "' || {sql_list(demo_data.ENDPOINTS)}[{cat} % 5 + 1]
-                || '", "region": "' || {sql_list(demo_data.REGIONS)}[region + 1] || '"}}'
+            when 0 then '{{"endpoint": "' || {sql_list(ENDPOINTS)}[{cat} % 5 + 1]
+                || '", "region": "' || {sql_list(REGIONS)}[region + 1] || '"}}'
             when 1 then '{{"tokens": ' || q || {val} || q
-                || ', "model": "' || {sql_list(demo_data.MODELS)}[{cat} % 2 + 1] || '"}}'
+                || ', "model": "' || {sql_list(MODELS)}[{cat} % 2 + 1] || '"}}'
             when 2 then '{{"seconds": ' || q || ({val} // 1000) || '.'
                 || lpad(cast({val} % 1000 as varchar), 3, '0') || q
-                || ', "gpu": "' || {sql_list(demo_data.GPUS)}[{cat} % 2 + 1] || '"}}'
+                || ', "gpu": "' || {sql_list(GPUS)}[{cat} % 2 + 1] || '"}}'
             when 3 then '{{"streams": ' || q || {val} || q || '}}'
             when 4 then '{{"gb": ' || q || ({val} // 100) || '.'
                 || lpad(cast({val} % 100 as varchar), 2, '0') || q || '}}'
@@ -368,7 +381,7 @@ from conflicting
 
 def _bad_rows(count: int, month_start_ms: int, sub_ids: Sequence[str]) -> list[dict]:
     """`count` rows of each rejection kind the loader or the close must catch."""
-    ts = demo_data.iso_instant(month_start_ms + 2 * 86_400_000, millis=True)
+    ts = iso_instant(month_start_ms + 2 * 86_400_000, millis=True)
     ok = '{"endpoint": "/v1/chat", "region": "us"}'
     kinds: list[tuple[str, dict[str, str | None]]] = [
         ("missing_field", {"code": None}),
@@ -430,38 +443,34 @@ def generate(options: BenchOptions, root: Path) -> Generated:
     rng_customers, rng_subs, rng_events = np.random.default_rng(options.seed).spawn(3)
 
     # Customers and subscriptions: the demo's own helpers (names, addresses, timezones, taxes).
-    people = demo_data.make_customers(rng_customers, n_customers, first_month)
-    primary = demo_data.primary_plans(rng_subs, people)
+    people = make_customers(rng_customers, n_customers, first_month)
+    primary = primary_plans(rng_subs, people)
     width = max(6, len(str(options.subscriptions)))
     subs = []
     for n in range(options.subscriptions):
         customer = n % n_customers
         plan = primary[customer]
         if n >= n_customers:  # a further subscription: another plan of the customer's currency
-            options_ = demo_data.PLANS_BY_CURRENCY[people[customer].country.currency]
+            options_ = PLANS_BY_CURRENCY[people[customer].country.currency]
             plan = options_[int(rng_subs.integers(len(options_)))][0]
         # The first local day of the month, but not before the month starts in UTC: a start on
         # the UTC eve (east of UTC) would make the close backfill an empty previous month.
         started_ms = max(
-            demo_data.local_midnight_ms(first_month, people[customer].row["timezone"]),
-            demo_data.epoch_ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC)),
+            local_midnight_ms(first_month, people[customer].row["timezone"]),
+            epoch_ms(datetime(first_month.year, first_month.month, 1, tzinfo=UTC)),
         )
-        subs.append(
-            demo_data.Subscription(f"sub_{n + 1:0{width}d}", customer, plan, started_ms, None)
-        )
+        subs.append(Subscription(f"sub_{n + 1:0{width}d}", customer, plan, started_ms, None))
 
     landing = {fmt: root / f"landing_{fmt}" for fmt in options.formats}
     for folder in landing.values():
         for name in ("customers", "subscriptions", "events"):
             (folder / name).mkdir(parents=True, exist_ok=True)
     first = landing[options.formats[0]]
-    demo_data.write_csv(
-        first / "customers" / "customers.csv", demo_data.CUSTOMER_FIELDS, (c.row for c in people)
-    )
-    demo_data.write_csv(
+    write_csv(first / "customers" / "customers.csv", CUSTOMER_FIELDS, (c.row for c in people))
+    write_csv(
         first / "subscriptions" / "subscriptions.csv",
-        demo_data.SUBSCRIPTION_FIELDS,
-        demo_data.subscription_rows(subs, people),
+        SUBSCRIPTION_FIELDS,
+        subscription_rows(subs, people),
     )
     for folder in list(landing.values())[1:]:
         for name in ("customers/customers.csv", "subscriptions/subscriptions.csv"):
@@ -469,9 +478,9 @@ def generate(options: BenchOptions, root: Path) -> Generated:
 
     # Per-subscription drawing parameters: the plan's metric mix, the country's regions.
     n_subs = len(subs)
-    mix = np.array([np.cumsum(demo_data.PLAN_MIX[s.plan]) for s in subs])
+    mix = np.array([np.cumsum(PLAN_MIX[s.plan]) for s in subs])
     mix = mix / mix[:, -1:]
-    present = np.array([np.array(demo_data.PLAN_MIX[s.plan]) > 0 for s in subs])
+    present = np.array([np.array(PLAN_MIX[s.plan]) > 0 for s in subs])
     # Metric k is drawn when t_k <= u < t_(k+1): t_k is the share of the metrics before k (a
     # metric the plan lacks has an empty interval). Past the plan's last metric the thresholds
     # are out of reach, so rounding cannot draw a metric the plan does not charge.
@@ -520,11 +529,11 @@ def generate(options: BenchOptions, root: Path) -> Generated:
     files: dict[str, list[Path]] = {fmt: [] for fmt in options.formats}
     written = 0
     injected = dict.fromkeys(("exact_duplicate", "conflicting_duplicate"), 0)
-    metrics = sql_list(demo_data.METRICS)
+    metrics = sql_list(METRICS)
     for m, month in enumerate(months):
-        next_month = demo_data.add_months(month, 1)
-        month_start = demo_data.epoch_ms(datetime(month.year, month.month, 1, tzinfo=UTC))
-        month_end = demo_data.epoch_ms(datetime(next_month.year, next_month.month, 1, tzinfo=UTC))
+        next_month = add_months(month, 1)
+        month_start = epoch_ms(datetime(month.year, month.month, 1, tzinfo=UTC))
+        month_end = epoch_ms(datetime(next_month.year, next_month.month, 1, tzinfo=UTC))
         edges = np.linspace(
             month_start + BOUNDARY_MARGIN_MS, month_end - BOUNDARY_MARGIN_MS, parts + 1
         ).astype(np.int64)
@@ -546,7 +555,7 @@ def generate(options: BenchOptions, root: Path) -> Generated:
                     seed=int(options.seed),
                     lo=int(edges[p]),
                     span=int(edges[p + 1] - edges[p]),
-                    numeric_string_share=demo_data.NUMERIC_STRING_SHARE,
+                    numeric_string_share=NUMERIC_STRING_SHARE,
                     metrics=metrics,
                     properties=_properties_sql("cat", "val"),
                     other_properties=_properties_sql("cat + 1", "other_val"),
@@ -683,7 +692,7 @@ def floor_sql(
         for code, aggregation, field in _catalog_metrics(catalog_dir)
     )
     start = f"{months[0]}-01"
-    end = demo_data.add_months(date.fromisoformat(f"{months[-1]}-01"), 1).isoformat()
+    end = add_months(date.fromisoformat(f"{months[-1]}-01"), 1).isoformat()
     subs = str(subscriptions_csv).replace("'", "''")
     event_at = 'cast(try_cast(events."timestamp" as timestamptz) as timestamp)'
     return f"""
