@@ -1,7 +1,7 @@
 """`meterhouse bench --usage` (README, "Current usage"): a usage refresh on the bench's data set,
 beside a hand-written DuckDB query of the same period-to-date amounts.
 
-1. **Generate** the bench's customers, subscriptions and events (bench.generate, Parquet) and
+1. **Generate** the bench's customers, subscriptions and events (`bench.generate`, Parquet) and
    **load** them with the real loader (timed as in the close bench).
 2. **Floor**: one DuckDB query, written by hand for the bench catalog, over the events loaded:
    for each subscription, the period that holds the instant (the latest event), and per charge,
@@ -26,8 +26,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet
 
-from meterhouse_tools import bench
-from meterhouse_tools.bench import BenchOptions, BenchResult, Figure
+from meterhouse_tools.bench.generation import generate
+from meterhouse_tools.bench.product import dbt_timings, measure_load, point_at
+from meterhouse_tools.bench.results import BenchOptions, BenchResult, Figure
+from meterhouse_tools.bench.run import new_result
 from orchestration.settings import REPO_ROOT
 from orchestration.sql_rows import one_row
 
@@ -363,12 +365,12 @@ def run_usage_bench(options: BenchOptions, root: Path) -> BenchResult:
 
     ensure_manifest()
     catalog = REPO_ROOT / "seeds" / "catalog"
-    generated = bench.generate(options, root)
-    result = bench.new_result(options, root, generated)
+    generated = generate(options, root)
+    result = new_result(options, root, generated)
     landing = generated.landing["parquet"]
     warehouse = root / "warehouse_usage.duckdb"
-    bench.point_at(landing, warehouse, root / "output_usage")
-    load = bench.measure_load(options, landing, warehouse)
+    point_at(landing, warehouse, root / "output_usage")
+    load = measure_load(options, landing, warehouse)
     result.details["load_usage"] = load
     result.figures.append(
         Figure(
@@ -386,7 +388,7 @@ def run_usage_bench(options: BenchOptions, root: Path) -> BenchResult:
     result.figures.append(
         Figure("usage floor (DuckDB, one query)", floor_seconds, "s", ratio_to_floor=1.0)
     )
-    result.details["usage_refresh_dbt"] = bench.dbt_timings()
+    result.details["usage_refresh_dbt"] = dbt_timings()
     result.figures.append(
         Figure(
             "usage refresh (runs.refresh_usage, load excluded)",

@@ -22,7 +22,7 @@ from invoice_render import (
     TaxLine,
     document_locale,
 )
-from orchestration.accounting.ledger import (
+from orchestration.accounting.documents import (
     LedgerCredit,
     LedgerCreditNote,
     LedgerInvoice,

@@ -1,10 +1,13 @@
 """Accounting exports: the Beancount ledger built from finalized invoices, credit notes and
 wallet movements."""
 
-from orchestration.accounting.ledger import (
+from orchestration.accounting.accounts import (
     RECEIVABLE_ACCOUNT,
     REVENUE_ACCOUNT_ROOTS,
     TAX_ACCOUNT_ROOT,
+    sanitize_account_component,
+)
+from orchestration.accounting.documents import (
     LedgerCredit,
     LedgerCreditNote,
     LedgerInvoice,
@@ -12,11 +15,8 @@ from orchestration.accounting.ledger import (
     LedgerSyncResult,
     LedgerTax,
     LedgerWalletMovement,
-    check_ledger,
-    render_ledger,
-    sanitize_account_component,
-    sync_ledger,
 )
+from orchestration.accounting.ledger import check_ledger, render_ledger, sync_ledger
 
 __all__ = [
     "RECEIVABLE_ACCOUNT",

@@ -101,7 +101,7 @@ def with_scalar_fields(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
 
 
 def event_schema(latest_allowed: datetime) -> pa.DataFrameSchema:
-    """A usage event (docs/inputs.md `events/`), typed by DuckDB as in `readers.EVENT_TYPING`."""
+    """A usage event (docs/inputs.md `events/`), typed by DuckDB as in `readers.kinds.EVENTS`."""
     return pa.DataFrameSchema(
         columns={
             "is_parseable": pa.Column(pl.Boolean),

@@ -25,13 +25,8 @@ from orchestration.accounting import (
     sanitize_account_component,
     sync_ledger,
 )
-from orchestration.accounting.ledger import (
-    CREDIT_NOTES_ACCOUNT,
-    CUSTOMER_CREDIT_NOTES_ACCOUNT,
-    LedgerCredit,
-    LedgerCreditNote,
-    LedgerWalletMovement,
-)
+from orchestration.accounting.accounts import CREDIT_NOTES_ACCOUNT, CUSTOMER_CREDIT_NOTES_ACCOUNT
+from orchestration.accounting.documents import LedgerCredit, LedgerCreditNote, LedgerWalletMovement
 
 BEAN_CHECK = Path(sys.executable).with_name("bean-check")
 ENTITY = "Lumen Labs"

@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from meterhouse_tools import demo_data
 from meterhouse_tools.demo_data import (
     ANOMALY_KINDS,
     CUSTOMER_FIELDS,
@@ -23,6 +22,7 @@ from meterhouse_tools.demo_data import (
     PLAN_MIX,
     PLANS_BY_CURRENCY,
     DemoManifest,
+    event_draws,
     generate_demo_dataset,
 )
 from orchestration.settings import REPO_ROOT
@@ -522,7 +522,7 @@ def test_default_size_has_the_documented_anomalies(tmp_path: Path) -> None:
 
 
 def test_large_months_are_split_into_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(demo_data, "MAX_ROWS_PER_FILE", 4_000)
+    monkeypatch.setattr(event_draws, "MAX_ROWS_PER_FILE", 4_000)
     manifest = generate_demo_dataset(tmp_path, months=2, customers=12, events=20_000)
     events = [f for f in manifest.files if f.startswith("events/")]
     assert events[0] == "events/events_2026-08_part01.ndjson"

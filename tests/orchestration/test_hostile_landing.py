@@ -17,9 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from test_landing import GOOD_ROWS
 
-from orchestration.landing import readers
 from orchestration.landing.loader import load_folder
-from orchestration.landing.readers import LANDING_KINDS
+from orchestration.landing.readers import LANDING_KINDS, csv_file
 
 LOADED_AT = datetime(2026, 11, 21, 12, 0)  # "future" is judged against this
 SQL = "x'); drop table raw.events; --"
@@ -369,7 +368,7 @@ def test_deeply_nested_properties_are_kept(tmp_path, levels):
 
 
 def test_a_csv_record_over_the_line_limit_is_malformed_and_the_rest_loads(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr(csv_file, "MAX_LINE_BYTES", 4096)
     folder = tmp_path / "events"
     folder.mkdir()
     rows = [_good("g1"), {**_good("big"), "properties": {"blob": "x" * 10_000}}, _good("g3")]
