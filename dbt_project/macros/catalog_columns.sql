@@ -41,3 +41,14 @@
         'flat_amount', 'precise_amount', 'billing_month',
     ]) }}
 {%- endmacro %}
+
+{#- The columns a credit note keeps from its draft (int_credit_notes_drafted) to its frozen row
+    (ledger.finalized_credit_notes) and billing.fct_credit_notes, in order, between its
+    credit_note_id and number and its status. -#}
+{% macro credit_note_columns() -%}
+    {{ return([
+        'invoice_id', 'invoice_line_id', 'external_customer_id', 'external_subscription_id', 'reason',
+        'description', 'issuing_date', 'billing_month', 'currency', 'sub_total_excluding_taxes_amount',
+        'coupons_adjustment_amount', 'taxes_amount', 'total_amount', 'credit_amount', 'refund_amount',
+    ]) }}
+{%- endmacro %}

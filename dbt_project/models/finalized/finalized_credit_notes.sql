@@ -53,21 +53,9 @@ select
     credit_note_id,
     invoice_number || '-CN' || {{ zero_pad('invoice_credit_note_sequence', 3) }} as credit_note_number,
     invoice_credit_note_sequence,
-    invoice_id,
-    invoice_line_id,
-    external_customer_id,
-    external_subscription_id,
-    reason,
-    description,
-    issuing_date,
-    billing_month,
-    currency,
-    sub_total_excluding_taxes_amount,
-    coupons_adjustment_amount,
-    taxes_amount,
-    total_amount,
-    credit_amount,
-    refund_amount,
+    {%- for column in credit_note_columns() %}
+    {{ column }},
+    {%- endfor %}
     'finalized' as status,
     {{ utc_now() }} as finalized_at
 from to_number

@@ -20,16 +20,11 @@
     selects the alert models, not their close-side parents, orchestration/assets/usage.py), and
     before any close they do not exist (no consumption, no draft).
 -#}
-{%- set usage_subscriptions = ref('fct_usage_current_subscriptions') -%}
 {%- set ledger = ref('fct_wallet_transactions') -%}
 {%- set invoices = ref('fct_invoices') -%}
-{%- set invoice_lines = ref('fct_invoice_lines') -%}
 {#- A unit test's fixture has no schema: it is a CTE of the test's query. -#}
-{%- set usage_exists = not execute or usage_subscriptions.schema is none
-    or load_relation(usage_subscriptions) is not none -%}
 {%- set ledger_exists = not execute or ledger.schema is none or load_relation(ledger) is not none -%}
 {%- set invoices_exist = not execute or invoices.schema is none or load_relation(invoices) is not none -%}
-{%- set lines_exist = not execute or invoice_lines.schema is none or load_relation(invoice_lines) is not none -%}
 with
 
 wallets as (
@@ -42,59 +37,16 @@ currencies as (
     select currency, exponent from {{ ref('stg_reference__currencies') }}
 ),
 
-{% if usage_exists %}
 usage_to_date as (
-    select external_subscription_id, external_customer_id, currency, total_amount, from_datetime, as_of_at
-    from {{ usage_subscriptions }}
+    select external_customer_id, currency, total_amount, as_of_at, is_invoiced_since
+    from {{ ref('int_wallet_balances_now__usage') }}
 ),
-
-{#- A close after the last refresh may have invoiced the period of that usage: its draft counts
-    instead (below), so the usage is left out rather than counted twice. -#}
-{% if lines_exist %}
-invoiced_periods as (
-    select distinct external_subscription_id, from_datetime, to_datetime
-    from {{ invoice_lines }}
-    where line_type = 'charge'
-),
-{% else %}
-invoiced_periods as (
-    select
-        cast(null as varchar) as external_subscription_id,
-        cast(null as timestamp) as from_datetime,
-        cast(null as timestamp) as to_datetime
-    where 1 = 0
-),
-{% endif %}
 
 usage as (
-    select
-        usage_to_date.external_customer_id,
-        usage_to_date.currency,
-        usage_to_date.total_amount,
-        usage_to_date.as_of_at
+    select external_customer_id, currency, total_amount, as_of_at
     from usage_to_date
-    where not exists (
-        select 1
-        from invoiced_periods
-        where invoiced_periods.external_subscription_id = usage_to_date.external_subscription_id
-            and invoiced_periods.from_datetime <= usage_to_date.from_datetime
-            and invoiced_periods.to_datetime > usage_to_date.from_datetime
-    )
+    where not is_invoiced_since
 ),
-{% else %}
-usage_to_date as (
-    select
-        cast(null as varchar) as external_customer_id,
-        cast(null as varchar) as currency,
-        cast(null as decimal(38, 4)) as total_amount,
-        cast(null as timestamp) as as_of_at
-    where 1 = 0
-),
-
-usage as (
-    select * from usage_to_date
-),
-{% endif %}
 
 run as (
     select coalesce((select max(as_of_at) from usage_to_date), {{ utc_now() }}) as as_of_at

@@ -6,21 +6,9 @@ finalized as (
     select
         credit_note_id,
         credit_note_number,
-        invoice_id,
-        invoice_line_id,
-        external_customer_id,
-        external_subscription_id,
-        reason,
-        description,
-        issuing_date,
-        billing_month,
-        currency,
-        sub_total_excluding_taxes_amount,
-        coupons_adjustment_amount,
-        taxes_amount,
-        total_amount,
-        credit_amount,
-        refund_amount,
+        {%- for column in credit_note_columns() %}
+        {{ column }},
+        {%- endfor %}
         status
     from {{ ref('finalized_credit_notes') }}
 ),
@@ -29,21 +17,9 @@ drafts as (
     select
         credit_note_id,
         cast(null as varchar) as credit_note_number,
-        invoice_id,
-        invoice_line_id,
-        external_customer_id,
-        external_subscription_id,
-        reason,
-        description,
-        issuing_date,
-        billing_month,
-        currency,
-        sub_total_excluding_taxes_amount,
-        coupons_adjustment_amount,
-        taxes_amount,
-        total_amount,
-        credit_amount,
-        refund_amount,
+        {%- for column in credit_note_columns() %}
+        {{ column }},
+        {%- endfor %}
         'draft' as status
     from {{ ref('int_credit_notes_drafted') }}
     where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})

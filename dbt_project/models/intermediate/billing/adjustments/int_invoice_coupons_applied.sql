@@ -20,43 +20,8 @@
 {%- set max_rank = var('max_live_coupons_per_customer') -%}
 with
 
-lines as (
-    select
-        lines.invoice_line_id,
-        lines.invoice_id,
-        lines.invoice_type,
-        lines.external_customer_id,
-        lines.currency,
-        lines.currency_exponent,
-        lines.issuing_date,
-        lines.billing_month,
-        lines.line_type,
-        lines.plan_code,
-        lines.metric_code,
-        lines.amount,
-        {{ as_decimal('lines.amount - coalesce(progressive_credits.precise_credit_amount, 0)') }}
-            as remaining_amount
-    from {{ ref('int_invoice_lines_adjusted') }} as lines
-    left join {{ ref('int_progressive_billing_credits') }} as progressive_credits
-        on lines.invoice_line_id = progressive_credits.invoice_line_id
-    where lines.billing_month >= {{ billing_period_start() }} and lines.billing_month < {{ billing_period_end() }}
-        and lines.invoice_id is not null
-        -- A wallet top-up (`credit` invoice) is an advance payment: never discounted.
-        and lines.invoice_type <> 'credit'
-),
-
 invoices as (
-    select
-        invoice_id,
-        external_customer_id,
-        currency,
-        currency_exponent,
-        issuing_date,
-        billing_month,
-        sum(amount) as fees_amount,
-        {{ as_decimal('sum(remaining_amount)') }} as subtotal_amount
-    from lines
-    group by invoice_id, external_customer_id, currency, currency_exponent, issuing_date, billing_month
+    select * from {{ ref('int_invoice_coupons_applied__invoices') }}
 ),
 
 {% if is_incremental() %}
@@ -94,7 +59,7 @@ live_coupons as (
 ),
 
 lines_0 as (
-    select * from lines
+    select * from {{ ref('int_invoice_coupons_applied__lines') }}
 ),
 
 invoices_0 as (

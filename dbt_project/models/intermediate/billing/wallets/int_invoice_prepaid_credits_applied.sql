@@ -18,83 +18,20 @@
 {%- set max_rank = var('max_live_wallets_per_customer') -%}
 with
 
-customers as (
-    select external_customer_id, timezone from {{ ref('int_customers_deduplicated') }}
-),
-
 invoices as (
-    select
-        amounts.invoice_id,
-        amounts.external_customer_id,
-        amounts.currency,
-        amounts.billing_month,
-        amounts.issuing_date,
-        amounts.sub_total_including_taxes_amount,
-        amounts.amount_due,
-        {{ local_midnight_to_utc('amounts.issuing_date', 'customers.timezone') }} as paid_at
-    from {{ ref('int_invoice_amounts_due') }} as amounts
-    inner join customers on amounts.external_customer_id = customers.external_customer_id
-    where amounts.billing_month >= {{ billing_period_start() }} and amounts.billing_month < {{ billing_period_end() }}
-        and amounts.invoice_type <> 'credit'
-        and amounts.amount_due > 0
+    select * from {{ ref('int_invoice_prepaid_credits_applied__invoices') }}
 ),
 
-progressive_credits as (
-    select invoice_line_id, precise_credit_amount
-    from {{ ref('int_progressive_billing_credits') }}
-    where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
-),
-
-{#- Here and in lines_<rank>, the operands of a nested exact macro are columns of a subquery
-    (nested exact macros get column operands, macros/money.sql). -#}
 lines_0 as (
-    select
-        invoice_line_id,
-        invoice_id,
-        line_type,
-        metric_code,
-        {{ multiply_exact('line_owed_amount', 'due_ratio') }} as owed_amount
-    from (
-        select
-            lines.invoice_line_id,
-            lines.invoice_id,
-            lines.line_type,
-            lines.metric_code,
-            lines.amount - lines.precise_coupons_amount - coalesce(progressive_credits.precise_credit_amount, 0)
-                + lines.precise_taxes_amount as line_owed_amount,
-            {{ divide_exact('invoices.amount_due', 'invoices.sub_total_including_taxes_amount') }} as due_ratio
-        from {{ ref('int_invoice_lines_taxed') }} as lines
-        inner join invoices on lines.invoice_id = invoices.invoice_id
-        left join progressive_credits on lines.invoice_line_id = progressive_credits.invoice_line_id
-        where lines.billing_month >= {{ billing_period_start() }} and lines.billing_month < {{ billing_period_end() }}
-    ) as line_operands
+    select * from {{ ref('int_invoice_prepaid_credits_applied__lines') }}
 ),
 
 invoices_0 as (
     select invoice_id, external_customer_id, paid_at, amount_due as remaining_amount from invoices
 ),
 
-{#- Wallets that can pay an invoice of the window, ranked in paying order (§15). -#}
 wallets as (
-    select
-        wallets.wallet_code,
-        wallets.external_customer_id,
-        wallets.rate_amount,
-        wallets.allowed_line_types,
-        wallets.metric_codes,
-        wallets.created_at,
-        wallets.expires_at,
-        currencies.exponent as currency_exponent,
-        row_number() over (
-            partition by wallets.external_customer_id
-            order by wallets.priority, wallets.created_at, wallets.wallet_code
-        ) as wallet_rank
-    from {{ ref('int_wallets_validated') }} as wallets
-    inner join {{ ref('stg_reference__currencies') }} as currencies on wallets.currency = currencies.currency
-    where wallets.rejection_reason is null
-        and wallets.created_at < cast({{ add_months(billing_period_end(), 1) }} as timestamp)
-        and (wallets.expires_at is null
-            or wallets.expires_at >= cast({{ add_months(billing_period_start(), -1) }} as timestamp))
+    select * from {{ ref('int_invoice_prepaid_credits_applied__wallets') }}
 ),
 
 transactions as (
