@@ -21,3 +21,22 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The rule of every public table that shows documents (docs/conventions.md, "Drafts,
+    finalization and late data"): a finalized month shows its frozen rows, any other month its
+    drafts. True for a row of a month that is not finalized. -#}
+{% macro is_unfinalized_month(finalized_invoices) -%}
+    billing_month not in (select billing_month from {{ finalized_invoices }})
+{%- endmacro %}
+
+{#- That rule as the rows of one public table: the frozen rows, then the drafts of the months
+    not finalized, each side read with the same columns, optionally tagged with their status. -#}
+{% macro frozen_rows_and_drafts(frozen, drafted, finalized_invoices, columns=none, with_status=false) -%}
+    {%- set column_list = columns | join(', ') if columns else '*' -%}
+    select {{ column_list }}{% if with_status %}, 'finalized' as status{% endif %}
+    from {{ frozen }}
+    union all
+    select {{ column_list }}{% if with_status %}, 'draft' as status{% endif %}
+    from {{ drafted }}
+    where {{ is_unfinalized_month(finalized_invoices) }}
+{%- endmacro %}

@@ -1,19 +1,8 @@
 {#- One row per credit note and tax (docs/rules.md §11, §16): frozen rows of finalized months, drafts of the rest. -#}
 with
 
-finalized as (
-    select * from {{ ref('finalized_credit_note_taxes') }}
-),
-
-drafts as (
-    select * from {{ ref('int_credit_note_taxes_drafted') }}
-    where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
-),
-
 unioned as (
-    select *, 'finalized' as status from finalized
-    union all
-    select *, 'draft' as status from drafts
+    {{ frozen_rows_and_drafts(ref('finalized_credit_note_taxes'), ref('int_credit_note_taxes_drafted'), ref('finalized_invoices'), with_status=true) }}
 )
 
 select

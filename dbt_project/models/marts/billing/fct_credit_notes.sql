@@ -22,7 +22,7 @@ drafts as (
         {%- endfor %}
         'draft' as status
     from {{ ref('int_credit_notes_drafted') }}
-    where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
+    where {{ is_unfinalized_month(ref('finalized_invoices')) }}
 ),
 
 credit_notes as (

@@ -1,19 +1,8 @@
 {#- One row per coupon, credit note and wallet that reduced an invoice (docs/rules.md §12 steps 3, 7, 8): frozen rows of finalized months, drafts of the rest. -#}
 with
 
-finalized as (
-    select * from {{ ref('finalized_invoice_credits') }}
-),
-
-drafts as (
-    select * from {{ ref('int_invoice_credits_drafted') }}
-    where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
-),
-
 unioned as (
-    select *, 'finalized' as status from finalized
-    union all
-    select *, 'draft' as status from drafts
+    {{ frozen_rows_and_drafts(ref('finalized_invoice_credits'), ref('int_invoice_credits_drafted'), ref('finalized_invoices'), with_status=true) }}
 )
 
 select

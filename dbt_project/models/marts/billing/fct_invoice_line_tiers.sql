@@ -2,21 +2,11 @@
     (int_charge_tiers_applied): frozen with finalized invoices, drafts for the rest. -#}
 with
 
-finalized as (
-    select {{ invoice_line_tier_columns() | join(', ') }}, 'finalized' as status
-    from {{ ref('finalized_invoice_line_tiers') }}
-),
-
-drafts as (
-    select {{ invoice_line_tier_columns() | join(', ') }}, 'draft' as status
-    from {{ ref('int_charge_tiers_applied') }}
-    where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
-),
-
 tiers as (
-    select * from finalized
-    union all
-    select * from drafts
+    {{ frozen_rows_and_drafts(
+        ref('finalized_invoice_line_tiers'), ref('int_charge_tiers_applied'), ref('finalized_invoices'),
+        columns=invoice_line_tier_columns(), with_status=true
+    ) }}
 )
 
 select * from tiers

@@ -1,20 +1,11 @@
 {#- One row per invoice line (Lago's fee), frozen or draft like its invoice. -#}
 with
 
-finalized as (
-    select * from {{ ref('finalized_invoice_lines') }}
-),
-
-drafts as (
-    select {{ frozen_invoice_line_columns() | join(', ') }}
-    from {{ ref('int_invoice_lines_taxed') }}
-    where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
-),
-
 lines as (
-    select * from finalized
-    union all
-    select * from drafts
+    {{ frozen_rows_and_drafts(
+        ref('finalized_invoice_lines'), ref('int_invoice_lines_taxed'), ref('finalized_invoices'),
+        columns=frozen_invoice_line_columns()
+    ) }}
 )
 
 select

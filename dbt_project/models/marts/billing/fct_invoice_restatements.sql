@@ -33,12 +33,12 @@ documents as (
     select restated_invoice_line_id as invoice_line_id, invoice_id, cast(null as varchar) as credit_note_id,
         billing_month, 'draft' as document_status
     from {{ ref('int_invoice_lines_adjusted') }}
-    where line_type = 'adjustment' and billing_month not in (select billing_month from finalized_months)
+    where line_type = 'adjustment' and {{ is_unfinalized_month('finalized_months') }}
     union all
     select invoice_line_id, cast(null as varchar) as invoice_id, credit_note_id, billing_month,
         'draft' as document_status
     from {{ ref('int_credit_note_items_drafted') }}
-    where reason = 'restatement' and billing_month not in (select billing_month from finalized_months)
+    where reason = 'restatement' and {{ is_unfinalized_month('finalized_months') }}
 ),
 
 latest_documents as (

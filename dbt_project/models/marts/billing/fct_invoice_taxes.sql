@@ -1,19 +1,8 @@
 {#- One row per invoice and tax (docs/rules.md §11). -#}
 with
 
-finalized as (
-    select * from {{ ref('finalized_invoice_taxes') }}
-),
-
-drafts as (
-    select * from {{ ref('int_invoice_taxes_drafted') }}
-    where billing_month not in (select billing_month from {{ ref('finalized_invoices') }})
-),
-
 invoice_taxes as (
-    select * from finalized
-    union all
-    select * from drafts
+    {{ frozen_rows_and_drafts(ref('finalized_invoice_taxes'), ref('int_invoice_taxes_drafted'), ref('finalized_invoices')) }}
 )
 
 select

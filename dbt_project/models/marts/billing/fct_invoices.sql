@@ -56,7 +56,7 @@ drafts as (
         select external_customer_id, net_payment_term from {{ ref('int_customers_deduplicated') }}
     ) as payment_terms using (external_customer_id)
     -- A finalized month shows its frozen invoices only (docs/conventions.md).
-    where billing_month not in (select billing_month from finalized)
+    where {{ is_unfinalized_month('finalized') }}
 ),
 
 invoices as (
