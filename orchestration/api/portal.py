@@ -16,7 +16,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
+from orchestration.api.context import Api
+from orchestration.api.documents import document_path
 from orchestration.api.security import InvalidToken
+from orchestration.api.wallets import wallets_of
 
 LABELS = {
     "en": {
@@ -116,7 +119,7 @@ def _escape(value: object) -> str:
 
 
 class Portal:
-    def __init__(self, api) -> None:
+    def __init__(self, api: Api) -> None:
         self.api = api
 
     def routes(self) -> list[Route]:
@@ -139,7 +142,7 @@ class Portal:
             return None
 
     def _locale(self, external_customer_id: str) -> str:
-        customer = self.api._known_customer(external_customer_id) or {}
+        customer = self.api.known_customer(external_customer_id) or {}
         wanted = customer.get("document_locale") or self.api.catalog.document_locale
         try:
             Locale.parse(wanted.replace("-", "_"))
@@ -163,7 +166,7 @@ class Portal:
         locale = self._locale(customer_id)
         labels = LABELS.get(locale.split("_")[0], LABELS["en"])
         token = request.path_params["token"]
-        customer = self.api._known_customer(customer_id) or {}
+        customer = self.api.known_customer(customer_id) or {}
         money = _Money(locale)
         parts = [
             f"<!doctype html><html lang={_escape(locale.split('_')[0])}><head>",
@@ -276,10 +279,10 @@ class Portal:
         return f"<p>{_escape(labels['thresholds'])}</p><ul class=thresholds>{items}</ul>"
 
     def _wallets(self, customer_id: str, labels: dict, money) -> str:
-        wallets = self.api.wallets_of(customer_id)
+        wallets = wallets_of(self.api.marts, customer_id)
         if not wallets:
             return f"<p class=muted>{_escape(labels['none'])}</p>"
-        currency = self.api._currency_of(customer_id)
+        currency = self.api.currency_of(customer_id)
         out = []
         for code, rows in sorted(wallets.items()):
             last = rows[-1]
@@ -361,8 +364,6 @@ class Portal:
         return "".join(out)
 
     def _pdf(self, kind: str, number: str | None):
-        from orchestration.api.app import document_path
-
         return document_path(self.api.settings.output_dir, kind, number) if number else None
 
     # -- downloads ----------------------------------------------------------------------------

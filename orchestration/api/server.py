@@ -11,7 +11,8 @@ import os
 import uvicorn
 from starlette.applications import Starlette
 
-from orchestration.api.app import ApiSettings, create_app
+from orchestration.api.app import create_app
+from orchestration.api.context import ApiSettings
 from orchestration.api.security import ApiKeys, PortalSigner
 from orchestration.settings import current_locations
 

@@ -21,7 +21,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.api_live import API_KEY, CUSTOMER, PORTAL_SECRET, SUBSCRIPTION, publish_current_usage
-from orchestration.api.app import ApiSettings, create_app, document_path
+from orchestration.api.app import create_app
+from orchestration.api.context import ApiSettings
+from orchestration.api.documents import document_path
 from orchestration.api.security import ApiKeys, InvalidToken, PortalSigner
 from orchestration.settings import REPO_ROOT
 

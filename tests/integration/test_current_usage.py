@@ -230,7 +230,8 @@ def _check_api_and_portal(root: Path) -> None:
     """The API and the portal read the tables this refresh published (docs/api.md)."""
     from starlette.testclient import TestClient
 
-    from orchestration.api.app import ApiSettings, create_app
+    from orchestration.api.app import create_app
+    from orchestration.api.context import ApiSettings
     from orchestration.api.security import ApiKeys, PortalSigner
 
     settings = ApiSettings(
