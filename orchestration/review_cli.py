@@ -269,7 +269,7 @@ def _reference_checks(conn: duckdb.DuckDBPyConnection, catalog_loaded: bool) -> 
     customer or plan, plan currency other than the customer's), events (unknown metric, no
     billable subscription), applied coupons (unknown customer or coupon, expired), wallets
     (unknown customer, other currency). Catalog references are judged only once it is valid."""
-    from orchestration.landing.catalog import plain_sql_macro
+    from orchestration.sql_macros import plain_sql_macro
 
     def rule(name: str) -> str:
         return plain_sql_macro("reference_rules.sql", name)
