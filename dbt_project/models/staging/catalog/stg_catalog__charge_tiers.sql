@@ -13,18 +13,18 @@ typed as (
         {{ as_decimal('coalesce(per_unit_amount, \'0\')') }} as per_unit_amount,
         {{ as_decimal('coalesce(flat_amount, \'0\')') }} as flat_amount,
         {{ as_decimal('rate') }} as rate,
-        coalesce(cast(valid_from as date), cast('1900-01-01' as date)) as valid_from
+        coalesce(cast(valid_from as date), cast('1900-01-01' as date)) as valid_from,
+        line_number
     from source
 ),
 
 ordered as (
     select
         *,
-        row_number() over tier_set as tier_rank,
-        count(*) over (partition by charge_code, filter_code, valid_from) as tier_count,
-        lag(to_value) over tier_set as previous_to_value
+        {# The catalog check ranks tiers with the same statement (macros/tier_bounds.sql). #}
+        {{ tier_positions() }}
     from typed
-    window tier_set as (partition by charge_code, filter_code, valid_from order by from_value)
+    {{ tier_set_window() }}
 )
 
 select
