@@ -2,12 +2,13 @@
     The conditions of each charge filter, one row per (filter, key, allowed value), with `*`
     expanded to every value the metric declares for that key (Lago's __ALL_FILTER_VALUES__,
     docs/rules.md §1.11). An event matches a filter when, for each of its keys, the event's property
-    is one of the allowed values.
+    is one of the allowed values. The catalog check reads `conditions` with the same two macros
+    (macros/charge_filters.sql), so what it accepts is what this model prices.
 -#}
 with
 
 filters as (
-    select charge_code, filter_code, conditions, valid_from, valid_to
+    select line_number, charge_code, filter_code, conditions, valid_from, valid_to
     from {{ ref('stg_catalog__charge_filters') }}
 ),
 
@@ -19,52 +20,30 @@ metric_filters as (
     select metric_code, filter_key, filter_value from {{ ref('stg_catalog__metric_filters') }}
 ),
 
+filter_metrics as (
+    select filters.line_number, charge_metrics.metric_code
+    from filters
+    inner join charge_metrics on filters.charge_code = charge_metrics.charge_code
+),
+
 conditions as (
-    select
+    {{ split_filter_conditions('filters') }}
+),
+
+filter_values as (
+    {{ expand_filter_wildcards('conditions', 'filter_metrics', 'metric_filters') }}
+),
+
+expanded as (
+    select distinct
         filters.charge_code,
         filters.filter_code,
         filters.valid_from,
         filters.valid_to,
-        trim(split_part(condition.item, '=', 1)) as filter_key,
-        trim(substring(condition.item, strpos(condition.item, '=') + 1)) as allowed_values
-    from filters
-    cross join {{ split_to_rows('filters.conditions', "';'") }} as condition (item)
-    where trim(condition.item) <> ''
-),
-
-listed_values as (
-    select
-        conditions.charge_code,
-        conditions.filter_code,
-        conditions.valid_from,
-        conditions.valid_to,
-        conditions.filter_key,
-        trim(allowed.filter_value) as filter_value
-    from conditions
-    cross join {{ split_to_rows('conditions.allowed_values', "'|'") }} as allowed (filter_value)
-    where conditions.allowed_values <> '*'
-),
-
-all_values as (
-    select
-        conditions.charge_code,
-        conditions.filter_code,
-        conditions.valid_from,
-        conditions.valid_to,
-        conditions.filter_key,
-        metric_filters.filter_value
-    from conditions
-    inner join charge_metrics on conditions.charge_code = charge_metrics.charge_code
-    inner join metric_filters
-        on charge_metrics.metric_code = metric_filters.metric_code
-        and conditions.filter_key = metric_filters.filter_key
-    where conditions.allowed_values = '*'
-),
-
-expanded as (
-    select * from listed_values
-    union
-    select * from all_values
+        filter_values.filter_key,
+        filter_values.filter_value
+    from filter_values
+    inner join filters on filter_values.line_number = filters.line_number
 )
 
 select
