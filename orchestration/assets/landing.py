@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.landing.catalog import CATALOG_FILES, load_catalog
+from orchestration.landing.catalog import load_catalog
+from orchestration.landing.catalog_files import CATALOG_FILES
 from orchestration.landing.loader import ensure_raw_tables, load_folder
 from orchestration.landing.readers import LANDING_KINDS
 from orchestration.partitions import monthly_partitions
