@@ -74,7 +74,7 @@ def test_every_model_is_described_in_the_yaml_beside_it(manifest: dict) -> None:
 
 
 # The generic tests that state a model's grain (dbt_project/tests/generic/ has the second).
-KEY_TESTS = {"unique", "unique_combination_of_columns"}
+KEY_TESTS = {"primary_key", "unique", "unique_combination_of_columns"}
 # Models without a primary-key test, each with the reason. Keep it rare: a log has a key too (the
 # columns that identify one of its rows), so only a model whose rows cannot be told apart belongs.
 KEYLESS_MODELS: dict[str, str] = {}
@@ -93,8 +93,8 @@ def _key_tests(manifest: dict) -> dict[str, list[dict]]:
 
 
 def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
-    """docs/contributing.md, "Tests": a `unique` or `unique_combination_of_columns` test per model.
-    An ephemeral model is exempt: it is no relation, so no query can test it."""
+    """docs/contributing.md, "Tests": a `primary_key`, `unique` or `unique_combination_of_columns`
+    test per model. An ephemeral model is exempt: it is no relation, so no query can test it."""
     models = _nodes(manifest, "model")
     keyed = _key_tests(manifest)
     assert len(keyed) > 90
@@ -106,8 +106,8 @@ def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
         and model["name"] not in KEYLESS_MODELS
     )
     assert unkeyed == [], (
-        "models without a primary-key test (add `unique` or `unique_combination_of_columns` to "
-        "the YAML beside the SQL, with a description of what a duplicate means): "
+        "models without a primary-key test (add `primary_key` or `unique_combination_of_columns` "
+        "to the YAML beside the SQL, with a description of what a duplicate means): "
         + ", ".join(unkeyed)
     )
     names = {model["name"] for model in models}
@@ -167,6 +167,8 @@ MACRO_SIGNATURE = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\((.*?)\)\s*-?%\}", re.S)
 
 
 def _signature_arguments(macro: dict) -> list[str]:
+    if macro["name"].startswith("materialization_"):  # `{% materialization name, adapter %}`
+        return []
     match = MACRO_SIGNATURE.search(macro["macro_sql"])
     assert match and match.group(1) == macro["name"], macro["original_file_path"]
     arguments = [argument.strip() for argument in match.group(2).split(",")]
