@@ -181,3 +181,47 @@ def test_every_injection_of_the_project_equals_dbt_s_own(tmp_path, warehouse, mo
     assert len(pairs) >= 3  # the model, and the kinds that read other kinds
     for ours, dbt_s in pairs:
         assert ours == dbt_s
+
+
+def _view(warehouse, name: str) -> tuple:
+    """(rows, comment) of a staging view."""
+    with duckdb.connect(str(warehouse)) as conn:
+        (comment,) = conn.execute(
+            "select comment from duckdb_views() where schema_name = 'staging' and view_name = ?",
+            [name],
+        ).fetchone()
+        return conn.execute(f"select count(*) from staging.{name}").fetchone()[0], comment
+
+
+def test_a_view_is_built_again_only_when_its_sql_changes(tmp_path, warehouse):
+    """dbt_project/macros/materializations/view.sql: a close leaves alone a view built from the
+    same SQL, and builds one whose fingerprint differs or that is not a view."""
+    view = "stg_reference__currencies"
+
+    def build(name: str) -> tuple:
+        selection = ("currencies", view, "--indirect-selection=empty")
+        returncode, _, errors = _build(tmp_path, name, *selection)
+        assert (returncode, errors) == (0, [])
+        return _view(warehouse, view)
+
+    def replace(sql: str, comment: str) -> None:
+        with duckdb.connect(str(warehouse)) as conn:
+            conn.execute(f"drop view if exists staging.{view}")
+            conn.execute(f"drop table if exists staging.{view}")
+            conn.execute(f"create view staging.{view} as {sql}")
+            conn.execute(f"comment on view staging.{view} is '{comment}'")
+
+    rows, fingerprint = build("first")
+    assert rows > 1 and fingerprint.startswith("meterhouse view ")
+
+    # A view that carries this SQL's fingerprint is not built again (its marker row stays) ...
+    replace("select 'marker' as currency", fingerprint)
+    assert build("unchanged") == (1, fingerprint)
+    # ... one built from other SQL is.
+    replace("select 'marker' as currency", "meterhouse view of an older model")
+    assert build("changed") == (rows, fingerprint)
+
+    with duckdb.connect(str(warehouse)) as conn:  # a table where the view should be
+        conn.execute(f"drop view staging.{view}")
+        conn.execute(f"create table staging.{view} as select 'marker' as currency")
+    assert build("was_a_table") == (rows, fingerprint)
