@@ -9,7 +9,8 @@
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set contract = config.get('contract') -%}
-    {%- set fingerprint = 'meterhouse view ' ~ local_md5(sql ~ (tojson(model['columns']) if contract.enforced else '')) -%}
+    {%- set declared = tojson(model['columns']) if contract.enforced else '' -%}
+    {%- set fingerprint = 'meterhouse view ' ~ local_md5(sql ~ declared) -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}

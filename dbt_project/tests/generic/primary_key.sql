@@ -1,5 +1,5 @@
 {#- A primary key in one scan: fails for every key value that is null or occurs more than once
-    (dbt's `unique` and `not_null` on the same column, one node instead of two; docs/contributing.md). -#}
+    (dbt's `unique` and `not_null` on one column, one node instead of two; docs/contributing.md). -#}
 {% test primary_key(model, column_name) %}
 select {{ column_name }} as key_value, count(*) as occurrences
 from {{ model }}
