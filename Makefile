@@ -33,16 +33,18 @@ serve: $(INSTALLED)
 ui: $(INSTALLED)
 	$(BIN)/meterhouse ui
 
-# mypy's settings (which modules are checked strictly) are in pyproject.toml, [tool.mypy].
+# mypy's settings (which modules are checked strictly) are in pyproject.toml, [tool.mypy]; the
+# SQL lint (sql-lint, below) runs last.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check orchestration invoice_render meterhouse_tools tests
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory sql-lint
 
-# sqlfluff over dbt_project; settings in pyproject.toml, [tool.sqlfluff.*] (docs/contributing.md,
-# "SQL lint"). The dbt templater compiles each model against an empty scratch warehouse, with its
-# own target and log folders under target/sqlfluff/ (kept between runs: dbt's partial parse
-# cache lives there).
+# sqlfluff over dbt_project (part of lint); settings in pyproject.toml, [tool.sqlfluff.*]
+# (docs/contributing.md, "SQL lint"). The dbt templater compiles each model against an empty
+# scratch warehouse, with its own target and log folders under target/sqlfluff/ (kept between
+# runs: dbt's partial parse cache lives there).
 SQLFLUFF_DIR := target/sqlfluff
 sql-lint: $(INSTALLED)
 	mkdir -p $(SQLFLUFF_DIR)
