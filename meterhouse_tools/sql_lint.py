@@ -42,11 +42,27 @@ PLAIN_MACROS: dict[str, Callable[[object, object], str]] = {
 }
 
 
+class _PlainMacro:
+    """A macro in its plain form; other attributes (dbt reads `.macro`) are the real macro's."""
+
+    def __init__(self, render: Callable[[object, object], str], generator: Any) -> None:
+        self._render = render
+        self._generator = generator
+
+    def __call__(self, first: object, second: object) -> str:
+        return self._render(first, second)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator, name)
+
+
 def _dispatch_plain(dispatch: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap dbt's `adapter.dispatch` so the macros of PLAIN_MACROS resolve to their plain form."""
 
     def wrapped(self: BaseDatabaseWrapper, macro_name: str, *args: Any, **kwargs: Any) -> Any:
-        return PLAIN_MACROS.get(macro_name) or dispatch(self, macro_name, *args, **kwargs)
+        generator = dispatch(self, macro_name, *args, **kwargs)
+        render = PLAIN_MACROS.get(macro_name)
+        return generator if render is None else _PlainMacro(render, generator)
 
     return wrapped
 
