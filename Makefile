@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test test-browser serve ui lint install clean
+.PHONY: demo test test-browser serve ui lint sql-lint install clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,24 @@ serve: $(INSTALLED)
 ui: $(INSTALLED)
 	$(BIN)/meterhouse ui
 
-# mypy's settings (which modules are checked strictly) are in pyproject.toml, [tool.mypy].
+# mypy's settings (which modules are checked strictly) are in pyproject.toml, [tool.mypy]; the
+# SQL lint (sql-lint, below) runs last.
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check orchestration invoice_render meterhouse_tools tests
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory sql-lint
+
+# sqlfluff over dbt_project (part of lint); settings in pyproject.toml, [tool.sqlfluff.*]
+# (docs/contributing.md, "SQL lint"). The dbt templater compiles each model against an empty
+# scratch warehouse, with its own target and log folders under target/sqlfluff/ (kept between
+# runs: dbt's partial parse cache lives there).
+SQLFLUFF_DIR := target/sqlfluff
+sql-lint: $(INSTALLED)
+	mkdir -p $(SQLFLUFF_DIR)
+	MH_WAREHOUSE=$(SQLFLUFF_DIR)/lint.duckdb DBT_TARGET_PATH=$(SQLFLUFF_DIR) \
+		DBT_LOG_PATH=$(SQLFLUFF_DIR)/logs $(BIN)/python -m meterhouse_tools.sql_lint lint dbt_project \
+		--processes 2
 
 clean:
 	rm -rf target logs data

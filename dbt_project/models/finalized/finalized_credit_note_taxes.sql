@@ -11,6 +11,6 @@ select drafted.*
 from drafted
 where
     drafted.credit_note_id in (select credit_note_id from {{ ref('finalized_credit_notes') }})
-    {% if is_incremental() %}
+{% if is_incremental() %}
     and drafted.credit_note_tax_id not in (select credit_note_tax_id from {{ this }})
-    {% endif %}
+{% endif %}

@@ -1,4 +1,5 @@
-{#- Frozen invoice credits (coupons, credit notes, prepaid credits) of the invoices frozen in finalized_invoices (append-only). -#}
+{#- Frozen invoice credits (coupons, credit notes, prepaid credits) of the invoices frozen in
+    finalized_invoices (append-only). -#}
 with
 
 drafted as (
@@ -11,6 +12,6 @@ select drafted.*
 from drafted
 where
     drafted.invoice_id in (select invoice_id from {{ ref('finalized_invoices') }})
-    {% if is_incremental() %}
+{% if is_incremental() %}
     and drafted.invoice_credit_id not in (select invoice_credit_id from {{ this }})
-    {% endif %}
+{% endif %}

@@ -13,12 +13,10 @@ frozen_invoices as (
 )
 
 select
-    {%- for column in invoice_line_tier_columns() %}
-    tiers.{{ column }}{{ ',' if not loop.last }}
-    {%- endfor %}
+    tiers.{{ invoice_line_tier_columns() | join(',\n    tiers.') }}
 from tiers
 where
     tiers.invoice_id in (select invoice_id from frozen_invoices)
-    {% if is_incremental() %}
+{% if is_incremental() %}
     and tiers.invoice_line_tier_id not in (select invoice_line_tier_id from {{ this }})
-    {% endif %}
+{% endif %}

@@ -12,12 +12,10 @@ frozen_invoices as (
 )
 
 select
-    {%- for column in frozen_invoice_line_columns() %}
-    lines.{{ column }}{{ ',' if not loop.last }}
-    {%- endfor %}
+    lines.{{ frozen_invoice_line_columns() | join(',\n    lines.') }}
 from lines
 where
     (lines.invoice_id in (select invoice_id from frozen_invoices) or lines.invoice_id is null)
-    {% if is_incremental() %}
+{% if is_incremental() %}
     and lines.invoice_line_id not in (select invoice_line_id from {{ this }})
-    {% endif %}
+{% endif %}

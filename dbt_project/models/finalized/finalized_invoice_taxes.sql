@@ -15,6 +15,6 @@ select invoice_taxes.*
 from invoice_taxes
 where
     invoice_taxes.invoice_id in (select invoice_id from frozen_invoices)
-    {% if is_incremental() %}
+{% if is_incremental() %}
     and invoice_taxes.invoice_tax_id not in (select invoice_tax_id from {{ this }})
-    {% endif %}
+{% endif %}

@@ -70,10 +70,11 @@ to_number as (
 select
     to_number.invoice_id,
     case billing_entities.document_numbering
-        when 'per_organization' then
-            billing_entities.invoice_prefix || '-'
-            || cast(year(to_number.issuing_date) * 100 + month(to_number.issuing_date) as varchar)
-            || '-' || {{ zero_pad('to_number.organization_invoice_sequence', 3) }}
+        when 'per_organization'
+            then
+                billing_entities.invoice_prefix || '-'
+                || cast(year(to_number.issuing_date) * 100 + month(to_number.issuing_date) as varchar)
+                || '-' || {{ zero_pad('to_number.organization_invoice_sequence', 3) }}
         else
             billing_entities.invoice_prefix || '-'
             || {{ zero_pad('to_number.customer_sequential_id', 3) }} || '-'

@@ -9,11 +9,12 @@ with
 
 cases as (
     select
-        operation,
-        cast(left_text as decimal(38, 9)) as left_value,
-        cast(right_text as decimal(38, 9)) as right_value,
-        cast(expected_text as decimal(38, 9)) as expected
-    from (values
+        edges.operation,
+        cast(edges.left_text as decimal(38, 9)) as left_value,
+        cast(edges.right_text as decimal(38, 9)) as right_value,
+        cast(edges.expected_text as decimal(38, 9)) as expected
+    from (
+        values
         ('multiply', '1234567890123456789012345680', '0.01', '12345678901234567890123456.800000000'),
         ('multiply', '99999999999999999999999999999.999999999', '1', '99999999999999999999999999999.999999999'),
         ('multiply', '0.000000001', '0.5', '0.000000001'),

@@ -1,5 +1,5 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_invoices'}}}) }}
-{#- Every invoice reconciles (docs/rules.md §10), recomputed from its lines, tax rows and credits in the
+{# Every invoice reconciles (docs/rules.md §10), recomputed from its lines, tax rows and credits in the
     order of docs/rules.md §12:
       1. fees = the sum of its rounded lines;
       3. coupons = the sum of its coupon credits = the sum of its lines' precise coupons;

@@ -1,5 +1,5 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_invoice_lines'}}}) }}
-{#- Lineage (docs/tables.md): every charge line of the close window lists exactly as many events in
+{# Lineage (docs/tables.md): every charge line of the close window lists exactly as many events in
     billing.invoice_line_events as it says it counted. A finalized line that later data restated
     is left out: its events are read from the month's latest computation, which a correction may
     have changed (billing.fct_invoice_restatements tells how). -#}

@@ -1,5 +1,5 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_invoice_line_tiers'}}}) }}
-{#- The tier rows an invoice prints under a line add up to that line's unrounded amount exactly,
+{# The tier rows an invoice prints under a line add up to that line's unrounded amount exactly,
     and each row is its units times its price plus its flat fee (a package row: its packages
     times the package price). A failing row is a line whose printed breakdown would not add up. -#}
 with
@@ -28,7 +28,9 @@ select
     'row' as failure,
     precise_amount as amount,
     case when step_kind = 'packages' then {{ multiply_exact('packages', 'unit_amount') }}
-        else {{ multiply_exact('units', 'unit_amount') }} + flat_amount end as expected
+        else {{ multiply_exact('units', 'unit_amount') }} + flat_amount
+    end as expected
 from tiers
 where precise_amount <> case when step_kind = 'packages' then {{ multiply_exact('packages', 'unit_amount') }}
-        else {{ multiply_exact('units', 'unit_amount') }} + flat_amount end
+        else {{ multiply_exact('units', 'unit_amount') }} + flat_amount
+    end

@@ -33,10 +33,10 @@ ranked as (
     select
         customers.*,
         row_number() over (
-            partition by external_customer_id
-            order by updated_at desc nulls last, loaded_at desc, line_number desc
+            partition by customers.external_customer_id
+            order by customers.updated_at desc nulls last, customers.loaded_at desc, customers.line_number desc
         ) as recency_rank,
-        min(coalesce(updated_at, loaded_at)) over (partition by external_customer_id)
+        min(coalesce(customers.updated_at, customers.loaded_at)) over (partition by customers.external_customer_id)
             as first_seen_at
     from customers
 )

@@ -79,7 +79,8 @@ cumulated as (
         ) + coalesce(line_terminations.credited_amount, 0) as line_credited_amount
     from resolved
     left join (
-        select invoice_id, sum(credited_amount) as credited_amount from termination_items group by invoice_id
+        select invoice_id, sum(credited_amount) as credited_amount from termination_items
+        group by invoice_id
     ) as invoice_terminations on resolved.credited_invoice_id = invoice_terminations.invoice_id
     left join termination_items as line_terminations
         on resolved.invoice_line_id = line_terminations.invoice_line_id
@@ -104,7 +105,9 @@ select
     end as rejection_reason,
     case
         when credited_invoice_id is null then 'no finalized invoice has this invoice_id or invoice_number'
-        when invoice_line_id is not null and line_amount is null then 'the invoice has no line with this invoice_line_id'
+        when
+            invoice_line_id is not null and line_amount is null
+            then 'the invoice has no line with this invoice_line_id'
         when invoice_credited_amount > fees_amount
             or (invoice_line_id is not null and line_credited_amount > line_amount)
             then 'with earlier credit notes, this would credit more than the invoice or line was billed'

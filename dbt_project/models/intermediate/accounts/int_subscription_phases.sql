@@ -19,7 +19,8 @@ validated as (
         {{ utc_to_local_date('subscription_at', 'timezone') }} as subscription_on,
         plan_amount * case plan_interval
             when 'weekly' then 52 when 'monthly' then 12 when 'quarterly' then 4
-            when 'semiannual' then 2 when 'yearly' then 1 end as annual_amount
+            when 'semiannual' then 2 when 'yearly' then 1
+        end as annual_amount
     from {{ ref('int_subscriptions_validated') }}
     where rejection_reason is null
 ),
@@ -27,13 +28,13 @@ validated as (
 sequenced as (
     select
         validated.*,
-        started_at as requested_at,
+        validated.started_at as requested_at,
         row_number() over phase_order as phase_number,
-        first_value(started_at) over phase_order as initial_started_at,
-        first_value(subscription_on) over phase_order as initial_subscription_on,
-        lag(annual_amount) over phase_order as previous_annual_amount,
-        lag(plan_interval) over phase_order as previous_plan_interval,
-        lag(billing_time) over phase_order as previous_billing_time
+        first_value(validated.started_at) over phase_order as initial_started_at,
+        first_value(validated.subscription_on) over phase_order as initial_subscription_on,
+        lag(validated.annual_amount) over phase_order as previous_annual_amount,
+        lag(validated.plan_interval) over phase_order as previous_plan_interval,
+        lag(validated.billing_time) over phase_order as previous_billing_time
     from validated
     window phase_order as (partition by external_subscription_id order by started_at)
 ),
@@ -42,8 +43,8 @@ started as (
     select
         sequenced.*,
         case
-            when phase_number = 1 then 'creation'
-            when annual_amount >= previous_annual_amount then 'upgrade'
+            when sequenced.phase_number = 1 then 'creation'
+            when sequenced.annual_amount >= sequenced.previous_annual_amount then 'upgrade'
             else 'downgrade'
         end as started_by,
         {{ period_anchor('billing_time', 'initial_subscription_on') }} as anchor_on,
@@ -55,10 +56,10 @@ effective as (
     select
         started.*,
         case
-            when started_by = 'downgrade' then {{ local_midnight_to_utc(add_days(period_end(
+            when started.started_by = 'downgrade' then {{ local_midnight_to_utc(add_days(period_end(
                 'previous_plan_interval', 'previous_anchor_on',
                 period_start('previous_plan_interval', 'previous_anchor_on', 'started_on')), 1), 'timezone') }}
-            else requested_at
+            else started.requested_at
         end as effective_started_at
     from started
 ),
@@ -66,10 +67,10 @@ effective as (
 ended as (
     select
         effective.*,
-        lead(effective_started_at) over phase_order as next_started_at,
-        lead(started_by) over phase_order as next_started_by,
-        lead(requested_at) over phase_order as next_requested_at,
-        lead(plan_code) over phase_order as next_plan_code
+        lead(effective.effective_started_at) over phase_order as next_started_at,
+        lead(effective.started_by) over phase_order as next_started_by,
+        lead(effective.requested_at) over phase_order as next_requested_at,
+        lead(effective.plan_code) over phase_order as next_plan_code
     from effective
     window phase_order as (partition by external_subscription_id order by requested_at)
 ),
@@ -80,14 +81,16 @@ resolved as (
         case
             -- A termination before the next phase was asked for ends the phase first; one set
             -- at or after the request only closes the phase the change replaces.
-            when terminated_at is not null and (next_requested_at is null or terminated_at < next_requested_at)
+            when ended.terminated_at is not null
+                and (ended.next_requested_at is null or ended.terminated_at < ended.next_requested_at)
                 then 'termination'
-            else next_started_by
+            else ended.next_started_by
         end as ended_by,
         case
-            when terminated_at is not null and (next_requested_at is null or terminated_at < next_requested_at)
-                then terminated_at
-            else next_started_at
+            when ended.terminated_at is not null
+                and (ended.next_requested_at is null or ended.terminated_at < ended.next_requested_at)
+                then ended.terminated_at
+            else ended.next_started_at
         end as ended_at
     from ended
 )
@@ -113,7 +116,7 @@ select
     case when trial_days > 0 then {{ add_days_to_instant('initial_started_at', 'trial_days') }} end
         as trial_end_at,
     case when trial_days > 0
-        then {{ utc_to_local_date(add_days_to_instant('initial_started_at', 'trial_days'), 'timezone') }}
+            then {{ utc_to_local_date(add_days_to_instant('initial_started_at', 'trial_days'), 'timezone') }}
     end as trial_end_on,
     ended_by,
     ended_at,
@@ -121,7 +124,8 @@ select
     -- Ended at an instant: the termination billing closes the last stretch.
     case when ended_by in ('termination', 'upgrade') then ended_at end as terminated_at,
     case when ended_by in ('termination', 'upgrade')
-        then {{ utc_to_local_date('ended_at', 'timezone') }} end as terminated_on,
+            then {{ utc_to_local_date('ended_at', 'timezone') }}
+    end as terminated_on,
     -- The last day a period-end billing may close: the day before an instant end, or the last day
     -- of the period before a downgrade.
     case when ended_at is not null then {{ add_days(utc_to_local_date('ended_at', 'timezone'), -1) }} end

@@ -37,8 +37,11 @@ latest_phases as (
         select
             subscriptions.*,
             row_number() over (
-                partition by external_subscription_id, started_at
-                order by updated_at desc nulls last, loaded_at desc, line_number desc
+                partition by subscriptions.external_subscription_id, subscriptions.started_at
+                order by
+                    subscriptions.updated_at desc nulls last,
+                    subscriptions.loaded_at desc,
+                    subscriptions.line_number desc
             ) as recency_rank
         from subscriptions
     ) as ranked
@@ -74,7 +77,8 @@ joined as (
     -- changing it mid-subscription is a plan change, i.e. a new phase.
     left join plans
         on latest_phases.plan_code = plans.plan_code
-        and {{ utc_to_local_date('latest_phases.started_at', "coalesce(customers.timezone, 'UTC')") }} >= plans.valid_from
+        and {{ utc_to_local_date('latest_phases.started_at', "coalesce(customers.timezone, 'UTC')") }}
+        >= plans.valid_from
         and {{ utc_to_local_date('latest_phases.started_at', "coalesce(customers.timezone, 'UTC')") }} < plans.valid_to
 )
 

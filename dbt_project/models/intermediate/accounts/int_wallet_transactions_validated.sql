@@ -27,7 +27,8 @@ select
     wallets.rate_amount,
     transactions.transaction_type,
     transactions.credits,
-    {{ round_to_exponent(multiply_exact('transactions.credits', 'wallets.rate_amount'), 'currencies.exponent') }} as amount,
+    {{ round_to_exponent(multiply_exact('transactions.credits', 'wallets.rate_amount'), 'currencies.exponent') }}
+        as amount,
     transactions.created_at,
     transactions.paid_at,
     case when transactions.transaction_type = 'purchased' then transactions.paid_at
@@ -40,7 +41,9 @@ select
     end as rejection_reason,
     case
         when wallets.wallet_code is null then 'the wallet_code is not in wallets/'
-        when wallets.rejection_reason is not null then 'the wallet itself was rejected (' || wallets.rejection_reason || ')'
+        when
+            wallets.rejection_reason is not null
+            then 'the wallet itself was rejected (' || wallets.rejection_reason || ')'
     end as rejection_detail,
     transactions.source_file,
     transactions.line_number,

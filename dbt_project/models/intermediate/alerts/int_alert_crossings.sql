@@ -1,5 +1,5 @@
 {{ config(tags=['alerts']) }}
-{#-
+{#
     The thresholds each evaluation crossed (docs/rules.md §21.3), one row per crossed value, with
     the thresholds of the alert's version in force at that evaluation. p = previous value,
     c = current value, T = the one-time values, r = the recurring step:
@@ -17,14 +17,15 @@ evaluations as (
     where current_value <> previous_value
 ),
 
-{#- Every row of the version each evaluation used (it passed then), whatever came later. #}
+{# Every row of the version each evaluation used (it passed then), whatever came later. #}
 thresholds as (
     select distinct alert_id, version_updated_at, threshold_code, threshold_value, is_recurring
     from {{ ref('int_alerts_validated') }}
 ),
 
 one_time as (
-    select * from thresholds where not is_recurring
+    select * from thresholds
+    where not is_recurring
 ),
 
 bounds as (
@@ -49,10 +50,14 @@ bounds as (
 eligible as (
     select *
     from bounds
-    where (direction = 'increasing' and current_value > previous_value
-            and (lowest_value is null or current_value >= lowest_value))
-        or (direction = 'decreasing' and current_value < previous_value
-            and (highest_value is null or current_value <= highest_value))
+    where (
+        direction = 'increasing' and current_value > previous_value
+        and (lowest_value is null or current_value >= lowest_value)
+    )
+    or (
+        direction = 'decreasing' and current_value < previous_value
+        and (highest_value is null or current_value <= highest_value)
+    )
 ),
 
 one_time_crossed as (
@@ -65,15 +70,19 @@ one_time_crossed as (
     inner join one_time
         on eligible.alert_id = one_time.alert_id
         and eligible.version_updated_at = one_time.version_updated_at
-    where (eligible.direction = 'increasing'
-            and one_time.threshold_value > eligible.previous_value
-            and one_time.threshold_value <= eligible.current_value)
-        or (eligible.direction = 'decreasing'
-            and one_time.threshold_value >= eligible.current_value
-            and one_time.threshold_value < eligible.previous_value)
+    where (
+        eligible.direction = 'increasing'
+        and one_time.threshold_value > eligible.previous_value
+        and one_time.threshold_value <= eligible.current_value
+    )
+    or (
+        eligible.direction = 'decreasing'
+        and one_time.threshold_value >= eligible.current_value
+        and one_time.threshold_value < eligible.previous_value
+    )
 ),
 
-{#- Steps are counted from the base: k from the previous value's side, k_last from the current's.
+{# Steps are counted from the base: k from the previous value's side, k_last from the current's.
     `from_base` are the distances (p - b, c - b increasing; b - p, b - c decreasing). -#}
 recurring_distances as (
     select
@@ -82,7 +91,8 @@ recurring_distances as (
         thresholds.threshold_code,
         thresholds.threshold_value as step,
         case when eligible.direction = 'increasing' then coalesce(eligible.highest_value, 0)
-            else coalesce(eligible.lowest_value, 0) end as base_value,
+            else coalesce(eligible.lowest_value, 0)
+        end as base_value,
         {{ as_decimal("case when eligible.direction = 'increasing'"
             ~ " then coalesce(eligible.highest_value, 0) - eligible.previous_value"
             ~ " else eligible.previous_value - coalesce(eligible.lowest_value, 0) end") }} as negated_previous_distance,
@@ -117,7 +127,7 @@ step_ranges as (
     from approximated
 ),
 
-{#- At most the last 1 000 steps of one evaluation are listed (docs/deviations.md): a tiny step
+{# At most the last 1 000 steps of one evaluation are listed (docs/deviations.md): a tiny step
     and a large jump would otherwise make millions of rows. -#}
 steps as (
     select
@@ -145,7 +155,11 @@ recurring_crossed as (
 select evaluation_id, threshold_code, threshold_value, is_recurring
 from one_time_crossed
 union all
-select recurring_crossed.evaluation_id, recurring_crossed.threshold_code, recurring_crossed.threshold_value, true
+select
+    recurring_crossed.evaluation_id,
+    recurring_crossed.threshold_code,
+    recurring_crossed.threshold_value,
+    true as is_recurring
 from recurring_crossed
 left join one_time_crossed
     on recurring_crossed.evaluation_id = one_time_crossed.evaluation_id

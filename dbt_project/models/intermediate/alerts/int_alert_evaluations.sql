@@ -5,7 +5,7 @@
     full_refresh=false,
     tags=['alerts'],
 ) }}
-{#-
+{#
     The evaluation log of usage alerts (docs/rules.md §21.4, §21.5): one row per alert with a
     value per run that evaluates alerts (every usage refresh and every close), never rebuilt (a
     --full-refresh keeps it). The previous value of an evaluation is the current value of the

@@ -1,5 +1,5 @@
 {{ config(tags=['alerts']) }}
-{#-
+{#
     The value each alert in force compares with its thresholds now (docs/rules.md §21.1), from
     current usage as last refreshed: one row per alert that has a value. An alert whose
     subscription has no current usage (not active) or whose metric is on no charge of the plan
@@ -11,17 +11,17 @@
 -#}
 {%- set usage_lines = ref('fct_usage_current') -%}
 {%- set usage_subscriptions = ref('fct_usage_current_subscriptions') -%}
-{#- A unit test's fixture has no schema: it is a CTE of the test's query. -#}
+{# A unit test's fixture has no schema: it is a CTE of the test's query. -#}
 {%- set usage_exists = not execute or usage_subscriptions.schema is none
     or load_relation(usage_subscriptions) is not none -%}
-{#- Units since the subscription's start, computed by the refresh for the subscriptions that have
+{# Units since the subscription's start, computed by the refresh for the subscriptions that have
     a billable_metric_lifetime_usage_units alert (absent in a warehouse never refreshed since). -#}
 {%- set lifetime_units = ref('int_usage_lifetime_units') -%}
 {%- set lifetime_units_exist = not execute or lifetime_units.schema is none
     or load_relation(lifetime_units) is not none -%}
 {%- set invoice_lines = ref('fct_invoice_lines') -%}
 {%- set invoices = ref('fct_invoices') -%}
-{#- The close's invoices, as the last close wrote them (a refresh does not rebuild them); none
+{# The close's invoices, as the last close wrote them (a refresh does not rebuild them); none
     before the first close. -#}
 {%- set invoiced_exists = not execute or invoice_lines.schema is none
     or (load_relation(invoice_lines) is not none and load_relation(invoices) is not none) -%}
@@ -64,7 +64,7 @@ subscriptions as (
     where usage.external_subscription_id in (select external_subscription_id from alerts)
 ),
 
-{#- Lifetime usage (§21.1): the charges of the subscription's invoices (draft or finalized, not
+{# Lifetime usage (§21.1): the charges of the subscription's invoices (draft or finalized, not
     voided) on its current plan, plus the current usage unless a close has invoiced its period
     since the refresh (it is then among those charges). Historical usage is not an input: 0. -#}
 {% if invoiced_exists %}
@@ -110,7 +110,7 @@ lifetime_values as (
     group by subscriptions.external_subscription_id
 ),
 
-{#- Max, not sum: each row of current usage is one fee (a filter or a pricing group). -#}
+{# Max, not sum: each row of current usage is one fee (a filter or a pricing group). -#}
 metric_values as (
     select
         lines.external_subscription_id,
@@ -123,7 +123,7 @@ metric_values as (
     group by lines.external_subscription_id, lines.metric_code
 ),
 
-{#- Max again: the largest bucket's units since the start (int_usage_lifetime_units). An alert
+{# Max again: the largest bucket's units since the start (int_usage_lifetime_units). An alert
     that came after the last refresh has none yet: skipped until the next refresh. -#}
 {% if lifetime_units_exist %}
 lifetime_unit_values as (
@@ -199,7 +199,7 @@ valued as (
     where alerts.target_kind = 'subscription'
 ),
 
-{#- Wallet alerts compare the wallet's balance or ongoing balance, in cents or credits (§21.7). #}
+{# Wallet alerts compare the wallet's balance or ongoing balance, in cents or credits (§21.7). #}
 wallet_valued as (
     select
         alerts.*,

@@ -1,5 +1,5 @@
 {{ config(tags=['alerts']) }}
-{#-
+{#
     Usage alerts (docs/inputs.md `alerts/`, docs/rules.md §21.1, §21.2, §21.6): every threshold
     row of every version of every alert, judged per version. A version is the rows of one target
     (subscription or wallet), alert_code and updated_at; one bad row rejects the whole version,
@@ -17,7 +17,7 @@ judged_versions as (
     select * from {{ ref('int_alerts_validated__versions_judged') }}
 ),
 
-{#- Lago never changes an alert's type: a code stays bound to the type (and metric) of the first
+{# Lago never changes an alert's type: a code stays bound to the type (and metric) of the first
     version of it that passed (`code` unique per subscription). -#}
 first_versions as (
     select target_kind, target_id, alert_code, alert_type as first_alert_type, metric_code as first_metric_code
@@ -63,7 +63,7 @@ bound_versions as (
         and judged_versions.alert_code = first_versions.alert_code
 ),
 
-{#- The latest version that passes is in force; the first version dates the alert. -#}
+{# The latest version that passes is in force; the first version dates the alert. -#}
 latest_valid as (
     select
         *,
@@ -75,7 +75,7 @@ latest_valid as (
     from bound_versions
 ),
 
-{#- One alert per subscription and type (and metric), or per wallet and type: the oldest wins. -#}
+{# One alert per subscription and type (and metric), or per wallet and type: the oldest wins. -#}
 contested as (
     select
         *,
@@ -110,7 +110,9 @@ final_versions as (
             when latest_valid.version_rejection_reason is not null then latest_valid.version_rejection_detail
             when contested.uniqueness_rank > 1
                 then 'alert ' || contested.holder_code || ' already watches ' || latest_valid.alert_type
-                    || coalesce(' of metric ' || latest_valid.metric_code, '') || ' on this ' || latest_valid.target_kind
+                    || coalesce(' of metric ' || latest_valid.metric_code, '')
+                    || ' on this '
+                    || latest_valid.target_kind
         end as rejection_detail
     from latest_valid
     left join contested

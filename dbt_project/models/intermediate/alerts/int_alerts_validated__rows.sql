@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Every landed alert row (docs/inputs.md `alerts/`) with its target: a subscription alert's
     external_subscription_id, or a wallet alert's wallet_code. The rows that
     int_alerts_validated judges per version and returns; ephemeral, compiled into it.

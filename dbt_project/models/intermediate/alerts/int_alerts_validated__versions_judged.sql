@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Every version of every usage alert (the rows of one target, alert_code and updated_at)
     judged on its own rows and on the catalog, the subscriptions and the wallets
     (docs/rules.md §21.1, §21.2; docs/inputs.md `alerts/`): one bad row rejects the whole
@@ -34,7 +34,8 @@ versions as (
         max(metric_code) as metric_code_max,
         sum(case when metric_code is null then 1 else 0 end) as missing_metrics,
         max(alert_name) as alert_name,
-        max(case when external_subscription_id is not null and wallet_code is not null then 1 else 0 end) as both_targets,
+        max(case when external_subscription_id is not null and wallet_code is not null then 1 else 0 end)
+            as both_targets,
         sum(case when threshold_value is null then 1 else 0 end) as bad_values,
         sum(case when is_recurring is null then 1 else 0 end) as bad_recurring,
         sum(case when is_recurring then 1 else 0 end) as recurring_count,
@@ -60,10 +61,12 @@ typed_versions as (
         versions.*,
         coalesce(repeated_values.repeated, 0) as repeated_pairs,
         versions.missing_types = 0
-            and versions.alert_type = versions.alert_type_max
-            and (versions.missing_metrics = 0 or versions.missing_metrics = versions.thresholds_count)
-            and (versions.metric_code is null or versions.metric_code = versions.metric_code_max)
-            and versions.alert_type in ({{ "'" ~ (subscription_types + wallet_types) | join("', '") ~ "'" }}) as has_known_type
+        and versions.alert_type = versions.alert_type_max
+        and (versions.missing_metrics = 0 or versions.missing_metrics = versions.thresholds_count)
+        and (versions.metric_code is null or versions.metric_code = versions.metric_code_max)
+        and versions.alert_type in (
+            {{ "'" ~ (subscription_types + wallet_types) | join("', '") ~ "'" }}
+        ) as has_known_type
     from versions
     left join repeated_values
         on versions.target_kind = repeated_values.target_kind
@@ -79,14 +82,15 @@ subscriptions as (
 ),
 
 wallets as (
-    select distinct wallet_code from {{ ref('int_wallets_validated') }} where rejection_reason is null
+    select distinct wallet_code from {{ ref('int_wallets_validated') }}
+    where rejection_reason is null
 ),
 
 metrics as (
     select distinct metric_code from {{ ref('stg_catalog__billable_metrics') }}
 ),
 
-{#- Lago refuses usage since the start (billable_metric_lifetime_usage_units) when a charge on the
+{# Lago refuses usage since the start (billable_metric_lifetime_usage_units) when a charge on the
     metric is prorated: here on any plan of the subscription, in any catalog version, since the
     alert follows the subscription across plan changes (docs/deviations.md). -#}
 prorated_charges as (
@@ -115,12 +119,15 @@ judged_versions as (
             when not typed_versions.has_known_type then 'bad_value'
             when typed_versions.both_targets = 1 then 'bad_value'
             when typed_versions.target_kind = 'subscription'
-                and typed_versions.alert_type not in ({{ "'" ~ (subscription_types) | join("', '") ~ "'" }}) then 'bad_value'
+                and typed_versions.alert_type not in ({{ "'" ~ (subscription_types) | join("', '") ~ "'" }})
+                then 'bad_value'
             when typed_versions.target_kind = 'wallet'
                 and typed_versions.alert_type not in ({{ "'" ~ (wallet_types) | join("', '") ~ "'" }}) then 'bad_value'
-            when typed_versions.alert_type in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is null
+            when typed_versions.alert_type in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }})
+                and typed_versions.metric_code is null
                 then 'missing_field'
-            when typed_versions.alert_type not in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is not null
+            when typed_versions.alert_type not in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }})
+                and typed_versions.metric_code is not null
                 then 'bad_value'
             when typed_versions.bad_values > 0 then 'bad_value'
             when typed_versions.bad_recurring > 0 then 'bad_value'
@@ -144,23 +151,28 @@ judged_versions as (
                 then 'alert_type must be one of Lago''s nine alert types, the same on every row of the alert, '
                     || 'and metric_code the same on every row'
             when typed_versions.both_targets = 1
-                then 'an alert belongs to a subscription or to a wallet: give external_subscription_id or wallet_code, not both'
+                then 'an alert belongs to a subscription or to a wallet: '
+                    || 'give external_subscription_id or wallet_code, not both'
             when typed_versions.target_kind = 'subscription'
                 and typed_versions.alert_type not in ({{ "'" ~ (subscription_types) | join("', '") ~ "'" }})
                 then typed_versions.alert_type || ' is a wallet alert: give wallet_code, not external_subscription_id'
             when typed_versions.target_kind = 'wallet'
                 and typed_versions.alert_type not in ({{ "'" ~ (wallet_types) | join("', '") ~ "'" }})
-                then typed_versions.alert_type || ' is a subscription alert: give external_subscription_id, not wallet_code'
-            when typed_versions.alert_type in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is null
+                then typed_versions.alert_type
+                    || ' is a subscription alert: give external_subscription_id, not wallet_code'
+            when typed_versions.alert_type in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }})
+                and typed_versions.metric_code is null
                 then typed_versions.alert_type || ' needs a metric_code'
-            when typed_versions.alert_type not in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }}) and typed_versions.metric_code is not null
+            when typed_versions.alert_type not in ({{ "'" ~ (metric_types) | join("', '") ~ "'" }})
+                and typed_versions.metric_code is not null
                 then typed_versions.alert_type || ' takes no metric_code'
             when typed_versions.bad_values > 0
                 then 'a threshold_value is missing or not a number'
             when typed_versions.bad_recurring > 0
                 then 'recurring must be true or false'
             when typed_versions.thresholds_count > 20
-                then 'an alert has 1 to 20 thresholds; this one has ' || cast(typed_versions.thresholds_count as varchar)
+                then 'an alert has 1 to 20 thresholds; this one has '
+                    || cast(typed_versions.thresholds_count as varchar)
             when typed_versions.recurring_count > 1
                 then 'an alert has at most one recurring threshold; this one has '
                     || cast(typed_versions.recurring_count as varchar)

@@ -5,7 +5,7 @@
     full_refresh=false,
     tags=['alerts'],
 ) }}
-{#-
+{#
     The ongoing-balance log of wallets (docs/rules.md §21.7): one row per live wallet per run that
     evaluates alerts (every usage refresh and every close), never rebuilt (a --full-refresh keeps
     it). `is_depleted` marks the evaluation that first finds the ongoing balance at or below 0:
@@ -51,7 +51,7 @@ select
     credits_ongoing_balance,
     {{ as_money('previous_ongoing_balance_amount') }} as previous_ongoing_balance_amount,
     ongoing_balance_amount <= 0
-        and (previous_ongoing_balance_amount is null or previous_ongoing_balance_amount > 0) as is_depleted,
+    and (previous_ongoing_balance_amount is null or previous_ongoing_balance_amount > 0) as is_depleted,
     as_of_at,
     evaluated_at
 from evaluated

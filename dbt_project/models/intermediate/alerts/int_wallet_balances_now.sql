@@ -1,5 +1,5 @@
 {{ config(tags=['alerts']) }}
-{#-
+{#
     The balance and the ongoing balance of every usable wallet now (docs/rules.md §21.7), for the
     wallet alerts and `wallet.depleted_ongoing_balance`. "Now" is the instant of the current usage
     last refreshed (the run's own instant when there is none).
@@ -22,7 +22,7 @@
 -#}
 {%- set ledger = ref('fct_wallet_transactions') -%}
 {%- set invoices = ref('fct_invoices') -%}
-{#- A unit test's fixture has no schema: it is a CTE of the test's query. -#}
+{# A unit test's fixture has no schema: it is a CTE of the test's query. -#}
 {%- set ledger_exists = not execute or ledger.schema is none or load_relation(ledger) is not none -%}
 {%- set invoices_exist = not execute or invoices.schema is none or load_relation(invoices) is not none -%}
 with
@@ -59,7 +59,8 @@ top_ups_and_voids as (
         coalesce(transactions.settled_at, transactions.created_at) as event_at,
         case when transactions.transaction_type = 'voided' then 1 else 0 end as event_order,
         case when transactions.transaction_type = 'voided' then {{ as_decimal('-transactions.amount') }}
-            else {{ as_decimal('transactions.amount') }} end as signed_amount,
+            else {{ as_decimal('transactions.amount') }}
+        end as signed_amount,
         transactions.transaction_type = 'voided' as takes
     from {{ ref('int_wallet_transactions_validated') }} as transactions
     cross join run
@@ -177,7 +178,7 @@ live_wallets as (
     where wallets.created_at <= run.as_of_at
 ),
 
-{#- What the wallets of the customer's currency ahead of this one can take. -#}
+{# What the wallets of the customer's currency ahead of this one can take. -#}
 queued as (
     select
         live_wallets.*,

@@ -1,5 +1,5 @@
 {{ config(materialized='ephemeral') }}
-{#-
+{#
     The current usage with taxes of every subscription (billing.fct_usage_current_subscriptions,
     docs/rules.md §21.7) as of its last refresh, and whether a close has invoiced its period since
     (is_invoiced_since): then that close's draft counts instead, and int_wallet_balances_now,
@@ -9,7 +9,7 @@
 -#}
 {%- set usage_subscriptions = ref('fct_usage_current_subscriptions') -%}
 {%- set invoice_lines = ref('fct_invoice_lines') -%}
-{#- A unit test's fixture has no schema: it is a CTE of the test's query. -#}
+{# A unit test's fixture has no schema: it is a CTE of the test's query. -#}
 {%- set usage_exists = not execute or usage_subscriptions.schema is none
     or load_relation(usage_subscriptions) is not none -%}
 {%- set lines_exist = not execute or invoice_lines.schema is none or load_relation(invoice_lines) is not none -%}
@@ -21,7 +21,7 @@ usage_to_date as (
     from {{ usage_subscriptions }}
 ),
 
-{#- A close after the last refresh may have invoiced the period of that usage: its draft counts
+{# A close after the last refresh may have invoiced the period of that usage: its draft counts
     instead (below), so the usage is left out rather than counted twice. -#}
 {% if lines_exist %}
 invoiced_periods as (

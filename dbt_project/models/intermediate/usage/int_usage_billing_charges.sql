@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#-
+{#
     Every charge of each active subscription's current period (docs/current-usage.md), in the
     columns of the close's int_subscription_billing_charges: in-arrears and pay-in-advance
     charges alike, invoiceable or not. All of them are aggregated the close's way (their units are

@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#- The instant current usage is computed at (docs/current-usage.md): the var usage_as_of when the
+{# The instant current usage is computed at (docs/current-usage.md): the var usage_as_of when the
     refresh names one (`meterhouse usage --as-of`), else the latest event loaded, else now. One row. -#}
 {%- set as_of = var('usage_as_of', '') -%}
 select

@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#-
+{#
     The charges a `billable_metric_lifetime_usage_units` alert watches (docs/rules.md §21.1): the
     current-usage charges (int_usage_billing_charges) on the alert's metric, for the subscriptions
     that have such an alert in force, and only those, so that a refresh without one aggregates
@@ -27,7 +27,7 @@ watched as (
         and billing_charges.metric_code = alerts.metric_code
 ),
 
-{#- Lago reads the charge's own prorated flag, pay-in-advance charges included. -#}
+{# Lago reads the charge's own prorated flag, pay-in-advance charges included. -#}
 refused as (
     select distinct watched.subscription_billing_id, watched.metric_code
     from watched

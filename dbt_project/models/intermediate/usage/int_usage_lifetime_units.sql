@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#-
+{#
     Units since the subscription's start, per charge and bucket (filter, pricing group), of the
     charges `billable_metric_lifetime_usage_units` alerts watch (int_usage_lifetime_charges;
     docs/rules.md §21.1): the close's bucketing and aggregation (macros/rating.sql) over one
@@ -9,7 +9,7 @@
 -#}
 {%- set charges_relation = ref('int_usage_lifetime_charges') -%}
 {%- set lifetime_charges = 'select * from ' ~ charges_relation -%}
-{#- Without a watched charge (no such alert, the usual case) the aggregation is not even planned:
+{# Without a watched charge (no such alert, the usual case) the aggregation is not even planned:
     DuckDB spends about half a second planning it, empty or not. A unit test's fixture (no schema)
     always runs it. -#}
 {%- set has_watched_charges = true -%}

@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#-
+{#
     The charges period that holds the usage instant (docs/current-usage.md), for every subscription
     phase active at that instant (started, not ended): the same columns as the close's
     int_subscription_charges_periods, so the close's rating macros read it unchanged. The window
@@ -39,7 +39,7 @@ windows as (
     select
         ended.*,
         {{ days_between('charges_period_start', 'charges_period_end') }} + 1 as charges_period_days,
-        greatest({{ local_midnight_to_utc('charges_period_start', 'timezone') }}, started_at) as charges_from_at,
+        greatest({{ local_midnight_to_utc('charges_period_start', 'timezone') }}, ended.started_at) as charges_from_at,
         {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }} as charges_to_at
     from ended
 )

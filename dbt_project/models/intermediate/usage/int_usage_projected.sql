@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#-
+{#
     The projection of each current bucket (finished in fct_usage_current_subscriptions) to its
     period's end (docs/rules.md §20.5): the period ratio is the days passed over the period's days,
     both whole days rounded up, and x / ratio is x * period days / days passed, exact up to the
@@ -66,10 +66,12 @@ ratios_with_whole as (
 projected_units as (
     select
         ratios.*,
-        {{ hash_key(['ratios.subscription_billing_id', 'ratios.charge_code', 'ratios.filter_code', 'ratios.pricing_group']) }}
+        {{ hash_key([
+            'ratios.subscription_billing_id', 'ratios.charge_code', 'ratios.filter_code', 'ratios.pricing_group',
+        ]) }}
             as price_key,
         case when ratios.days_passed > 0
-            then {{ round_units(prorate_exact(
+                then {{ round_units(prorate_exact(
                 'ratios.units', 'ratios.period_days', 'ratios.days_passed', whole='ratios.units_whole'),
                 "'round'", 2) }}
         end as units_at_end,
@@ -121,6 +123,7 @@ select
     projected_units.units_at_end as projected_units,
     -- The charge model on the projected units (standard, package, graduated, volume); 0 units, 0.
     case when projected_units.charge_model in ('standard', 'package', 'graduated', 'volume')
-        then {{ as_decimal('coalesce(unit_priced.model_amount, 0)') }} end as model_projected_amount
+            then {{ as_decimal('coalesce(unit_priced.model_amount, 0)') }}
+    end as model_projected_amount
 from projected_units
 left join unit_priced on projected_units.price_key = unit_priced.price_key

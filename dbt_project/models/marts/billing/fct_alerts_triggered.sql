@@ -1,5 +1,5 @@
 {{ config(tags=['alerts']) }}
-{#-
+{#
     Triggered usage alerts (docs/rules.md §21.5): one row per evaluation that crossed at least one
     threshold, every threshold it crossed in one list. Rebuilt from the evaluation log, so a row
     keeps its id and content from run to run.

@@ -1,8 +1,12 @@
-{#- One row per credited invoice line of a credit note (docs/rules.md §16): frozen rows of finalized months, drafts of the rest. -#}
+{#- One row per credited invoice line of a credit note (docs/rules.md §16): frozen rows of
+    finalized months, drafts of the rest. -#}
 with
 
 unioned as (
-    {{ frozen_rows_and_drafts(ref('finalized_credit_note_items'), ref('int_credit_note_items_drafted'), ref('finalized_invoices'), with_status=true) }}
+    {{ frozen_rows_and_drafts(
+        ref('finalized_credit_note_items'), ref('int_credit_note_items_drafted'),
+        ref('finalized_invoices'), with_status=true
+    ) }}
 )
 
 select

@@ -2,7 +2,10 @@
 with
 
 unioned as (
-    {{ frozen_rows_and_drafts(ref('finalized_credit_note_taxes'), ref('int_credit_note_taxes_drafted'), ref('finalized_invoices'), with_status=true) }}
+    {{ frozen_rows_and_drafts(
+        ref('finalized_credit_note_taxes'), ref('int_credit_note_taxes_drafted'),
+        ref('finalized_invoices'), with_status=true
+    ) }}
 )
 
 select

@@ -31,7 +31,7 @@ credit_notes as (
     select * from drafts
 ),
 
-{#- What is left of each note: its credit less what invoices used of it. -#}
+{# What is left of each note: its credit less what invoices used of it. -#}
 credit_used as (
     select credit_note_id, sum(amount) as used_amount
     from {{ ref('fct_invoice_credits') }}

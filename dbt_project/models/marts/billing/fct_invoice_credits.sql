@@ -1,8 +1,12 @@
-{#- One row per coupon, credit note and wallet that reduced an invoice (docs/rules.md §12 steps 3, 7, 8): frozen rows of finalized months, drafts of the rest. -#}
+{#- One row per coupon, credit note and wallet that reduced an invoice (docs/rules.md §12 steps
+    3, 7, 8): frozen rows of finalized months, drafts of the rest. -#}
 with
 
 unioned as (
-    {{ frozen_rows_and_drafts(ref('finalized_invoice_credits'), ref('int_invoice_credits_drafted'), ref('finalized_invoices'), with_status=true) }}
+    {{ frozen_rows_and_drafts(
+        ref('finalized_invoice_credits'), ref('int_invoice_credits_drafted'),
+        ref('finalized_invoices'), with_status=true
+    ) }}
 )
 
 select

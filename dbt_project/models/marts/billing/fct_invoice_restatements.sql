@@ -18,24 +18,28 @@ settled as (
     group by invoice_line_id
 ),
 
-{#- The latest document that settles each line: finalized, or drafted by a month not finalized. -#}
+{# The latest document that settles each line: finalized, or drafted by a month not finalized. -#}
 documents as (
-    select restated_invoice_line_id as invoice_line_id, invoice_id, cast(null as varchar) as credit_note_id,
+    select
+        restated_invoice_line_id as invoice_line_id, invoice_id, cast(null as varchar) as credit_note_id,
         billing_month, 'finalized' as document_status
     from {{ ref('finalized_invoice_lines') }}
     where line_type = 'adjustment'
     union all
-    select invoice_line_id, cast(null as varchar) as invoice_id, credit_note_id, billing_month,
+    select
+        invoice_line_id, cast(null as varchar) as invoice_id, credit_note_id, billing_month,
         'finalized' as document_status
     from {{ ref('finalized_credit_note_items') }}
     where reason = 'restatement'
     union all
-    select restated_invoice_line_id as invoice_line_id, invoice_id, cast(null as varchar) as credit_note_id,
+    select
+        restated_invoice_line_id as invoice_line_id, invoice_id, cast(null as varchar) as credit_note_id,
         billing_month, 'draft' as document_status
     from {{ ref('int_invoice_lines_adjusted') }}
     where line_type = 'adjustment' and {{ is_unfinalized_month('finalized_months') }}
     union all
-    select invoice_line_id, cast(null as varchar) as invoice_id, credit_note_id, billing_month,
+    select
+        invoice_line_id, cast(null as varchar) as invoice_id, credit_note_id, billing_month,
         'draft' as document_status
     from {{ ref('int_credit_note_items_drafted') }}
     where reason = 'restatement' and {{ is_unfinalized_month('finalized_months') }}
@@ -47,7 +51,8 @@ latest_documents as (
         select
             documents.*,
             row_number() over (
-                partition by invoice_line_id order by billing_month desc, document_status
+                partition by documents.invoice_line_id
+                order by documents.billing_month desc, documents.document_status asc
             ) as recency_rank
         from documents
     ) as ranked

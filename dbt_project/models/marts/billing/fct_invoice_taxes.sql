@@ -2,7 +2,9 @@
 with
 
 invoice_taxes as (
-    {{ frozen_rows_and_drafts(ref('finalized_invoice_taxes'), ref('int_invoice_taxes_drafted'), ref('finalized_invoices')) }}
+    {{ frozen_rows_and_drafts(
+        ref('finalized_invoice_taxes'), ref('int_invoice_taxes_drafted'), ref('finalized_invoices')
+    ) }}
 )
 
 select

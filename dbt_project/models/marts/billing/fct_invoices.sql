@@ -51,7 +51,7 @@ drafts as (
         -- docs/tables.md: the issuing date plus the customer's (else the entity's) net payment term.
         {{ add_days('issuing_date', 'coalesce(payment_terms.net_payment_term, 0)') }} as payment_due_date,
         cast(null as timestamp) as finalized_at
-    from {{ ref('int_invoices_drafted') }} as drafted
+    from {{ ref('int_invoices_drafted') }}
     left join (
         select external_customer_id, net_payment_term from {{ ref('int_customers_deduplicated') }}
     ) as payment_terms using (external_customer_id)

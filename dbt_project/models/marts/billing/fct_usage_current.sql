@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#-
+{#
     Current usage (docs/current-usage.md, docs/rules.md §20.2-20.3): one row per active subscription,
     charge, filter and pricing group, for the period that holds the usage instant. Every charge is
     listed, zero usage priced by its model; pay-in-advance charges take the sum of their fees of

@@ -1,5 +1,5 @@
 {{ config(tags=['usage']) }}
-{#-
+{#
     Current usage per active subscription (docs/current-usage.md, docs/rules.md §20.3, §20.5): the
     sum of its rounded charge amounts, taxes on them rounded once for the subscription, the total,
     and the projection to the period's end; and its spend cap (docs/rules.md §12b): the cap, the
@@ -42,7 +42,7 @@ currencies as (
     select currency, exponent from {{ ref('stg_reference__currencies') }}
 ),
 
-{#- The taxes of a charge line (§11): the charge's own, else the plan's, else the customer's, else
+{# The taxes of a charge line (§11): the charge's own, else the plan's, else the customer's, else
     those applied by default, as on an invoice line. -#}
 taxed_lines as (
     select
@@ -89,7 +89,7 @@ projected_lines as (
         projected.model_projected_amount,
         -- prorate_exact's whole part as a column (int_usage_projected says why).
         case when projected.days_passed > 0
-            then {{ prorate_whole('taxed_lines.precise_amount', 'projected.days_passed') }}
+                then {{ prorate_whole('taxed_lines.precise_amount', 'projected.days_passed') }}
         end as amount_whole
     from taxed_lines
     inner join {{ ref('int_usage_projected') }} as projected
@@ -127,7 +127,7 @@ amounts as (
     group by external_subscription_id
 ),
 
-{#- The cap of the period (§12b): the phase's own, else the plan version's of the window's first
+{# The cap of the period (§12b): the phase's own, else the plan version's of the window's first
     day, at the currency's precision; as the close reads it (int_invoice_spend_caps_applied). -#}
 spend_caps as (
     select
@@ -159,7 +159,10 @@ select
     {{ as_money('coalesce(amounts.amount, 0)') }} as amount,
     -- Rounded once, on the sum over every fee and tax (§20.3).
     {{ round_to_exponent('coalesce(line_taxes.precise_taxes_amount, 0)', 'currencies.exponent') }} as taxes_amount,
-    {{ as_money('coalesce(amounts.amount, 0) + ' ~ round_to_exponent('coalesce(line_taxes.precise_taxes_amount, 0)', 'currencies.exponent')) }}
+    {{ as_money(
+        'coalesce(amounts.amount, 0) + '
+        ~ round_to_exponent('coalesce(line_taxes.precise_taxes_amount, 0)', 'currencies.exponent')
+    ) }}
         as total_amount,
     {{ as_money('coalesce(projections.projected_amount, 0)') }} as projected_amount,
     spend_caps.spend_cap_amount,

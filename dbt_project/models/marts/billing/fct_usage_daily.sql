@@ -38,7 +38,7 @@ today as (
         lines.from_datetime, lines.to_datetime, periods.as_of_on
 ),
 
-{%- if is_incremental() %}
+{% if is_incremental() %}
 previous as (
     select *
     from (
@@ -64,7 +64,7 @@ previous as (
     ) as ranked
     where recency_rank = 1
 ),
-{%- else %}
+{% else %}
 previous as (
     select
         cast(null as varchar) as external_subscription_id,
@@ -74,7 +74,7 @@ previous as (
         {{ as_money('null') }} as amount
     where false
 ),
-{%- endif %}
+{% endif %}
 
 daily as (
     select

@@ -12,10 +12,6 @@ wallets as (
     where rejection_reason is null
 ),
 
-currencies as (
-    select currency, exponent from {{ ref('stg_reference__currencies') }}
-),
-
 top_ups_and_voids as (
     select
         wallet_transaction_id,
@@ -64,16 +60,20 @@ expiries as (
 ),
 
 events as (
-    select wallet_transaction_id, wallet_code, transaction_type, status, amount, invoice_id, created_at,
+    select
+        wallet_transaction_id, wallet_code, transaction_type, status, amount, invoice_id, created_at,
         event_at, event_order, signed_amount, takes
     from top_ups_and_voids
     union all
-    select wallet_transaction_id, wallet_code, transaction_type, status, amount, invoice_id, created_at,
-        created_at, 1, {{ as_decimal('-amount') }}, false
+    select
+        wallet_transaction_id, wallet_code, transaction_type, status, amount, invoice_id, created_at,
+        created_at as event_at, 1 as event_order, {{ as_decimal('-amount') }} as signed_amount, false as takes
     from consumptions
     union all
-    select wallet_transaction_id, wallet_code, transaction_type, status, cast(null as decimal(38, 4)),
-        cast(null as varchar), created_at, created_at, 2, cast(-1000000000000000 as decimal(38, 9)), true
+    select
+        wallet_transaction_id, wallet_code, transaction_type, status, cast(null as decimal(38, 4)) as amount,
+        cast(null as varchar) as invoice_id, created_at, created_at as event_at, 2 as event_order,
+        cast(-1000000000000000 as decimal(38, 9)) as signed_amount, true as takes
     from expiries
 ),
 
@@ -99,9 +99,10 @@ movements as (
     select
         balances.*,
         case when balances.takes
-            then coalesce(lag(balances.balance_amount) over (
-                partition by balances.wallet_code order by balances.event_at, balances.event_order, balances.wallet_transaction_id
-            ), 0) - balances.balance_amount
+                then coalesce(lag(balances.balance_amount) over (
+                        partition by balances.wallet_code
+                        order by balances.event_at, balances.event_order, balances.wallet_transaction_id
+                    ), 0) - balances.balance_amount
             else balances.amount
         end as moved_amount
     from balances

@@ -1,5 +1,5 @@
 {{ config(materialized='view') }}
-{#- "Why was I charged this?": the exact events behind each charge line (docs/tables.md): for a
+{# "Why was I charged this?": the exact events behind each charge line (docs/tables.md): for a
     period-end line, the events of its bucket (filter and pricing group) that the close aggregated,
     carried-over events of recurring metrics included; for a pay-in-advance line, its one event;
     for a progressive-billing line, its bucket's events up to the crossing.
@@ -27,7 +27,8 @@ charge_lines as (
 ),
 
 line_transactions as (
-    select charge_lines.invoice_line_id, charge_lines.invoice_id, charge_lines.external_subscription_id,
+    select
+        charge_lines.invoice_line_id, charge_lines.invoice_id, charge_lines.external_subscription_id,
         bucketed.transaction_id
     from charge_lines
     inner join {{ ref('int_charge_events_bucketed') }} as bucketed
@@ -42,7 +43,8 @@ line_transactions as (
     where transaction_id is not null
     union all
     -- A progressive-billing line: its bucket's events of the period up to the crossing.
-    select charge_lines.invoice_line_id, charge_lines.invoice_id, charge_lines.external_subscription_id,
+    select
+        charge_lines.invoice_line_id, charge_lines.invoice_id, charge_lines.external_subscription_id,
         steps.transaction_id
     from charge_lines
     inner join {{ ref('int_usage_threshold_steps') }} as steps
@@ -69,7 +71,7 @@ events as (
     from {{ ref('stg_landing__events') }}
 ),
 
-{#- A finalized line lists the events it was frozen with: those loaded before its finalization
+{# A finalized line lists the events it was frozen with: those loaded before its finalization
     (late ones show in billing.fct_invoice_restatements). -#}
 finalized_invoices as (
     select invoice_id, finalized_at from {{ ref('finalized_invoices') }}

@@ -29,7 +29,8 @@ subscriptions as (
 ),
 
 billable_subscription_ids as (
-    select distinct external_subscription_id from subscriptions where rejection_reason is null
+    select distinct external_subscription_id from subscriptions
+    where rejection_reason is null
 ),
 
 unbillable_events as (
@@ -50,7 +51,7 @@ unbillable_events as (
     where {{ event_rejection_reason() }} is not null
 ),
 
-{#- A number too large to bill exactly in the field a numeric aggregation reads (docs/rules.md §2):
+{# A number too large to bill exactly in the field a numeric aggregation reads (docs/rules.md §2):
     Meterhouse bills decimal(38, 9), 29 integer digits. Such an event is billed nowhere (the
     rating models skip it), so it is listed here rather than lost. -#}
 unbillable_values as (
@@ -96,7 +97,7 @@ unbillable_subscriptions as (
     where rejection_reason is not null
 ),
 
-{#- Coupons, wallets, wallet movements and manual credit notes that name something unknown
+{# Coupons, wallets, wallet movements and manual credit notes that name something unknown
     (docs/inputs.md): judged at every close, like events. -#}
 unusable_account_inputs as (
     select
@@ -111,44 +112,44 @@ unusable_account_inputs as (
     where rejection_reason is not null
     union all
     select
-        'wallets', source_file, line_number,
+        'wallets' as input_kind, source_file, line_number,
         {{ json_object_text([
             "'wallet_code'", 'wallet_code',
             "'external_customer_id'", 'external_customer_id',
             "'currency'", 'currency',
-        ]) }},
-        rejection_reason, rejection_detail, loaded_at
+        ]) }} as raw,
+        rejection_reason as reason, rejection_detail as detail, loaded_at
     from {{ ref('int_wallets_validated') }}
     where rejection_reason is not null
     union all
     select
-        'wallet_transactions', source_file, line_number,
+        'wallet_transactions' as input_kind, source_file, line_number,
         {{ json_object_text([
             "'wallet_code'", 'wallet_code',
             "'transaction_type'", 'transaction_type',
             "'credits'", 'cast(credits as varchar)',
             "'created_at'", 'cast(created_at as varchar)',
-        ]) }},
-        rejection_reason, rejection_detail, loaded_at
+        ]) }} as raw,
+        rejection_reason as reason, rejection_detail as detail, loaded_at
     from {{ ref('int_wallet_transactions_validated') }}
     where rejection_reason is not null
     union all
     select
-        'credit_notes', source_file, line_number,
+        'credit_notes' as input_kind, source_file, line_number,
         {{ json_object_text([
             "'invoice_id'", 'invoice_id',
             "'invoice_number'", 'invoice_number',
             "'invoice_line_id'", 'invoice_line_id',
             "'amount'", 'cast(amount as varchar)',
             "'created_at'", 'cast(created_at as varchar)',
-        ]) }},
-        rejection_reason, rejection_detail, loaded_at
+        ]) }} as raw,
+        rejection_reason as reason, rejection_detail as detail, loaded_at
     from {{ ref('int_manual_credit_notes_validated') }}
     where rejection_reason is not null
     union all
     {# Usage alerts: every row of a rejected version, with the version's reason. #}
     select
-        'alerts', source_file, line_number,
+        'alerts' as input_kind, source_file, line_number,
         {{ json_object_text([
             "'alert_code'", 'alert_code',
             "'external_subscription_id'", 'external_subscription_id',
@@ -157,8 +158,8 @@ unusable_account_inputs as (
             "'threshold_value'", 'threshold_value_text',
             "'recurring'", 'recurring_text',
             "'updated_at'", 'cast(version_updated_at as varchar)',
-        ]) }},
-        rejection_reason, rejection_detail, loaded_at
+        ]) }} as raw,
+        rejection_reason as reason, rejection_detail as detail, loaded_at
     from {{ ref('int_alerts_validated') }}
     where rejection_reason is not null
 ),

@@ -25,8 +25,10 @@ versions as (
 select
     typed.*,
     coalesce(
-        (select min(later.valid_from) from versions as later
-         where later.charge_code = typed.charge_code and later.valid_from > typed.valid_from),
+        (
+            select min(later.valid_from) from versions as later
+            where later.charge_code = typed.charge_code and later.valid_from > typed.valid_from
+        ),
         cast('9999-12-31' as date)
     ) as valid_to
 from typed

@@ -32,5 +32,6 @@ select
     -- Rule book §1.3: the adjacent (continuous) convention when every from_value equals the
     -- previous to_value, with at least two tiers; otherwise the inclusive integer convention.
     tier_count > 1 and min(case when tier_rank = 1 or from_value = previous_to_value then 1 else 0 end)
-        over (partition by charge_code, filter_code, valid_from) = 1 as is_adjacent_convention
+        over (partition by charge_code, filter_code, valid_from)
+    = 1 as is_adjacent_convention
 from ordered

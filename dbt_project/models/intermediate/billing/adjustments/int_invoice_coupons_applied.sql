@@ -41,7 +41,7 @@ earlier_uses as (
 ),
 {% endif %}
 
-{#- Coupons not used up by earlier closes (§13 termination), ranked per customer. -#}
+{# Coupons not used up by earlier closes (§13 termination), ranked per customer. -#}
 live_coupons as (
     select
         coupons.*,
@@ -55,7 +55,9 @@ live_coupons as (
     left join earlier_uses on coupons.applied_coupon_id = earlier_uses.applied_coupon_id
     where coupons.rejection_reason is null
         and coupons.applied_on < {{ billing_period_end() }}
-        and {{ coupon_is_live('coupons', 'coalesce(earlier_uses.uses_count, 0)', 'coalesce(earlier_uses.used_amount, 0)') }}
+        and {{ coupon_is_live(
+            'coupons', 'coalesce(earlier_uses.uses_count, 0)', 'coalesce(earlier_uses.used_amount, 0)'
+        ) }}
 ),
 
 lines_0 as (
@@ -69,7 +71,8 @@ invoices_0 as (
 {% for rank in range(1, max_rank + 1) %}
 {%- set before = rank - 1 %}
 coupon_{{ rank }} as (
-    select * from live_coupons where coupon_rank = {{ rank }}
+    select * from live_coupons
+    where coupon_rank = {{ rank }}
 ),
 
 targets_{{ rank }} as (
@@ -77,13 +80,15 @@ targets_{{ rank }} as (
     from lines_{{ before }}
     inner join coupon_{{ rank }} on lines_{{ before }}.external_customer_id = coupon_{{ rank }}.external_customer_id
     where case coupon_{{ rank }}.limitation_rank
-        when 1 then lines_{{ before }}.line_type in ('charge', 'spending_minimum')
-            and '|' || coupon_{{ rank }}.metric_codes || '|' like '%|' || lines_{{ before }}.metric_code || '|%'
-        -- A plan's spend cap line (docs/rules.md §12b) lowers its charges.
-        when 2 then lines_{{ before }}.line_type in ('subscription', 'charge', 'spend_cap')
-            and '|' || coupon_{{ rank }}.plan_codes || '|' like '%|' || lines_{{ before }}.plan_code || '|%'
-        else true
-    end
+            when 1
+                then lines_{{ before }}.line_type in ('charge', 'spending_minimum')
+                    and '|' || coupon_{{ rank }}.metric_codes || '|' like '%|' || lines_{{ before }}.metric_code || '|%'
+            -- A plan's spend cap line (docs/rules.md §12b) lowers its charges.
+            when 2
+                then lines_{{ before }}.line_type in ('subscription', 'charge', 'spend_cap')
+                    and '|' || coupon_{{ rank }}.plan_codes || '|' like '%|' || lines_{{ before }}.plan_code || '|%'
+            else true
+        end
 ),
 
 bases_{{ rank }} as (
@@ -111,10 +116,12 @@ steps_{{ rank }} as (
             else coalesce(bases_{{ rank }}.targeted_amount, 0)
         end as base_amount,
         invoices_{{ before }}.fees_amount > 0
-            and invoices_{{ before }}.subtotal_amount > 0
-            and invoices_{{ before }}.issuing_date >= coupon_{{ rank }}.applied_on
-            and (coupon_{{ rank }}.coupon_type = 'percentage' or coupon_{{ rank }}.currency = invoices_{{ before }}.currency)
-            and coalesce(bases_{{ rank }}.targeted_amount, 0) > 0
+        and invoices_{{ before }}.subtotal_amount > 0
+        and invoices_{{ before }}.issuing_date >= coupon_{{ rank }}.applied_on
+        and (
+            coupon_{{ rank }}.coupon_type = 'percentage' or coupon_{{ rank }}.currency = invoices_{{ before }}.currency
+        )
+        and coalesce(bases_{{ rank }}.targeted_amount, 0) > 0
             as is_reached
     from invoices_{{ before }}
     inner join coupon_{{ rank }} on invoices_{{ before }}.external_customer_id = coupon_{{ rank }}.external_customer_id
@@ -155,16 +162,16 @@ credits_{{ rank }} as (
             ~ " end"
         ) }} as credit_amount,
         is_reached
-            and not (frequency = 'recurring' and use_number > frequency_duration)
-            and not (coupon_type = 'percentage' and frequency = 'once' and use_number > 1)
-            -- A fixed `once` coupon used up on an earlier invoice has ended.
-            and not (
-                coupon_type = 'fixed_amount' and frequency = 'once'
-                and cumulative_base_amount - rounded_base_amount >= amount - used_before_amount
-            )
+        and not (frequency = 'recurring' and use_number > frequency_duration)
+        and not (coupon_type = 'percentage' and frequency = 'once' and use_number > 1)
+        -- A fixed `once` coupon used up on an earlier invoice has ended.
+        and not (
+            coupon_type = 'fixed_amount' and frequency = 'once'
+            and cumulative_base_amount - rounded_base_amount >= amount - used_before_amount
+        )
             as is_applied
     from (
-        {#- The percentage credit before rounding as a column, where the case above reads it
+        {# The percentage credit before rounding as a column, where the case above reads it
             (nested exact macros get column operands, macros/money.sql). -#}
         select
             *,
@@ -172,7 +179,9 @@ credits_{{ rank }} as (
                 when not is_reached then null
                 when frequency = 'recurring' and use_number > frequency_duration then null
                 when coupon_type = 'percentage' and frequency = 'once' and use_number > 1 then null
-                when coupon_type = 'percentage' then least({{ percent_of('base_amount', 'percentage_rate') }}, base_amount)
+                when
+                    coupon_type = 'percentage'
+                    then least({{ percent_of('base_amount', 'percentage_rate') }}, base_amount)
             end as percentage_credit_amount
         from states_{{ rank }}
     ) as states
@@ -211,7 +220,9 @@ lines_{{ rank }} as (
         lines_{{ before }}.line_type,
         lines_{{ before }}.plan_code,
         lines_{{ before }}.metric_code,
-        {{ as_decimal('lines_' ~ before ~ '.remaining_amount - coalesce(shares_' ~ rank ~ '.precise_coupon_amount, 0)') }}
+        {{ as_decimal(
+            'lines_' ~ before ~ '.remaining_amount - coalesce(shares_' ~ rank ~ '.precise_coupon_amount, 0)'
+        ) }}
             as remaining_amount
     from lines_{{ before }}
     left join shares_{{ rank }} on lines_{{ before }}.invoice_line_id = shares_{{ rank }}.invoice_line_id

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     The close window's invoices coupons apply to (docs/rules.md §13), from their lines
     (int_invoice_coupons_applied__lines): fees_amount, the sum of the lines, tells whether the
     invoice has fees; subtotal_amount, what they still owe, is the first coupon's base.

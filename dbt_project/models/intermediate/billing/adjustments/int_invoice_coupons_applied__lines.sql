@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     The invoice lines coupons can reduce (docs/rules.md §13): the lines of the close window's
     invoices, with what each still owes after its progressive-billing credit (§14), the
     remaining_amount coupons are spread over. Ephemeral: compiled into

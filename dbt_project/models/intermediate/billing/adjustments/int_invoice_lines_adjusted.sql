@@ -27,7 +27,7 @@ adjustments as (
         restatements.filter_code,
         restatements.pricing_group,
         'Adjustment to ' || coalesce(restatements.invoice_number, 'an unissued invoice') || ': '
-            || restatements.description as description,
+        || restatements.description as description,
         restatements.currency,
         restatements.tax_codes,
         restatements.currency_exponent,

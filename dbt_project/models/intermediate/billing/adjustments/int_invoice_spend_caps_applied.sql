@@ -25,7 +25,7 @@ window_keys as (
         and line_type = 'charge' and invoice_id is not null
 ),
 
-{#- The cap of each window: the phase's own, else the plan version's of the window's first day. -#}
+{# The cap of each window: the phase's own, else the plan version's of the window's first day. -#}
 window_caps as (
     select
         window_keys.external_subscription_id,
@@ -45,7 +45,7 @@ window_caps as (
     where coalesce(phase_caps.subscription_spend_cap_amount, plans.spend_cap_amount) is not null
 ),
 
-{#- Usage lines of the capped windows, from this close and earlier ones, net of progressive credits. -#}
+{# Usage lines of the capped windows, from this close and earlier ones, net of progressive credits. -#}
 usage_lines as (
     select
         lines.invoice_line_id,
@@ -89,7 +89,7 @@ invoice_usage as (
         {{ round_to_exponent('max(usage_lines.spend_cap_amount)', 'usage_lines.currency_exponent') }}
             as spend_cap_amount,
         sum(usage_lines.amount)
-            - {{ round_to_exponent('sum(usage_lines.precise_credit_amount)', 'usage_lines.currency_exponent') }}
+        - {{ round_to_exponent('sum(usage_lines.precise_credit_amount)', 'usage_lines.currency_exponent') }}
             as usage_amount
     from usage_lines
     group by
@@ -100,7 +100,7 @@ invoice_usage as (
 cumulative_usage as (
     select
         invoice_usage.*,
-        sum(usage_amount) over window_invoices as cumulative_usage_amount
+        sum(invoice_usage.usage_amount) over window_invoices as cumulative_usage_amount
     from invoice_usage
     window window_invoices as (
         partition by external_subscription_id, plan_code, from_datetime
@@ -112,7 +112,9 @@ cumulative_usage as (
 cumulative_reductions as (
     select
         cumulative_usage.*,
-        greatest(max(cumulative_usage_amount) over window_invoices - spend_cap_amount, 0)
+        greatest(
+            max(cumulative_usage.cumulative_usage_amount) over window_invoices - cumulative_usage.spend_cap_amount, 0
+        )
             as cumulative_reduction_amount
     from cumulative_usage
     window window_invoices as (
@@ -125,14 +127,18 @@ cumulative_reductions as (
 invoice_reductions as (
     select
         cumulative_reductions.*,
-        cumulative_reduction_amount - coalesce(lag(cumulative_reduction_amount) over (
-            partition by external_subscription_id, plan_code, from_datetime
-            order by issuing_date, invoice_id
+        cumulative_reductions.cumulative_reduction_amount
+        - coalesce(lag(cumulative_reductions.cumulative_reduction_amount) over (
+            partition by
+                cumulative_reductions.external_subscription_id,
+                cumulative_reductions.plan_code,
+                cumulative_reductions.from_datetime
+            order by cumulative_reductions.issuing_date, cumulative_reductions.invoice_id
         ), 0) as reduction_amount
     from cumulative_reductions
 ),
 
-{#- The invoice's usage lines of the window per set of tax codes. -#}
+{# The invoice's usage lines of the window per set of tax codes. -#}
 tax_groups as (
     select
         usage_lines.invoice_id,
@@ -166,9 +172,10 @@ group_shares as (
                 'invoice_reductions.usage_amount') }}
         end as precise_share_amount,
         row_number() over (
-            partition by tax_groups.invoice_id, tax_groups.external_subscription_id, tax_groups.plan_code,
+            partition by
+                tax_groups.invoice_id, tax_groups.external_subscription_id, tax_groups.plan_code,
                 tax_groups.from_datetime
-            order by tax_groups.net_amount desc, tax_groups.tax_codes
+            order by tax_groups.net_amount desc, tax_groups.tax_codes asc
         ) as size_rank
     from tax_groups
     inner join invoice_reductions
@@ -191,11 +198,17 @@ rounded_shares as (
 line_amounts as (
     select
         rounded_shares.*,
-        case when size_rank = 1
-            then reduction_amount - sum(case when size_rank > 1 then rounded_share_amount else 0 end) over (
-                partition by invoice_id, external_subscription_id, plan_code, from_datetime
-            )
-            else rounded_share_amount
+        case when rounded_shares.size_rank = 1
+                then rounded_shares.reduction_amount
+                    - sum(case when rounded_shares.size_rank > 1 then rounded_shares.rounded_share_amount else 0 end)
+                        over (
+                            partition by
+                                rounded_shares.invoice_id,
+                                rounded_shares.external_subscription_id,
+                                rounded_shares.plan_code,
+                                rounded_shares.from_datetime
+                        )
+            else rounded_shares.rounded_share_amount
         end as share_amount
     from rounded_shares
 )

@@ -11,7 +11,8 @@
 with
 
 charge_lines as (
-    select invoice_line_id, invoice_id, invoice_type, billing_month, external_subscription_id, plan_code,
+    select
+        invoice_line_id, invoice_id, invoice_type, billing_month, external_subscription_id, plan_code,
         from_datetime, to_datetime_exclusive, amount
     from {{ ref('int_invoice_lines_drafted') }}
     where line_type = 'charge' and transaction_id is null
@@ -32,8 +33,12 @@ interim_credits as (
     from (
         select
             interim_invoices.*,
-            lag(interim_fees_amount) over (
-                partition by external_subscription_id, plan_code, from_datetime order by crossed_at, invoice_id
+            lag(interim_invoices.interim_fees_amount) over (
+                partition by
+                    interim_invoices.external_subscription_id,
+                    interim_invoices.plan_code,
+                    interim_invoices.from_datetime
+                order by interim_invoices.crossed_at, interim_invoices.invoice_id
             ) as earlier_fees_amount
         from interim_invoices
     ) as ordered
@@ -46,7 +51,11 @@ last_interims as (
         select
             interim_invoices.*,
             row_number() over (
-                partition by external_subscription_id, plan_code, from_datetime order by crossed_at desc, invoice_id desc
+                partition by
+                    interim_invoices.external_subscription_id,
+                    interim_invoices.plan_code,
+                    interim_invoices.from_datetime
+                order by interim_invoices.crossed_at desc, interim_invoices.invoice_id desc
             ) as recency_rank
         from interim_invoices
     ) as ranked
@@ -79,7 +88,8 @@ credited_lines as (
         charge_lines.amount,
         period_credits.credit_amount,
         sum(charge_lines.amount) over (
-            partition by charge_lines.invoice_id, charge_lines.external_subscription_id,
+            partition by
+                charge_lines.invoice_id, charge_lines.external_subscription_id,
                 charge_lines.plan_code, charge_lines.from_datetime
         ) as period_charges_amount
     from charge_lines

@@ -72,7 +72,7 @@ manual_lines as (
         sum(finalized_lines.amount) over (partition by manual_notes.credit_note_id) as credited_lines_amount,
         row_number() over (
             partition by manual_notes.credit_note_id
-            order by finalized_lines.amount desc, finalized_lines.invoice_line_id
+            order by finalized_lines.amount desc, finalized_lines.invoice_line_id asc
         ) as size_rank
     from manual_notes
     inner join finalized_lines
@@ -87,7 +87,7 @@ currencies as (
     select currency, exponent from {{ ref('stg_reference__currencies') }}
 ),
 
-{#- Each exact step in a column the next one reads (nested exact macros get column operands,
+{# Each exact step in a column the next one reads (nested exact macros get column operands,
     macros/money.sql). -#}
 manual_spread as (
     select
@@ -130,7 +130,7 @@ manual_items as (
     from manual_spread
 ),
 
-{#- One restatement note per finalized invoice and close, issued on the last day of the month
+{# One restatement note per finalized invoice and close, issued on the last day of the month
     it settles in, crediting each line by what it lost (never more than the line). -#}
 restatement_items as (
     select
@@ -219,7 +219,8 @@ from (
                 items.*,
                 currencies.exponent as currency_exponent,
                 case when items.line_amount = 0 then null
-                    else {{ multiply_exact('items.item_amount', 'items.precise_coupons_amount') }} end as coupons_product
+                    else {{ multiply_exact('items.item_amount', 'items.precise_coupons_amount') }}
+                end as coupons_product
             from items
             inner join currencies on items.currency = currencies.currency
         ) as with_products

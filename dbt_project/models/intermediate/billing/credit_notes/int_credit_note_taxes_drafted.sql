@@ -45,7 +45,7 @@ rounded as (
         currencies.exponent,
         {{ round_to_exponent('per_tax.precise_tax_amount', 'currencies.exponent') }} as rounded_tax_amount,
         row_number() over (
-            partition by per_tax.credit_note_id order by per_tax.precise_tax_amount desc, per_tax.tax_code
+            partition by per_tax.credit_note_id order by per_tax.precise_tax_amount desc, per_tax.tax_code asc
         ) as size_rank
     from per_tax
     inner join notes on per_tax.credit_note_id = notes.credit_note_id

@@ -68,11 +68,18 @@ earlier as (
 cumulated as (
     select
         notes.*,
-        {{ as_decimal('coalesce(earlier.coupons_adjustment_amount, 0) + sum(notes.precise_coupons_adjustment_amount) over invoice_notes') }}
+        {{ as_decimal(
+            'coalesce(earlier.coupons_adjustment_amount, 0)'
+            ~ ' + sum(notes.precise_coupons_adjustment_amount) over invoice_notes'
+        ) }}
             as cumulative_precise_coupons_adjustment_amount,
-        {{ as_decimal('coalesce(earlier.sub_total_amount, 0) + sum(notes.precise_sub_total_amount) over invoice_notes') }}
+        {{ as_decimal(
+            'coalesce(earlier.sub_total_amount, 0) + sum(notes.precise_sub_total_amount) over invoice_notes'
+        ) }}
             as cumulative_precise_sub_total_amount,
-        {{ as_decimal('coalesce(earlier.taxes_amount, 0) + sum(notes.precise_taxes_amount) over invoice_notes') }}
+        {{ as_decimal(
+            'coalesce(earlier.taxes_amount, 0) + sum(notes.precise_taxes_amount) over invoice_notes'
+        ) }}
             as cumulative_precise_taxes_amount
     from notes
     left join earlier on notes.invoice_id = earlier.invoice_id
@@ -86,11 +93,26 @@ rounded as (
     select
         *,
         -- A note's share of a running total: round(total so far) - round(total before it).
-        {{ as_money(round_to_exponent('cumulative_precise_coupons_adjustment_amount', 'currency_exponent') ~ ' - ' ~ round_to_exponent('cumulative_precise_coupons_adjustment_amount - precise_coupons_adjustment_amount', 'currency_exponent')) }}
+        {{ as_money(
+            round_to_exponent('cumulative_precise_coupons_adjustment_amount', 'currency_exponent')
+            ~ ' - '
+            ~ round_to_exponent(
+                'cumulative_precise_coupons_adjustment_amount - precise_coupons_adjustment_amount', 'currency_exponent'
+            )
+        ) }}
             as coupons_adjustment_amount,
-        {{ as_money(round_to_exponent('cumulative_precise_sub_total_amount', 'currency_exponent') ~ ' - ' ~ round_to_exponent('cumulative_precise_sub_total_amount - precise_sub_total_amount', 'currency_exponent')) }}
+        {{ as_money(
+            round_to_exponent('cumulative_precise_sub_total_amount', 'currency_exponent')
+            ~ ' - '
+            ~ round_to_exponent('cumulative_precise_sub_total_amount - precise_sub_total_amount', 'currency_exponent')
+        ) }}
             as sub_total_excluding_taxes_amount,
-        {{ as_money(round_to_exponent('cumulative_precise_taxes_amount', 'currency_exponent') ~ ' - ' ~ round_to_exponent('cumulative_precise_taxes_amount - precise_taxes_amount', 'currency_exponent')) }} as taxes_amount
+        {{ as_money(
+            round_to_exponent('cumulative_precise_taxes_amount', 'currency_exponent')
+            ~ ' - '
+            ~ round_to_exponent('cumulative_precise_taxes_amount - precise_taxes_amount', 'currency_exponent')
+        ) }}
+            as taxes_amount
     from cumulated
 )
 

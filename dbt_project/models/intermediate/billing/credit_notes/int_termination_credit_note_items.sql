@@ -61,8 +61,10 @@ item_operands as (
         fee_lines.currency,
         fee_lines.amount as fee_amount,
         currencies.exponent,
-        plans.amount * ({{ days_between('credited_periods.terminated_on', 'credited_periods.credited_period_end') }}
-            + case when credited_periods.ended_by = 'upgrade' then 1 else 0 end) as credited_numerator,
+        plans.amount * (
+            {{ days_between('credited_periods.terminated_on', 'credited_periods.credited_period_end') }}
+            + case when credited_periods.ended_by = 'upgrade' then 1 else 0 end
+        ) as credited_numerator,
         {{ days_between('credited_periods.credited_period_start', 'credited_periods.credited_period_end') }} + 1
             as credited_days
     from credited_periods
@@ -78,7 +80,7 @@ item_operands as (
     inner join currencies on fee_lines.currency = currencies.currency
 ),
 
-{#- The share of the plan amount as a column before it is rounded (nested exact macros get
+{# The share of the plan amount as a column before it is rounded (nested exact macros get
     column operands, macros/money.sql). -#}
 items as (
     select
@@ -104,7 +106,8 @@ items as (
 ),
 
 notes as (
-    select * from items where item_amount > 0
+    select * from items
+    where item_amount > 0
 )
 
 select

@@ -64,7 +64,7 @@ before_credit_notes as (
     left join progressive_credits on fees.invoice_id = progressive_credits.invoice_id
 ),
 
-{#- Credit notes (§9 termination, §12 step 7): a customer's credit, oldest first, pays the
+{# Credit notes (§9 termination, §12 step 7): a customer's credit, oldest first, pays the
     invoices issued from the note's day on (the termination invoice itself included), in
     issuing order, never beyond an invoice's total. With T the invoices' totals, S their running
     sum and C the credit issued up to each invoice's day, the credit used up to invoice k is
@@ -75,7 +75,7 @@ payable as (
         *,
         {{ as_money('fees_amount - progressive_billing_credit_amount - coupons_amount + taxes_amount') }}
             as sub_total_including_taxes_amount,
-        -- A wallet top-up (`credit` invoice) is an advance payment: credit notes never pay it.
+    -- A wallet top-up (`credit` invoice) is an advance payment: credit notes never pay it.
         {{ as_money(
             "case when invoice_type = 'credit' then 0"
             ~ " else fees_amount - progressive_billing_credit_amount - coupons_amount + taxes_amount end"
@@ -103,7 +103,8 @@ credit_used_before as (
     where billing_month < {{ billing_period_start() }}
     group by external_customer_id, currency
     {% else %}
-    select cast(null as varchar) as external_customer_id, cast(null as varchar) as currency,
+    select
+        cast(null as varchar) as external_customer_id, cast(null as varchar) as currency,
         {{ as_money('0') }} as used_amount
     where false
     {% endif %}
@@ -119,10 +120,13 @@ credit_running as (
     from payable
     inner join credit_issued on payable.invoice_id = credit_issued.invoice_id
     inner join (
-        select invoice_id, sum(payable_amount) over customer_order as running_payable_amount
-        from payable
+        select
+            payable_in_order.invoice_id,
+            sum(payable_in_order.payable_amount) over customer_order as running_payable_amount
+        from payable as payable_in_order
         window customer_order as (
-            partition by external_customer_id, currency order by issuing_date, invoice_id
+            partition by payable_in_order.external_customer_id, payable_in_order.currency
+            order by payable_in_order.issuing_date, payable_in_order.invoice_id
             rows between unbounded preceding and current row
         )
     ) as running on payable.invoice_id = running.invoice_id

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     The scheduled billings of the close window, with the bounds of the subscription period each
     one's invoice closes: what the subscription-fee, charge-fee, spending-minimum and
     minimum-commitment lines of int_invoice_lines_drafted are built on.

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Charge fee lines of the close window, one per bucket (docs/rules.md §4, §1.10, §1.11): each
     billing's priced charges, and the billing-day fees of recurring pay-in-advance charges (§7),
     in the columns of every kind of line int_invoice_lines_drafted unions.
@@ -17,7 +17,7 @@ priced_charges as (
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
-{#- Each priced charge's own window and versions: the billing's, or for a recurring pay-in-advance
+{# Each priced charge's own window and versions: the billing's, or for a recurring pay-in-advance
     charge's billing-day fee the period that starts on the issuing day (§7). -#}
 charge_windows as (
     select
@@ -47,7 +47,8 @@ charge_fees as (
         billings.subscription_billing_id,
         -- A billing-day fee of a charge that is not invoiceable has no invoice (docs/conventions.md).
         case when charge_windows.is_billing_day_fee and not charges.is_invoiceable then null
-            else billings.invoice_id end as invoice_id,
+            else billings.invoice_id
+        end as invoice_id,
         billings.billing_month,
         billings.issuing_date,
         billings.external_customer_id,
@@ -60,16 +61,18 @@ charge_fees as (
         nullif(priced_charges.filter_code, '') as filter_code,
         priced_charges.pricing_group,
         metrics.metric_name
-            || case when priced_charges.filter_code <> '' then ' · ' || priced_charges.filter_code else '' end
-            || coalesce(' · ' || priced_charges.pricing_group, '') as description,
+        || case when priced_charges.filter_code <> '' then ' · ' || priced_charges.filter_code else '' end
+        || coalesce(' · ' || priced_charges.pricing_group, '') as description,
         charges.tax_codes as charge_tax_codes,
         plans.tax_codes as plan_tax_codes,
         -- §4: negative units or amounts give a zero fee.
         case when priced_charges.units < 0 or priced_charges.amount < 0 then 0
-            else priced_charges.units end as units,
+            else priced_charges.units
+        end as units,
         priced_charges.events_count,
         case when priced_charges.units < 0 or priced_charges.amount < 0 then 0
-            else priced_charges.amount end as precise_amount,
+            else priced_charges.amount
+        end as precise_amount,
         charge_windows.charges_from_at as from_datetime,
         charge_windows.charges_to_at as to_datetime_exclusive,
         priced_charges.first_event_at,

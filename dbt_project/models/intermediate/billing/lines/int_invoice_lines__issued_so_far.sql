@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     The rounded lines of subscription and pay-in-advance invoices issued so far: this close's
     (the subscription-fee, charge-fee, spending-minimum and pay-in-advance lines) and earlier
     closes' (what progressive billing issues is not among them). Minimum commitments (§6) and
@@ -34,7 +34,7 @@ currencies as (
     select currency, exponent from {{ ref('stg_reference__currencies') }}
 ),
 
-{#- Earlier closes' lines are int_invoice_lines_drafted's own rows before the window (its
+{# Earlier closes' lines are int_invoice_lines_drafted's own rows before the window (its
     `{{ this }}`, macros/billing_period.sql), which this model is compiled into. -#}
 {%- set drafted_so_far = period_scoped_table_so_far('int_invoice_lines_drafted') %}
 

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Minimum-commitment true-up lines of the close window (docs/rules.md §6), in the columns of
     every kind of line int_invoice_lines_drafted unions.
 -#}
@@ -24,7 +24,7 @@ currencies as (
     select currency, exponent from {{ ref('stg_reference__currencies') }}
 ),
 
-{#- Minimum commitment (§6): the billing on the last day of a plan period, or at a termination,
+{# Minimum commitment (§6): the billing on the last day of a plan period, or at a termination,
     tops the period's fees up to the commitment prorated to the days the phase had in it. In
     arrears that is the invoice closing the period; in advance, the one that opens the next
     (§6 timing), which is the same billing. The fees of the period are every line whose window
@@ -42,10 +42,11 @@ commitment_periods as (
     from (
         select
             billings.*,
-            case when billing_trigger = 'termination' then terminated_on
-                else {{ add_days('issuing_date', -1) }} end as commitment_day
+            case when billings.billing_trigger = 'termination' then billings.terminated_on
+                else {{ add_days('issuing_date', -1) }}
+            end as commitment_day
         from billings
-        where billing_trigger in ('period_end', 'termination')
+        where billings.billing_trigger in ('period_end', 'termination')
     ) as billings
     inner join plans
         on billings.plan_code = plans.plan_code
@@ -54,20 +55,23 @@ commitment_periods as (
     where plans.minimum_commitment > 0
 ),
 
-{#- The commitment prorated to the days the phase had, unrounded, as a column (nested exact
+{# The commitment prorated to the days the phase had, unrounded, as a column (nested exact
     macros get column operands, macros/money.sql). -#}
 closing_commitment_periods as (
-    select *, {{ divide_exact('commitment_prorated_numerator', 'commitment_period_days') }} as commitment_prorated_amount
+    select
+        *, {{ divide_exact('commitment_prorated_numerator', 'commitment_period_days') }} as commitment_prorated_amount
     from (
         select
             commitment_periods.*,
             {{ local_midnight_to_utc('commitment_period_start', 'timezone') }} as commitment_from_at,
             {{ local_midnight_to_utc(add_days('commitment_period_end', 1), 'timezone') }} as commitment_to_at,
-            minimum_commitment * ({{ days_between('greatest(commitment_period_start, started_on)', 'commitment_day') }} + 1)
+            commitment_periods.minimum_commitment
+            * ({{ days_between('greatest(commitment_period_start, started_on)', 'commitment_day') }} + 1)
                 as commitment_prorated_numerator,
             {{ days_between('commitment_period_start', 'commitment_period_end') }} + 1 as commitment_period_days
         from commitment_periods
-        where billing_trigger = 'termination' or commitment_day = commitment_period_end
+        where commitment_periods.billing_trigger = 'termination'
+            or commitment_periods.commitment_day = commitment_periods.commitment_period_end
     ) as commitment_operands
 ),
 
@@ -101,7 +105,8 @@ commitments as (
             ~ ' - coalesce(sum(period_fees.amount), 0)') }} as precise_amount,
         greatest(closing.commitment_from_at, closing.started_at) as from_datetime,
         case when closing.billing_trigger = 'termination' then closing.terminated_at
-            else closing.commitment_to_at end as to_datetime_exclusive,
+            else closing.commitment_to_at
+        end as to_datetime_exclusive,
         cast(null as timestamp) as first_event_at,
         cast(null as timestamp) as last_event_at,
         cast(null as varchar) as transaction_id,
@@ -124,9 +129,10 @@ commitments as (
         closing.commitment_prorated_amount
 ),
 
-{#- A period whose fees reach the commitment leaves nothing to make up: no line. -#}
+{# A period whose fees reach the commitment leaves nothing to make up: no line. -#}
 kept as (
-    select * from commitments where precise_amount > 0
+    select * from commitments
+    where precise_amount > 0
 )
 
 select * from kept

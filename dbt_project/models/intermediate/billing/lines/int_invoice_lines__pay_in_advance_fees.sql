@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Pay-in-advance fee lines of the close window (docs/rules.md §7), one per event, in the columns
     of every kind of line int_invoice_lines_drafted unions.
 -#}
@@ -27,7 +27,7 @@ metrics as (
     from {{ ref('stg_catalog__billable_metrics') }}
 ),
 
-{#- Pay-in-advance fees (§7), one per event; not invoiceable ones have no invoice (docs/conventions.md). -#}
+{# Pay-in-advance fees (§7), one per event; not invoiceable ones have no invoice (docs/conventions.md). -#}
 advance_fees as (
     select
         cast(null as varchar) as subscription_billing_id,
@@ -44,8 +44,8 @@ advance_fees as (
         nullif(pay_in_advance_fees.filter_code, '') as filter_code,
         pay_in_advance_fees.pricing_group,
         metrics.metric_name
-            || case when pay_in_advance_fees.filter_code <> '' then ' · ' || pay_in_advance_fees.filter_code else '' end
-            || coalesce(' · ' || pay_in_advance_fees.pricing_group, '') as description,
+        || case when pay_in_advance_fees.filter_code <> '' then ' · ' || pay_in_advance_fees.filter_code else '' end
+        || coalesce(' · ' || pay_in_advance_fees.pricing_group, '') as description,
         charges.tax_codes as charge_tax_codes,
         plans.tax_codes as plan_tax_codes,
         pay_in_advance_fees.units,

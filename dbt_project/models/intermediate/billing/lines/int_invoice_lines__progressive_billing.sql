@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Progressive-billing lines (docs/rules.md §14): every bucket of a period at its amount so far,
     on the invoice that each threshold crossing of the close window issues, in the columns of
     every kind of line int_invoice_lines_drafted unions.
@@ -27,7 +27,7 @@ metrics as (
     from {{ ref('stg_catalog__billable_metrics') }}
 ),
 
-{#- Progressive billing (§14): the lifetime usage of a phase is what its subscription invoices
+{# Progressive billing (§14): the lifetime usage of a phase is what its subscription invoices
     billed in charges before the period (invoiced usage) plus the period's usage so far
     (int_usage_threshold_steps). An event passes a fixed threshold t when it lifts the lifetime
     usage from below t to t or more, which happens once in a lifetime (§18.10). It passes the
@@ -41,9 +41,9 @@ threshold_steps as (
     select *
     from {{ ref('int_usage_threshold_steps') }}
     where scope_key in (
-        select scope_key from {{ ref('int_usage_threshold_steps') }}
-        where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
-    )
+            select scope_key from {{ ref('int_usage_threshold_steps') }}
+            where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
+        )
 ),
 
 threshold_rules as (
@@ -109,14 +109,18 @@ threshold_crossings as (
         and lifetime_steps.step_number = fixed_passes.step_number
     where
         fixed_passes.step_number is not null
-        or (lifetime_steps.lifetime_before < lifetime_steps.largest_fixed_amount
-            and lifetime_steps.lifetime_after - lifetime_steps.largest_fixed_amount >= lifetime_steps.recurring_amount)
-        or (lifetime_steps.lifetime_before >= lifetime_steps.largest_fixed_amount
+        or (
+            lifetime_steps.lifetime_before < lifetime_steps.largest_fixed_amount
+            and lifetime_steps.lifetime_after - lifetime_steps.largest_fixed_amount >= lifetime_steps.recurring_amount
+        )
+        or (
+            lifetime_steps.lifetime_before >= lifetime_steps.largest_fixed_amount
             and floor({{ divide_exact('lifetime_steps.lifetime_after', 'lifetime_steps.recurring_amount') }})
-                > floor({{ divide_exact('lifetime_steps.lifetime_before', 'lifetime_steps.recurring_amount') }}))
+            > floor({{ divide_exact('lifetime_steps.lifetime_before', 'lifetime_steps.recurring_amount') }})
+        )
 ),
 
-{#- Every bucket of the period at its latest event up to the crossing. -#}
+{# Every bucket of the period at its latest event up to the crossing. -#}
 progressive_buckets as (
     select *
     from (
@@ -139,7 +143,8 @@ progressive_buckets as (
             bucket_steps.bucket_events_count,
             bucket_steps.bucket_amount,
             row_number() over (
-                partition by crossings.scope_key, crossings.step_number, bucket_steps.charge_code,
+                partition by
+                    crossings.scope_key, crossings.step_number, bucket_steps.charge_code,
                     bucket_steps.filter_code, bucket_steps.pricing_group
                 order by bucket_steps.step_number desc
             ) as recency_rank
@@ -172,8 +177,8 @@ progressive_lines as (
         nullif(buckets.filter_code, '') as filter_code,
         buckets.pricing_group,
         metrics.metric_name
-            || case when buckets.filter_code <> '' then ' · ' || buckets.filter_code else '' end
-            || coalesce(' · ' || buckets.pricing_group, '') as description,
+        || case when buckets.filter_code <> '' then ' · ' || buckets.filter_code else '' end
+        || coalesce(' · ' || buckets.pricing_group, '') as description,
         charges.tax_codes as charge_tax_codes,
         plans.tax_codes as plan_tax_codes,
         buckets.bucket_units as units,

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Spending-minimum true-up lines of the close window (docs/rules.md §5), in the columns of every
     kind of line int_invoice_lines_drafted unions.
 -#}
@@ -34,7 +34,7 @@ currencies as (
     select currency, exponent from {{ ref('stg_reference__currencies') }}
 ),
 
-{#- Spending minimum (§5): when a charge's fees, all buckets together, stay below its minimum
+{# Spending minimum (§5): when a charge's fees, all buckets together, stay below its minimum
     prorated to the days billed, a true-up line makes up the difference. -#}
 spending_minimums as (
     select
@@ -59,7 +59,7 @@ spending_minimums as (
         {{ divide_exact(
             'charges.min_amount * greatest(0, ' ~ days_between('billings.charges_from_date', 'billings.charges_to_date') ~ ' + 1)',
             'billings.charges_period_days') }}
-            - coalesce(sum({{ round_to_exponent('charge_fees.precise_amount', 'currencies.exponent') }}), 0)
+        - coalesce(sum({{ round_to_exponent('charge_fees.precise_amount', 'currencies.exponent') }}), 0)
             as precise_amount,
         billings.charges_from_at as from_datetime,
         billings.charges_to_at as to_datetime_exclusive,
@@ -98,9 +98,10 @@ spending_minimums as (
         billings.charges_period_days, billings.invoice_period_start, billings.invoice_period_end
 ),
 
-{#- Fees that reach the minimum leave nothing to make up: no line. -#}
+{# Fees that reach the minimum leave nothing to make up: no line. -#}
 kept as (
-    select * from spending_minimums where precise_amount > 0
+    select * from spending_minimums
+    where precise_amount > 0
 )
 
 select * from kept

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Subscription fee lines of the close window (docs/rules.md §9): each billing's plan fee, for
     the whole period or prorated to the days it bills, in the columns of every kind of line
     int_invoice_lines_drafted unions.

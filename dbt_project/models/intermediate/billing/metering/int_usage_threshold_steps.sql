@@ -36,7 +36,10 @@ period_windows as (
 
 period_charges as (
     select
-        {{ hash_key(['period_windows.external_subscription_id', 'period_windows.requested_at', 'period_windows.charges_period_start']) }}
+        {{ hash_key([
+            'period_windows.external_subscription_id', 'period_windows.requested_at',
+            'period_windows.charges_period_start',
+        ]) }}
             as scope_key,
         period_windows.*,
         charges.charge_code,
@@ -153,7 +156,8 @@ bucket_amounts as (
         unit_priced.model_amount as bucket_amount,
         -- What this event adds to the period's usage: its bucket's amount now less before it.
         unit_priced.model_amount - coalesce(lag(unit_priced.model_amount) over (
-            partition by priced_steps.scope_key, priced_steps.charge_code, priced_steps.filter_code,
+            partition by
+                priced_steps.scope_key, priced_steps.charge_code, priced_steps.filter_code,
                 priced_steps.pricing_group
             order by priced_steps.event_at, priced_steps.transaction_id
         ), 0) as usage_increase
@@ -164,12 +168,24 @@ bucket_amounts as (
 period_steps as (
     select
         bucket_amounts.*,
-        sum(usage_increase) over (
-            partition by scope_key order by event_at, transaction_id, charge_code, filter_code, pricing_group
+        sum(bucket_amounts.usage_increase) over (
+            partition by bucket_amounts.scope_key
+            order by
+                bucket_amounts.event_at,
+                bucket_amounts.transaction_id,
+                bucket_amounts.charge_code,
+                bucket_amounts.filter_code,
+                bucket_amounts.pricing_group
             rows between unbounded preceding and current row
         ) as usage_after,
         row_number() over (
-            partition by scope_key order by event_at, transaction_id, charge_code, filter_code, pricing_group
+            partition by bucket_amounts.scope_key
+            order by
+                bucket_amounts.event_at,
+                bucket_amounts.transaction_id,
+                bucket_amounts.charge_code,
+                bucket_amounts.filter_code,
+                bucket_amounts.pricing_group
         ) as step_number
     from bucket_amounts
 )
@@ -195,6 +211,10 @@ select
     {{ as_decimal('period_steps.usage_after') }} as usage_after
 from period_steps
 inner join period_windows
-    on period_steps.scope_key = {{ hash_key(['period_windows.external_subscription_id', 'period_windows.requested_at', 'period_windows.charges_period_start']) }}
+    on period_steps.scope_key
+    = {{ hash_key([
+        'period_windows.external_subscription_id', 'period_windows.requested_at',
+        'period_windows.charges_period_start',
+    ]) }}
 where {{ utc_to_local_date('period_steps.event_at', 'period_windows.timezone') }} >= {{ billing_period_start() }}
     and {{ utc_to_local_date('period_steps.event_at', 'period_windows.timezone') }} < {{ billing_period_end() }}

@@ -42,7 +42,9 @@ buckets as (
         usage.filter_code,
         usage.pricing_group,
         usage.units,
-        {{ hash_key(['usage.subscription_billing_id', 'usage.charge_code', 'usage.filter_code', 'usage.pricing_group']) }}
+        {{ hash_key([
+            'usage.subscription_billing_id', 'usage.charge_code', 'usage.filter_code', 'usage.pricing_group',
+        ]) }}
             as price_key,
         charges.charge_model,
         coalesce(charge_filters.amount, charges.amount) as amount,

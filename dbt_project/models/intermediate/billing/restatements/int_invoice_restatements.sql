@@ -1,6 +1,6 @@
 {#- Not period-scoped: rebuilt whole at every close from the lines of all finalized months. -#}
 {{ config(materialized='table') }}
-{#-
+{#
     Late data after finalization (docs/conventions.md): every line of a finalized month compared with
     what the month's latest close computes now (int_invoice_lines_drafted keeps each month's
     latest computation), and what is left to bill or credit after the documents that already
@@ -46,7 +46,8 @@ settlements as (
 ),
 {% else %}
 finalized_invoices as (
-    select cast(null as varchar) as invoice_id, cast(null as varchar) as invoice_number,
+    select
+        cast(null as varchar) as invoice_id, cast(null as varchar) as invoice_number,
         cast(null as date) as billing_month
     where false
 ),
@@ -56,7 +57,8 @@ finalized_months as (
 ),
 
 finalized_lines as (
-    select * from {{ ref('int_invoice_lines_drafted') }} where false
+    select * from {{ ref('int_invoice_lines_drafted') }}
+    where false
 ),
 
 settlements as (
@@ -126,13 +128,13 @@ restatements as (
         or settlements.settled_amount is not null
 ),
 
-{#- Where the difference is settled: the last month of the close window, unless finalized. -#}
+{# Where the difference is settled: the last month of the close window, unless finalized. -#}
 settlement_months as (
     select {{ add_months(billing_period_end(), -1) }} as settlement_month
     where {{ add_months(billing_period_end(), -1) }} not in (select billing_month from finalized_months)
 ),
 
-{#- An adjustment joins the customer's first subscription invoice of that month in its currency,
+{# An adjustment joins the customer's first subscription invoice of that month in its currency,
     or else an invoice of its own, issued the day after the month like period-end invoices. -#}
 next_invoices as (
     select *
@@ -187,11 +189,11 @@ select
     case when restatements.outstanding_amount <> 0 then settlement_months.settlement_month end
         as settlement_month,
     case when restatements.outstanding_amount > 0 then
-        coalesce(
-            next_invoices.invoice_id,
+            coalesce(
+                next_invoices.invoice_id,
             {{ hash_key(['restatements.external_customer_id', 'restatements.currency',
                 'settlement_months.settlement_month', "'one_off'"]) }}
-        )
+            )
     end as adjustment_invoice_id,
     case when restatements.outstanding_amount > 0 then coalesce(next_invoices.invoice_type, 'one_off') end
         as adjustment_invoice_type,

@@ -68,12 +68,15 @@ select
     billings.timezone,
     -- The day whose versions price the line: a billing-day fee's is the new period's first day.
     case when charges.is_pay_in_advance then billings.next_period_start
-        else billings.charges_period_start end as charges_period_start,
+        else billings.charges_period_start
+    end as charges_period_start,
     billings.charges_period_days,
     case when charges.is_pay_in_advance then billings.next_period_from_at
-        else billings.charges_from_at end as charges_from_at,
+        else billings.charges_from_at
+    end as charges_from_at,
     case when charges.is_pay_in_advance then billings.next_period_to_at
-        else billings.charges_to_at end as charges_to_at,
+        else billings.charges_to_at
+    end as charges_to_at,
     billings.is_end_served and not charges.is_pay_in_advance as is_end_served,
     charges.is_pay_in_advance as is_billing_day_fee,
     billings.charges_from_date,
@@ -100,20 +103,26 @@ left join plan_metrics as next_plan_metrics
     on billings.next_plan_code = next_plan_metrics.plan_code
     and charges.metric_code = next_plan_metrics.metric_code
 where
-    (not charges.is_pay_in_advance
-     or (metrics.is_recurring and billings.billing_trigger = 'period_end'
-         and (billings.ended_at is null or billings.ended_at > billings.next_period_from_at
-              or billings.ended_by = 'downgrade')
-         -- A charge that turns pay-in-advance at the boundary: the ending period's in-arrears
-         -- line bills it; its first billing-day fee comes with the next period end.
-         and not exists (
-             select 1
-             from charges as ending
-             where ending.charge_code = charges.charge_code
-                 and not ending.is_pay_in_advance
-                 and billings.charges_period_start >= ending.valid_from
-                 and billings.charges_period_start < ending.valid_to
-         )))
+    (
+        not charges.is_pay_in_advance
+        or (
+            metrics.is_recurring and billings.billing_trigger = 'period_end'
+            and (
+                billings.ended_at is null or billings.ended_at > billings.next_period_from_at
+                or billings.ended_by = 'downgrade'
+            )
+            -- A charge that turns pay-in-advance at the boundary: the ending period's in-arrears
+            -- line bills it; its first billing-day fee comes with the next period end.
+            and not exists (
+                select 1
+                from charges as ending
+                where ending.charge_code = charges.charge_code
+                    and not ending.is_pay_in_advance
+                    and billings.charges_period_start >= ending.valid_from
+                    and billings.charges_period_start < ending.valid_to
+            )
+        )
+    )
     -- §9: at an upgrade, a recurring, non-prorated charge whose metric the new plan also charges
     -- carries over to the new plan instead of being billed on the old one.
     and not (

@@ -32,23 +32,30 @@ with_fee_periods as (
         with_phases.*,
         -- The plan period whose fee this billing carries, if any (docs/rules.md §8 invoice timing).
         case
-            when billing_trigger = 'subscription_start'
+            when with_phases.billing_trigger = 'subscription_start'
                 then {{ period_start('plan_interval', 'anchor_on', 'started_on') }}
-            when billing_trigger = 'trial_end'
+            when with_phases.billing_trigger = 'trial_end'
                 then {{ period_start('plan_interval', 'anchor_on', 'trial_end_on') }}
-            when billing_trigger = 'termination' and not is_pay_in_advance
+            when with_phases.billing_trigger = 'termination' and not with_phases.is_pay_in_advance
                 then {{ period_start('plan_interval', 'anchor_on', 'terminated_on') }}
-            when billing_trigger = 'period_end' and not is_pay_in_advance
-                and {{ period_end('plan_interval', 'anchor_on', period_start('plan_interval', 'anchor_on', 'billing_day')) }}
-                    = billing_day
+            when with_phases.billing_trigger = 'period_end' and not with_phases.is_pay_in_advance
+                and {{ period_end(
+                    'plan_interval', 'anchor_on', period_start('plan_interval', 'anchor_on', 'billing_day')
+                ) }}
+                = with_phases.billing_day
                 then {{ period_start('plan_interval', 'anchor_on', 'billing_day') }}
-            when billing_trigger = 'period_end' and is_pay_in_advance
-                and {{ period_start('plan_interval', 'anchor_on', add_days('billing_day', 1)) }} = {{ add_days('billing_day', 1) }}
+            when with_phases.billing_trigger = 'period_end' and with_phases.is_pay_in_advance
+                and {{ period_start('plan_interval', 'anchor_on', add_days('billing_day', 1)) }}
+                = {{ add_days('billing_day', 1) }}
                 -- The phase is still on at the next period's first instant, its trial over by then.
-                and (ended_at is null
-                     or ended_at > {{ local_midnight_to_utc(add_days('billing_day', 1), 'timezone') }})
-                and (trial_end_at is null
-                     or trial_end_at <= {{ local_midnight_to_utc(add_days('billing_day', 1), 'timezone') }})
+                and (
+                    with_phases.ended_at is null
+                    or with_phases.ended_at > {{ local_midnight_to_utc(add_days('billing_day', 1), 'timezone') }}
+                )
+                and (
+                    with_phases.trial_end_at is null
+                    or with_phases.trial_end_at <= {{ local_midnight_to_utc(add_days('billing_day', 1), 'timezone') }}
+                )
                 then {{ add_days('billing_day', 1) }}
         end as fee_period_start
     from with_phases
@@ -59,7 +66,11 @@ with_fee_days as (
         with_fee_periods.*,
         {{ period_end('plan_interval', 'anchor_on', 'fee_period_start') }} as fee_period_end,
         -- The first day billed: a late start or a trial's end counts its day in full (§8).
-        greatest(fee_period_start, started_on, coalesce(trial_end_on, fee_period_start)) as fee_from_on
+        greatest(
+            with_fee_periods.fee_period_start,
+            with_fee_periods.started_on,
+            coalesce(with_fee_periods.trial_end_on, with_fee_periods.fee_period_start)
+        ) as fee_from_on
     from with_fee_periods
 ),
 

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     The billing events of the close window, one row per subscription phase and billing event
     (docs/rules.md §8, §9): a charges period ending (period_end), an instant end (termination),
     a pay-in-advance start (subscription_start) and a pay-in-advance trial's end (trial_end),
@@ -49,7 +49,9 @@ termination_billings as (
         requested_at,
         'termination' as billing_trigger,
         {{ period_start('charges_interval', 'anchor_on', 'terminated_on') }} as charges_period_start,
-        {{ period_end('charges_interval', 'anchor_on', period_start('charges_interval', 'anchor_on', 'terminated_on')) }}
+        {{ period_end(
+            'charges_interval', 'anchor_on', period_start('charges_interval', 'anchor_on', 'terminated_on')
+        ) }}
             as charges_period_end,
         greatest(
             {{ local_midnight_to_utc(period_start('charges_interval', 'anchor_on', 'terminated_on'), 'timezone') }},
@@ -103,7 +105,8 @@ trial_end_billings as (
         and trial_end_at > started_at
         and (ended_at is null or trial_end_at < ended_at)
         -- A trial ending at a period's first instant leaves that fee to the period-end invoice.
-        and trial_end_at > {{ local_midnight_to_utc(period_start('plan_interval', 'anchor_on', 'trial_end_on'), 'timezone') }}
+        and trial_end_at
+        > {{ local_midnight_to_utc(period_start('plan_interval', 'anchor_on', 'trial_end_on'), 'timezone') }}
         and trial_end_on >= {{ billing_period_start() }}
         and trial_end_on < {{ billing_period_end() }}
 ),

@@ -28,11 +28,21 @@ probe_days as (
     select
         close_months.month_start as billing_month,
         case when offsets.day_offset < 0 then {{ add_days(add_months('close_months.month_start', 1), -1) }}
-            else {{ add_days('close_months.month_start', 'offsets.day_offset') }} end as probe_day
+            else {{ add_days('close_months.month_start', 'offsets.day_offset') }}
+        end as probe_day
     from close_months
     cross join (
-        select 0 as day_offset union all select 7 union all select 14
-        union all select 21 union all select 28 union all select -1
+        select 0 as day_offset
+        union all
+        select 7
+        union all
+        select 14
+        union all
+        select 21
+        union all
+        select 28
+        union all
+        select -1
     ) as offsets
     where {{ add_days('close_months.month_start', 'offsets.day_offset') }}
         < {{ add_months('close_months.month_start', 1) }}
@@ -67,16 +77,17 @@ windows as (
         bounded.*,
         -- Full length of the period, the divisor of time-weighted metrics and proration (§2, §18.6).
         {{ days_between('charges_period_start', 'charges_period_end') }} + 1 as charges_period_days,
-        greatest({{ local_midnight_to_utc('charges_period_start', 'timezone') }}, started_at) as charges_from_at,
+        greatest({{ local_midnight_to_utc('charges_period_start', 'timezone') }}, bounded.started_at)
+            as charges_from_at,
         case
-            when ended_at is not null
-                and ended_at < {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }}
-                then ended_at
+            when bounded.ended_at is not null
+                and bounded.ended_at < {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }}
+                then bounded.ended_at
             else {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }}
         end as charges_to_at,
         coalesce(
             ended_by = 'termination'
-            and ended_at < {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }},
+            and bounded.ended_at < {{ local_midnight_to_utc(add_days('charges_period_end', 1), 'timezone') }},
             false
         ) as is_end_served
     from bounded

@@ -44,7 +44,7 @@ rounded as (
         {{ round_to_exponent('sum(precise_tax_amount) over (partition by invoice_id)', 'currency_exponent') }}
             as invoice_tax_amount,
         row_number() over (
-            partition by invoice_id order by precise_tax_amount desc, tax_code
+            partition by invoice_id order by precise_tax_amount desc, tax_code asc
         ) as size_rank
     from per_tax
 )

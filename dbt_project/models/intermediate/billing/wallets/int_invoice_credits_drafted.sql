@@ -6,7 +6,8 @@
 with
 
 coupons as (
-    select distinct invoice_id, external_customer_id, currency, billing_month, applied_coupon_id, coupon_code,
+    select distinct
+        invoice_id, external_customer_id, currency, billing_month, applied_coupon_id, coupon_code,
         credit_amount as amount
     from {{ ref('int_invoice_coupons_applied') }}
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
@@ -50,14 +51,15 @@ credit_notes as (
         credit_used.billing_month,
         credit_issued.credit_note_id,
         least(credit_used.used_to_amount, credit_issued.issued_to_amount)
-            - greatest(credit_used.used_from_amount, credit_issued.issued_from_amount) as amount
+        - greatest(credit_used.used_from_amount, credit_issued.issued_from_amount) as amount
     from credit_used
     inner join credit_issued
         on credit_used.external_customer_id = credit_issued.external_customer_id
         and credit_used.currency = credit_issued.currency
         and credit_used.used_from_amount < credit_issued.issued_to_amount
         and credit_issued.issued_from_amount < credit_used.used_to_amount
-    where credit_used.billing_month >= {{ billing_period_start() }} and credit_used.billing_month < {{ billing_period_end() }}
+    where credit_used.billing_month >= {{ billing_period_start() }}
+        and credit_used.billing_month < {{ billing_period_end() }}
 ),
 
 prepaid_credits as (
@@ -67,17 +69,22 @@ prepaid_credits as (
 ),
 
 credits as (
-    select invoice_id, external_customer_id, currency, billing_month, 'coupon' as credit_type,
+    select
+        invoice_id, external_customer_id, currency, billing_month, 'coupon' as credit_type,
         applied_coupon_id, coupon_code, cast(null as varchar) as credit_note_id, cast(null as varchar) as wallet_code,
         amount
     from coupons
     union all
-    select invoice_id, external_customer_id, currency, billing_month, 'credit_note',
-        cast(null as varchar), cast(null as varchar), credit_note_id, cast(null as varchar), amount
+    select
+        invoice_id, external_customer_id, currency, billing_month, 'credit_note' as credit_type,
+        cast(null as varchar) as applied_coupon_id, cast(null as varchar) as coupon_code, credit_note_id,
+        cast(null as varchar) as wallet_code, amount
     from credit_notes
     union all
-    select invoice_id, external_customer_id, currency, billing_month, 'prepaid_credit',
-        cast(null as varchar), cast(null as varchar), cast(null as varchar), wallet_code, amount
+    select
+        invoice_id, external_customer_id, currency, billing_month, 'prepaid_credit' as credit_type,
+        cast(null as varchar) as applied_coupon_id, cast(null as varchar) as coupon_code,
+        cast(null as varchar) as credit_note_id, wallet_code, amount
     from prepaid_credits
 )
 

@@ -46,29 +46,37 @@ earlier_payments as (
 ),
 {% else %}
 earlier_payments as (
-    select cast(null as varchar) as wallet_code, cast(null as varchar) as invoice_id,
+    select
+        cast(null as varchar) as wallet_code, cast(null as varchar) as invoice_id,
         cast(null as timestamp) as paid_at, {{ as_money('0') }} as amount
     where false
 ),
 {% endif %}
 
-{#- The wallet's history before and around this close, as signed stream events; `takes` marks
+{# The wallet's history before and around this close, as signed stream events; `takes` marks
     the events that take min(asked, balance). -#}
 history as (
-    select wallet_code, settled_at as event_at, 0 as event_order, wallet_transaction_id as event_id,
+    select
+        wallet_code, settled_at as event_at, 0 as event_order, wallet_transaction_id as event_id,
         {{ as_decimal('amount') }} as signed_amount, false as takes
     from transactions
     where transaction_type in ('granted', 'purchased') and settled_at is not null
     union all
-    select wallet_code, created_at, 1, wallet_transaction_id, {{ as_decimal('-amount') }}, true
+    select
+        wallet_code, created_at as event_at, 1 as event_order, wallet_transaction_id as event_id,
+        {{ as_decimal('-amount') }} as signed_amount, true as takes
     from transactions
     where transaction_type = 'voided'
     union all
-    select wallet_code, paid_at, 1, invoice_id, {{ as_decimal('-amount') }}, false
+    select
+        wallet_code, paid_at as event_at, 1 as event_order, invoice_id as event_id,
+        {{ as_decimal('-amount') }} as signed_amount, false as takes
     from earlier_payments
     union all
     -- The expiry takes whatever is left.
-    select wallet_code, expires_at, 2, wallet_code, cast(-1000000000000000 as decimal(38, 9)), true
+    select
+        wallet_code, expires_at as event_at, 2 as event_order, wallet_code as event_id,
+        cast(-1000000000000000 as decimal(38, 9)) as signed_amount, true as takes
     from wallets
     where expires_at is not null
 ),
@@ -76,7 +84,8 @@ history as (
 {% for rank in range(1, max_rank + 1) %}
 {%- set before = rank - 1 %}
 wallet_{{ rank }} as (
-    select * from wallets where wallet_rank = {{ rank }}
+    select * from wallets
+    where wallet_rank = {{ rank }}
 ),
 
 eligible_{{ rank }} as (
@@ -85,16 +94,16 @@ eligible_{{ rank }} as (
     inner join invoices_{{ before }} on lines_{{ before }}.invoice_id = invoices_{{ before }}.invoice_id
     inner join wallet_{{ rank }} on invoices_{{ before }}.external_customer_id = wallet_{{ rank }}.external_customer_id
     where (
-            wallet_{{ rank }}.allowed_line_types is null
-            or '|' || wallet_{{ rank }}.allowed_line_types || '|' like '%|' || lines_{{ before }}.line_type || '|%'
+        wallet_{{ rank }}.allowed_line_types is null
+        or '|' || wallet_{{ rank }}.allowed_line_types || '|' like '%|' || lines_{{ before }}.line_type || '|%'
+    )
+    and (
+        wallet_{{ rank }}.metric_codes is null
+        or (
+            lines_{{ before }}.line_type in ('charge', 'spending_minimum')
+            and '|' || wallet_{{ rank }}.metric_codes || '|' like '%|' || lines_{{ before }}.metric_code || '|%'
         )
-        and (
-            wallet_{{ rank }}.metric_codes is null
-            or (
-                lines_{{ before }}.line_type in ('charge', 'spending_minimum')
-                and '|' || wallet_{{ rank }}.metric_codes || '|' like '%|' || lines_{{ before }}.metric_code || '|%'
-            )
-        )
+    )
 ),
 
 demands_{{ rank }} as (
@@ -106,7 +115,9 @@ demands_{{ rank }} as (
         coalesce(sum(eligible_{{ rank }}.owed_amount), 0) as eligible_amount,
         least(
             invoices_{{ before }}.remaining_amount,
-            {{ round_to_exponent('coalesce(sum(eligible_' ~ rank ~ '.owed_amount), 0)', 'wallet_' ~ rank ~ '.currency_exponent') }}
+            {{ round_to_exponent(
+                'coalesce(sum(eligible_' ~ rank ~ '.owed_amount), 0)', 'wallet_' ~ rank ~ '.currency_exponent'
+            ) }}
         ) as demand_amount
     from invoices_{{ before }}
     inner join wallet_{{ rank }} on invoices_{{ before }}.external_customer_id = wallet_{{ rank }}.external_customer_id
@@ -128,7 +139,9 @@ stream_{{ rank }} as (
         from history
         inner join wallet_{{ rank }} on history.wallet_code = wallet_{{ rank }}.wallet_code
         union all
-        select wallet_code, paid_at, 1, invoice_id, {{ as_decimal('-demand_amount') }}, true
+        select
+            wallet_code, paid_at as event_at, 1 as event_order, invoice_id as event_id,
+            {{ as_decimal('-demand_amount') }} as signed_amount, true as takes
         from demands_{{ rank }}
         where demand_amount > 0
     ) as events

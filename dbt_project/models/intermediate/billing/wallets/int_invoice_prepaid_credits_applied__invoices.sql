@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     The invoices of the close window that wallets can pay (docs/rules.md §15): not a wallet
     top-up (`credit` invoice), with something due, and paid at local midnight of their issuing
     day (paid_at). Ephemeral: compiled into int_invoice_prepaid_credits_applied.

@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     What each line of those invoices still owes before wallets (docs/rules.md §12 step 8, §15):
     its amount less coupons and progressive-billing credit, plus its precise tax, scaled by the
     share of the invoice still due (amount_due over the subtotal with taxes, which takes out
@@ -19,7 +19,7 @@ progressive_credits as (
     where billing_month >= {{ billing_period_start() }} and billing_month < {{ billing_period_end() }}
 ),
 
-{#- Here and in int_invoice_prepaid_credits_applied's lines_<rank>, the operands of a nested
+{# Here and in int_invoice_prepaid_credits_applied's lines_<rank>, the operands of a nested
     exact macro are columns of a subquery (nested exact macros get column operands,
     macros/money.sql). -#}
 lines_0 as (
@@ -36,7 +36,7 @@ lines_0 as (
             lines.line_type,
             lines.metric_code,
             lines.amount - lines.precise_coupons_amount - coalesce(progressive_credits.precise_credit_amount, 0)
-                + lines.precise_taxes_amount as line_owed_amount,
+            + lines.precise_taxes_amount as line_owed_amount,
             {{ divide_exact('invoices.amount_due', 'invoices.sub_total_including_taxes_amount') }} as due_ratio
         from {{ ref('int_invoice_lines_taxed') }} as lines
         inner join invoices on lines.invoice_id = invoices.invoice_id

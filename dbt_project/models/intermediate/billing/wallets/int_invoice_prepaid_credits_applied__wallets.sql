@@ -1,6 +1,6 @@
 {{ config(materialized='ephemeral') }}
 
-{#-
+{#
     Wallets that can pay an invoice of the window, ranked in paying order (docs/rules.md §15:
     priority, then created_at): usable, created before the month after the window, and not
     expired before the month before it. Ephemeral: compiled into
@@ -26,8 +26,10 @@ wallets as (
     inner join {{ ref('stg_reference__currencies') }} as currencies on wallets.currency = currencies.currency
     where wallets.rejection_reason is null
         and wallets.created_at < cast({{ add_months(billing_period_end(), 1) }} as timestamp)
-        and (wallets.expires_at is null
-            or wallets.expires_at >= cast({{ add_months(billing_period_start(), -1) }} as timestamp))
+        and (
+            wallets.expires_at is null
+            or wallets.expires_at >= cast({{ add_months(billing_period_start(), -1) }} as timestamp)
+        )
 )
 
 select * from wallets
