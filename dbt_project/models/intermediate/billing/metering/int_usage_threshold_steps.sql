@@ -168,26 +168,19 @@ bucket_amounts as (
 period_steps as (
     select
         bucket_amounts.*,
-        sum(bucket_amounts.usage_increase) over (
-            partition by bucket_amounts.scope_key
-            order by
-                bucket_amounts.event_at,
-                bucket_amounts.transaction_id,
-                bucket_amounts.charge_code,
-                bucket_amounts.filter_code,
-                bucket_amounts.pricing_group
-            rows between unbounded preceding and current row
-        ) as usage_after,
-        row_number() over (
-            partition by bucket_amounts.scope_key
-            order by
-                bucket_amounts.event_at,
-                bucket_amounts.transaction_id,
-                bucket_amounts.charge_code,
-                bucket_amounts.filter_code,
-                bucket_amounts.pricing_group
-        ) as step_number
+        sum(bucket_amounts.usage_increase) over step_order as usage_after,
+        row_number() over step_order as step_number
     from bucket_amounts
+    window step_order as (
+        partition by bucket_amounts.scope_key
+        order by
+            bucket_amounts.event_at,
+            bucket_amounts.transaction_id,
+            bucket_amounts.charge_code,
+            bucket_amounts.filter_code,
+            bucket_amounts.pricing_group
+        rows between unbounded preceding and current row
+    )
 )
 
 select
