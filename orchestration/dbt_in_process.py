@@ -8,6 +8,7 @@ Dagster events (materializations, checks) by dagster-dbt's own code.
 """
 
 import json
+import os
 import re
 import sys
 import threading
@@ -20,10 +21,11 @@ from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from orchestration.faults import crash_point
-from orchestration.project import partial_parse_key, project_sources_stamp
+from orchestration.project import project_sources_stamp
+from orchestration.settings import DEFAULTS
 
-# Parsed manifests of this process, by project, sources and rendered profile: the manifest bakes
-# in the warehouse's catalog name, so each warehouse has its own (like the partial parses).
+# Parsed manifests of this process, by project, sources and the warehouse's catalog name: the
+# manifest bakes in that name, and nothing else of the profile (manifest_key).
 _MANIFESTS: dict[tuple, Any] = {}
 _MANIFESTS_LOCK = threading.Lock()
 # dbt's own console output is off: its lines reach the command's console through the callback.
@@ -203,12 +205,12 @@ def _inject_ctes_without_a_parse() -> None:
 
 
 def _parsed_manifest(project_dir: Path, profiles_dir: Path, target_path: Path, quiet: list[str]):
-    """The project's manifest for the current profile, parsed on first use in this process (from
-    the warehouse's partial parse, which the caller restored into `target_path`)."""
-    key = (str(project_dir), project_sources_stamp(), partial_parse_key())
+    """The project's manifest for the current warehouse's name, parsed on first use in this process
+    (from the warehouse's partial parse, which the caller restored into `target_path`)."""
+    key = manifest_key(project_dir)
     with _MANIFESTS_LOCK:
         if key not in _MANIFESTS:
-            _MANIFESTS.clear()  # one warehouse at a time, as a rule: keep memory flat
+            _MANIFESTS.clear()  # one warehouse name at a time, as a rule: keep memory flat
             # Not written out as manifest.json: dagster-dbt reads the project's (ensure_manifest).
             _MANIFESTS[key] = _parse(
                 project_dir, profiles_dir, target_path, quiet, write_json=False
@@ -221,7 +223,23 @@ def parse_project(project_dir: Path, target_path: Path) -> None:
     with _MANIFESTS_LOCK:
         manifest = _parse(project_dir, project_dir, target_path, QUIET)
         _MANIFESTS.clear()
-        _MANIFESTS[(str(project_dir), project_sources_stamp(), partial_parse_key())] = manifest
+        _MANIFESTS[manifest_key(project_dir)] = manifest
+
+
+def manifest_key(project_dir: Path) -> tuple[str, float, str]:
+    """What a parsed manifest depends on: the project's files and the warehouse's catalog name.
+
+    dbt-duckdb names the catalog after the warehouse file (`warehouse` for any
+    `.../warehouse.duckdb`), and the models' relations carry that name; the project reads nothing
+    else of the profile (no `target.path`, no env_var in the models). dbt itself re-parses when
+    any profile value changes, the path included, so its partial parse serves one warehouse only;
+    this process's manifest serves every warehouse of the same name (a full parse is ~10 s).
+    """
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+
+    path = os.environ.get("MH_WAREHOUSE", DEFAULTS["MH_WAREHOUSE"])  # as profiles.yml reads it
+    catalog = DuckDBCredentials.path_derived_database_name(path)
+    return (str(project_dir), project_sources_stamp(), catalog)
 
 
 def _parse(

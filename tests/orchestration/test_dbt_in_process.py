@@ -1,5 +1,5 @@
 """dbt in the command's process (orchestration/dbt_in_process.py): one parse per process and
-warehouse, the warehouse released when dbt is done, dbt's failures reported."""
+warehouse name, the warehouse released when dbt is done, dbt's failures reported."""
 
 import subprocess
 import sys
@@ -16,6 +16,8 @@ from orchestration.settings import REPO_ROOT
 def warehouse(tmp_path, monkeypatch):
     path = tmp_path / "in_process.duckdb"
     monkeypatch.setenv("MH_WAREHOUSE", str(path))
+    # Each test starts without the manifests parsed by the tests before it in this process.
+    monkeypatch.setattr(dbt_in_process, "_MANIFESTS", {})
     return path
 
 
@@ -96,16 +98,24 @@ def test_a_failing_model_fails_the_command_with_dbt_s_message(tmp_path, warehous
     assert any("events" in error for error in errors), errors
 
 
-def test_the_manifest_follows_the_warehouse(tmp_path, warehouse, monkeypatch):
-    """The manifest names the warehouse's catalog: another warehouse gets a manifest of its own."""
+def test_the_manifest_follows_the_warehouse_s_name(tmp_path, warehouse, monkeypatch):
+    """The manifest names the warehouse's catalog, which dbt-duckdb takes from the file's name: a
+    warehouse of the same name in another folder shares the parse, another name gets its own."""
+    parses = _count_parses(monkeypatch)
     assert _build(tmp_path, "one", "int_calendar_months")[0] == 0
+    same_name = tmp_path / "elsewhere" / warehouse.name
+    same_name.parent.mkdir()
+    monkeypatch.setenv("MH_WAREHOUSE", str(same_name))
+    assert _build(tmp_path, "two", "int_calendar_months")[0] == 0
+    assert len(parses) == 1
     other = tmp_path / "other_warehouse.duckdb"
     monkeypatch.setenv("MH_WAREHOUSE", str(other))
-    assert _build(tmp_path, "two", "int_calendar_months")[0] == 0
-    with duckdb.connect(str(other)) as conn:
-        assert conn.execute("select count(*) from intermediate.int_calendar_months").fetchone() == (
-            2760,
-        )
+    assert _build(tmp_path, "three", "int_calendar_months")[0] == 0
+    assert len(parses) == 2
+    for path in (same_name, other):
+        with duckdb.connect(str(path)) as conn:
+            count = conn.execute("select count(*) from intermediate.int_calendar_months")
+            assert count.fetchone() == (2760,)
 
 
 def test_each_command_compiles_the_ephemeral_models_again(tmp_path, warehouse):
