@@ -154,7 +154,9 @@
     {%- set literal_precision = precision is number -%}
     {%- set literal_function = function in ("'round'", "'floor'", "'ceil'") -%}
     case
+        {%- if not literal_function %}
         when {{ function }} is null then {{ expression }}
+        {%- endif %}
         {%- for digits in range(-6, 10) if not literal_precision or digits == precision %}
         {%- set step = "cast(1e" ~ (0 - digits) ~ " as decimal(38, 9))" if digits > 0 else "cast(" ~ (10 ** (0 - digits)) ~ " as decimal(38, 9))" %}
         when {{ precision }} = {{ digits }} then cast(case {{ function }}

@@ -99,10 +99,13 @@ projected_lines as (
         and taxed_lines.pricing_group is not distinct from projected.pricing_group
 ),
 
-projections as (
+{# Each line's projection to the period's end (§20.5), exact: a column of its own, so that the
+    rounding below, which names its argument once per currency exponent, does not copy it. -#}
+line_projections as (
     select
         projected_lines.external_subscription_id,
-        sum({{ round_to_exponent(as_decimal("greatest(case
+        projected_lines.currency,
+        {{ as_decimal("greatest(case
             when projected_lines.has_filters and projected_lines.filter_code = '' then 0
             when projected_lines.is_recurring or projected_lines.days_passed >= projected_lines.period_days
                 then projected_lines.precise_amount
@@ -110,10 +113,18 @@ projections as (
             when projected_lines.model_projected_amount is not null then projected_lines.model_projected_amount
             else " ~ prorate_exact('projected_lines.precise_amount', 'projected_lines.period_days',
                 'projected_lines.days_passed', whole='projected_lines.amount_whole') ~ "
-        end, 0)"), 'currencies.exponent') }}) as projected_amount
+        end, 0)") }} as precise_projected_amount
     from projected_lines
-    inner join currencies on projected_lines.currency = currencies.currency
-    group by projected_lines.external_subscription_id
+),
+
+projections as (
+    select
+        line_projections.external_subscription_id,
+        sum({{ round_to_exponent('line_projections.precise_projected_amount', 'currencies.exponent') }})
+            as projected_amount
+    from line_projections
+    inner join currencies on line_projections.currency = currencies.currency
+    group by line_projections.external_subscription_id
 ),
 
 amounts as (
