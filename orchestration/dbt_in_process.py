@@ -8,7 +8,6 @@ Dagster events (materializations, checks) by dagster-dbt's own code.
 """
 
 import json
-import os
 import re
 import sys
 import threading
@@ -21,8 +20,7 @@ from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from orchestration.faults import crash_point
-from orchestration.project import project_sources_stamp
-from orchestration.settings import DEFAULTS
+from orchestration.project import project_sources_stamp, warehouse_catalog_name
 
 # Parsed manifests of this process, by project, sources and the warehouse's catalog name: the
 # manifest bakes in that name, and nothing else of the profile (manifest_key).
@@ -231,15 +229,42 @@ def manifest_key(project_dir: Path) -> tuple[str, float, str]:
 
     dbt-duckdb names the catalog after the warehouse file (`warehouse` for any
     `.../warehouse.duckdb`), and the models' relations carry that name; the project reads nothing
-    else of the profile (no `target.path`, no env_var in the models). dbt itself re-parses when
-    any profile value changes, the path included, so its partial parse serves one warehouse only;
-    this process's manifest serves every warehouse of the same name (a full parse is ~10 s).
+    else of the profile (no `target.path`, no env_var in the models). So this process's manifest
+    serves every warehouse of the same name (a full parse is ~10 s).
     """
-    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    return (str(project_dir), project_sources_stamp(), warehouse_catalog_name())
 
-    path = os.environ.get("MH_WAREHOUSE", DEFAULTS["MH_WAREHOUSE"])  # as profiles.yml reads it
-    catalog = DuckDBCredentials.path_derived_database_name(path)
-    return (str(project_dir), project_sources_stamp(), catalog)
+
+def _profile_check_without_the_path() -> None:
+    """Leave the warehouse's path out of the profile hash dbt's partial parse checks (once per
+    process).
+
+    dbt re-parses the whole project when any value of the profile's connection changed since the
+    partial parse was written, the path included; a parse takes nothing from the path but the
+    catalog name, which dbt-duckdb derives from it and which stays in the hash (`database`). With
+    the path left out, a warehouse's first parse starts from the partial parse of the last
+    warehouse of the same name (project.py keeps them by that name).
+    """
+    import pprint
+
+    from dbt.artifacts.resources import FileHash
+    from dbt.parser.manifest import ManifestLoader
+
+    original = ManifestLoader.build_manifest_state_check
+    if hasattr(original, "dbt_s_own"):
+        return
+
+    def state_check(self):
+        check = original(self)
+        # dbt's own hash (dbt/parser/manifest.py), over the same sorted (key, value) pairs.
+        connection = sorted(
+            item for item in self.root_project.credentials.connection_info() if item[0] != "path"
+        )
+        check.profile_hash = FileHash.from_contents(pprint.pformat(connection))
+        return check
+
+    state_check.dbt_s_own = original  # type: ignore[attr-defined]
+    ManifestLoader.build_manifest_state_check = state_check  # type: ignore[method-assign]
 
 
 def _parse(
@@ -252,6 +277,7 @@ def _parse(
 ):
     from dbt.cli.main import dbtRunner
 
+    _profile_check_without_the_path()
     result = dbtRunner().invoke(
         [
             *quiet,

@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from orchestration.files import replaced_atomically
-from orchestration.settings import REPO_ROOT, VENV_BIN
+from orchestration.settings import DEFAULTS, REPO_ROOT, VENV_BIN
 
 DBT_EXECUTABLE = str(Path(VENV_BIN) / "dbt")
 
@@ -47,19 +47,29 @@ def _walk(path: Path) -> list[Path]:
     return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
 
 
-# dbt re-parses the whole project (5 s) when its profile changes, and the warehouse path is part of
-# the profile: the one partial parse of target/ serves a single warehouse. Each warehouse keeps its
-# own here; dbt still checks every file and setting and re-parses what changed, so a stale or
-# missing entry costs time, never correctness.
+# dbt re-parses the whole project (10 s) when its profile changes. The warehouse's path is part of
+# the profile, but all a parse takes from it is the catalog name (dbt_in_process.py keeps the path
+# out of dbt's profile check): the partial parses are kept by catalog name and memory limit, so that
+# every `warehouse.duckdb` starts from the last one's. dbt still checks every file and setting and
+# re-parses what changed, so a stale or missing entry costs time, never correctness.
 PARTIAL_PARSE_CACHE = "partial_parse"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_PARTIAL_PARSES = 20
 
 
+def warehouse_catalog_name() -> str:
+    """The catalog name dbt-duckdb gives the warehouse of MH_WAREHOUSE (its file name without the
+    extension): the one thing of the warehouse's location a parsed manifest depends on."""
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+
+    path = os.environ.get("MH_WAREHOUSE", DEFAULTS["MH_WAREHOUSE"])  # as profiles.yml reads it
+    return DuckDBCredentials.path_derived_database_name(path)
+
+
 def partial_parse_key() -> str:
-    """The profile as the environment renders it (profiles.yml reads these), as a short key."""
-    rendered = ("MH_WAREHOUSE", "MH_DUCKDB_MEMORY_LIMIT")
-    profile = "|".join(os.environ.get(name, "") for name in rendered)
+    """What dbt's partial parse depends on in the profile as the environment renders it
+    (profiles.yml reads MH_WAREHOUSE and MH_DUCKDB_MEMORY_LIMIT), as a short key."""
+    profile = f"{warehouse_catalog_name()}|{os.environ.get('MH_DUCKDB_MEMORY_LIMIT', '')}"
     return hashlib.sha256(profile.encode()).hexdigest()[:16]
 
 

@@ -1,8 +1,10 @@
 """dbt in the command's process (orchestration/dbt_in_process.py): one parse per process and
 warehouse name, the warehouse released when dbt is done, dbt's failures reported."""
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -116,6 +118,41 @@ def test_the_manifest_follows_the_warehouse_s_name(tmp_path, warehouse, monkeypa
         with duckdb.connect(str(path)) as conn:
             count = conn.execute("select count(*) from intermediate.int_calendar_months")
             assert count.fetchone() == (2760,)
+
+
+def test_a_warehouse_s_first_parse_starts_from_one_of_the_same_name(tmp_path, monkeypatch):
+    """dbt parses the whole project again when its profile changed. The warehouse's path is left
+    out of that check, not the catalog name dbt-duckdb derives from it: another folder's
+    `warehouse.duckdb` starts from the partial parse, a warehouse of another name does not."""
+    from dbt.cli.main import dbtRunner
+
+    dbt_in_process._profile_check_without_the_path()
+
+    def parse(warehouse: Path, target: Path, partial_parse: Path | None = None) -> list[str]:
+        monkeypatch.setenv("MH_WAREHOUSE", str(warehouse))
+        if partial_parse is not None:
+            target.mkdir()
+            shutil.copyfile(partial_parse, target / "partial_parse.msgpack")
+        reasons: list[str] = []
+
+        def on_event(message) -> None:
+            if message.info.name == "UnableToPartialParse":
+                reasons.append(message.data.reason)
+
+        location = ["--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT)]
+        result = dbtRunner(callbacks=[on_event]).invoke(
+            [*dbt_in_process.QUIET, "parse", *location, "--target-path", str(target)]
+        )
+        assert result.success, result.exception
+        return reasons
+
+    first = tmp_path / "first" / "warehouse.duckdb"
+    parse(first, tmp_path / "t1")
+    written = tmp_path / "t1" / "partial_parse.msgpack"
+    elsewhere = tmp_path / "elsewhere" / "warehouse.duckdb"
+    assert parse(elsewhere, tmp_path / "t2", written) == []
+    other = tmp_path / "first" / "other.duckdb"
+    assert parse(other, tmp_path / "t3", written) == ["profile has changed"]
 
 
 def test_each_command_compiles_the_ephemeral_models_again(tmp_path, warehouse):
